@@ -1,0 +1,58 @@
+/**
+ * openseg command-line entry: parses the command name and hands the rest to one command module.
+ *
+ * @module
+ */
+
+import { runDecode } from "./src/cli/decode.ts";
+import { runPorts } from "./src/cli/ports.ts";
+import { runServe } from "./src/cli/serve.ts";
+import { runStatus } from "./src/cli/status.ts";
+import { UsageError } from "./src/cli/usage_error.ts";
+
+type CommandRunner = (args: string[]) => Promise<number>;
+
+const commands: Record<string, { run: CommandRunner; summary: string }> = {
+  serve: { run: runServe, summary: "run the gateway (simulated meter by default)" },
+  ports: { run: runPorts, summary: "list serial ports; marks RAVEn and EMU-2 sticks" },
+  decode: { run: runDecode, summary: "decode a capture file (or stdin) to NDJSON" },
+  status: { run: runStatus, summary: "show what the store holds per meter" },
+};
+
+const usage = `Usage: openseg <command> [options]
+
+openseg is an open smart energy gateway: it reads a ZigBee Smart Energy meter through a
+Rainforest RAVEn or EMU-2 stick and keeps the last 48 hours in a local SQLite cache.
+
+Commands:
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join("\n")}
+
+Run 'openseg <command> --help' for the options of one command.
+`;
+
+/** Runs one command line; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    console.error(`openseg: unknown command '${name}' (try 'openseg --help')`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`openseg ${name}: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,69 @@
+/**
+ * RAVEn / EMU-2 device adapter: transport bytes → framing → decoder → typed events, and typed
+ * commands → XML on the wire. Both stick families speak the same fragment protocol.
+ *
+ * @module
+ */
+
+import type { RadioAdapter, RadioReadResult, RadioStats } from "../adapter.ts";
+import type { RadioCommand } from "../commands.ts";
+import { FragmentSplitter } from "../framing.ts";
+import type { ByteTransport } from "../transport.ts";
+import { encodeCommand } from "./commands.ts";
+import { decodeFragment } from "./decode.ts";
+
+/** Wraps an open transport to a RAVEn or EMU-2 stick. */
+export function createRavenAdapter(transport: ByteTransport): RadioAdapter {
+  const splitter = new FragmentSplitter();
+  const stats: RadioStats = {
+    bytesRead: 0,
+    fragments: 0,
+    decodeErrors: 0,
+    fieldWarnings: 0,
+    unknownFragments: 0,
+    droppedBytes: 0,
+    overflows: 0,
+  };
+  return {
+    kind: "raven",
+    name: transport.name,
+    stats,
+    async read(waitMs: number): Promise<RadioReadResult | null> {
+      const bytes = await transport.read(waitMs);
+      if (bytes === null) return null;
+      stats.bytesRead += bytes.length;
+      const result = decodeChunk(splitter, bytes, stats);
+      stats.droppedBytes = splitter.stats.droppedBytes;
+      stats.overflows = splitter.stats.overflows;
+      return result;
+    },
+    send: (command: RadioCommand) => transport.write(encodeCommand(command)),
+    close: () => transport.close(),
+  };
+}
+
+/** Frames and decodes one chunk of bytes, updating the counters. */
+export function decodeChunk(
+  splitter: FragmentSplitter,
+  bytes: Uint8Array,
+  stats: RadioStats,
+): RadioReadResult {
+  const result: RadioReadResult = { events: [], errors: [], warnings: [] };
+  if (bytes.length === 0) return result;
+  for (const fragment of splitter.push(bytes)) {
+    stats.fragments++;
+    const decoded = decodeFragment(fragment);
+    if (!decoded.ok) {
+      stats.decodeErrors++;
+      result.errors.push(decoded.error);
+      continue;
+    }
+    if (decoded.event.kind === "unknown") stats.unknownFragments++;
+    if (decoded.warnings.length > 0) {
+      stats.fieldWarnings += decoded.warnings.length;
+      result.warnings.push(...decoded.warnings);
+    }
+    result.events.push(decoded.event);
+  }
+  return result;
+}
