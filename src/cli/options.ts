@@ -208,7 +208,7 @@ function readConfigFile(
 function cleanParseError(error: unknown): string {
   const message = (error as Error).message ?? String(error);
   // node:util messages are multi-line and mention `args`; keep the first line.
-  return message.split("\n")[0].replace(/^TypeError \[[A-Z_]+\]: /, "");
+  return message.split("\n")[0].split(". To specify")[0];
 }
 
 /** Renders a help text from the same table that parses the options. */

@@ -47,7 +47,13 @@ export function runPorts(args: string[]): Promise<number> {
     const usb = port.transport === "usb" ? `${hex4(port.usbVid)}:${hex4(port.usbPid)}` : "";
     const who = [port.manufacturer, port.product, port.serialNumber].filter(Boolean).join(" ");
     console.log(
-      [port.name.padEnd(24), port.transport.padEnd(9), usb.padEnd(10), radio ? `* ${radio}` : "", who || port.description || ""]
+      [
+        port.name.padEnd(24),
+        port.transport.padEnd(9),
+        usb.padEnd(10),
+        radio ? `* ${radio}` : "",
+        who || port.description || "",
+      ]
         .filter((s) => s.trim() !== "").join("  "),
     );
   }
