@@ -1,0 +1,185 @@
+/**
+ * THE ordered list of schema migrations, tracked with `PRAGMA user_version`.
+ *
+ * Append only: never edit a migration that has shipped, add a new one. Migration N brings the
+ * schema from version N-1 to N and runs in its own transaction together with the version bump,
+ * so a crash mid-migration leaves the previous version intact.
+ *
+ * Two families of tables:
+ * - Ring tables (`demand`, `summation`, `intervals`, `demand_rollup`, `prices`, `messages`) hold
+ *   the last `retentionHours` per meter and are trimmed on every flush (see `ring.ts`). They are
+ *   `WITHOUT ROWID` with the meter first in the primary key, so inserts, range reads and trims are
+ *   all one B-tree range per meter.
+ * - Durable tables (`meters`, `devices`, `ports`, `join_state`, `latest_state`, `warnings`) hold
+ *   one row per thing (meter, device, port, counter) and are never trimmed.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+
+/** One schema step; `version` is the `user_version` after it ran. */
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+/** Interval quality codes as stored; higher is worse, so `max()` merges them. */
+export const QUALITY_CODES = { valid: 0, estimated: 1, questionable: 2 } as const;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE meters (
+        meter_key TEXT PRIMARY KEY,
+        port TEXT NOT NULL,
+        device_mac TEXT,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        name TEXT,
+        meter_type TEXT,
+        account TEXT,
+        auth TEXT,
+        host TEXT,
+        enabled INTEGER,
+        info_received_ms INTEGER
+      );
+      CREATE TABLE devices (
+        device_mac TEXT PRIMARY KEY,
+        port TEXT NOT NULL,
+        install_code TEXT,
+        link_key TEXT,
+        firmware_version TEXT,
+        hardware_version TEXT,
+        image_type TEXT,
+        manufacturer TEXT,
+        model_id TEXT,
+        date_code_date TEXT,
+        date_code_lot TEXT,
+        received_ms INTEGER NOT NULL
+      );
+      CREATE TABLE ports (
+        port TEXT PRIMARY KEY,
+        device_mac TEXT,
+        known_meter_key TEXT,
+        meter_list_json TEXT,
+        link_state TEXT,
+        link_detail TEXT,
+        link_at_ms INTEGER
+      );
+      CREATE TABLE join_state (
+        meter_key TEXT PRIMARY KEY,
+        port TEXT NOT NULL,
+        fragment TEXT NOT NULL,
+        status TEXT NOT NULL,
+        connected INTEGER NOT NULL,
+        description TEXT,
+        status_code INTEGER,
+        ext_pan_id TEXT,
+        channel INTEGER,
+        short_addr TEXT,
+        link_strength_percent REAL,
+        ts_ms INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL
+      );
+      CREATE TABLE latest_state (
+        meter_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        event_json TEXT NOT NULL,
+        PRIMARY KEY (meter_key, kind)
+      ) WITHOUT ROWID;
+      CREATE TABLE warnings (
+        port TEXT NOT NULL,
+        meter_key TEXT NOT NULL, -- '' when not meter-scoped
+        kind TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL,
+        PRIMARY KEY (port, meter_key, kind)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE demand (
+        meter_key TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        demand_w REAL, -- NULL: the meter reported "invalid"
+        PRIMARY KEY (meter_key, ts_ms)
+      ) WITHOUT ROWID;
+      CREATE TABLE summation (
+        meter_key TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        delivered_wh REAL NOT NULL,
+        received_wh REAL,
+        PRIMARY KEY (meter_key, ts_ms)
+      ) WITHOUT ROWID;
+      CREATE TABLE intervals (
+        meter_key TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        duration_s INTEGER NOT NULL,
+        delivered_wh REAL NOT NULL,
+        received_wh REAL NOT NULL,
+        quality INTEGER NOT NULL, -- QUALITY_CODES
+        PRIMARY KEY (meter_key, start_ms, duration_s)
+      ) WITHOUT ROWID;
+      CREATE TABLE demand_rollup (
+        meter_key TEXT NOT NULL,
+        bucket_min INTEGER NOT NULL,
+        bucket_ms INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        sum_w REAL NOT NULL,
+        min_w REAL NOT NULL,
+        max_w REAL NOT NULL,
+        PRIMARY KEY (meter_key, bucket_min, bucket_ms)
+      ) WITHOUT ROWID;
+      CREATE TABLE prices (
+        meter_key TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        price_per_kwh REAL,
+        currency_code INTEGER,
+        currency TEXT,
+        tier INTEGER,
+        label TEXT,
+        start_time_ms INTEGER,
+        duration_s INTEGER,
+        PRIMARY KEY (meter_key, ts_ms)
+      ) WITHOUT ROWID;
+      CREATE TABLE messages (
+        meter_key TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL, -- last time the meter sent it; the ring trims on this
+        received_ms INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        confirmation_required INTEGER NOT NULL,
+        confirmed INTEGER NOT NULL,
+        queue TEXT,
+        priority TEXT,
+        start_time_ms INTEGER,
+        duration_s INTEGER,
+        PRIMARY KEY (meter_key, message_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX messages_by_time ON messages (meter_key, ts_ms);
+    `,
+  },
+];
+
+/** Applies every migration newer than the database's `user_version`, each in one transaction. */
+export function applyMigrations(db: DatabaseSync, migrations: readonly Migration[] = MIGRATIONS) {
+  const row = db.prepare("PRAGMA user_version").get() as { user_version: number };
+  for (const migration of migrations) {
+    if (migration.version <= row.user_version) continue;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(migration.sql);
+      // PRAGMA takes no bound parameters; the version is a number from this file.
+      db.exec(`PRAGMA user_version = ${Math.trunc(migration.version)}`);
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}

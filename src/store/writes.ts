@@ -1,0 +1,360 @@
+/**
+ * Every write statement of the ingest path, prepared once per writer.
+ *
+ * Each method is one statement with positional parameters (the fastest binding in `node:sqlite`).
+ * Ring inserts are `INSERT OR IGNORE` on the (meter, meter time) key and report whether a row was
+ * added, which is how duplicates are kept out of rollups and interval energy.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { RegisterReading } from "./intervals.ts";
+import type { RollupCell } from "./rollup.ts";
+
+/** Row shapes for the ring tables, after sanitising. */
+export interface PriceRow {
+  pricePerKWh: number | null;
+  currencyCode: number | null;
+  currency: string | null;
+  tier: number | null;
+  label: string | null;
+  startTimeMs: number | null;
+  durationS: number | null;
+}
+
+export interface MessageRow {
+  messageId: string;
+  text: string;
+  confirmationRequired: number;
+  confirmed: number;
+  queue: string | null;
+  priority: string | null;
+  startTimeMs: number | null;
+  durationS: number | null;
+}
+
+export interface DeviceRow {
+  installCode: string | null;
+  linkKey: string | null;
+  firmwareVersion: string | null;
+  hardwareVersion: string | null;
+  imageType: string | null;
+  manufacturer: string | null;
+  modelId: string | null;
+  dateCodeDate: string | null;
+  dateCodeLot: string | null;
+}
+
+export interface MeterInfoRow {
+  meterType: string | null;
+  nickName: string | null;
+  account: string | null;
+  auth: string | null;
+  host: string | null;
+  enabled: number | null;
+}
+
+export interface JoinRow {
+  fragment: string;
+  status: string;
+  connected: number;
+  description: string | null;
+  statusCode: number | null;
+  extPanId: string | null;
+  channel: number | null;
+  shortAddr: string | null;
+  linkStrengthPercent: number | null;
+}
+
+/** The prepared write statements of one `IngestWriter`. */
+export class EventWrites {
+  readonly #demand: StatementSync;
+  readonly #summation: StatementSync;
+  readonly #lastSummation: StatementSync;
+  readonly #price: StatementSync;
+  readonly #message: StatementSync;
+  readonly #interval: StatementSync;
+  readonly #rollup: StatementSync;
+  readonly #meterSeen: StatementSync;
+  readonly #meterInfo: StatementSync;
+  readonly #device: StatementSync;
+  readonly #portDevice: StatementSync;
+  readonly #portMeter: StatementSync;
+  readonly #portLink: StatementSync;
+  readonly #join: StatementSync;
+  readonly #latest: StatementSync;
+  readonly #warning: StatementSync;
+  readonly #knownMeters: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    const prepare = (sql: string) => db.prepare(sql);
+    this.#demand = prepare(
+      "INSERT OR IGNORE INTO demand (meter_key, ts_ms, received_ms, demand_w) VALUES (?, ?, ?, ?)",
+    );
+    this.#summation = prepare(
+      `INSERT OR IGNORE INTO summation (meter_key, ts_ms, received_ms, delivered_wh, received_wh)
+       VALUES (?, ?, ?, ?, ?)`,
+    );
+    this.#lastSummation = prepare(
+      `SELECT ts_ms AS tsMs, delivered_wh AS deliveredWh, received_wh AS receivedWh
+       FROM summation WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
+    );
+    this.#price = prepare(
+      `INSERT OR IGNORE INTO prices (meter_key, ts_ms, received_ms, price_per_kwh, currency_code,
+         currency, tier, label, start_time_ms, duration_s)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    // A re-sent message keeps a confirmation already seen (by the meter or, later, the user).
+    this.#message = prepare(
+      `INSERT INTO messages (meter_key, message_id, ts_ms, received_ms, text,
+         confirmation_required, confirmed, queue, priority, start_time_ms, duration_s)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (meter_key, message_id) DO UPDATE SET
+         ts_ms = max(ts_ms, excluded.ts_ms), received_ms = max(received_ms, excluded.received_ms),
+         text = excluded.text, confirmation_required = excluded.confirmation_required,
+         confirmed = max(confirmed, excluded.confirmed), queue = excluded.queue,
+         priority = excluded.priority, start_time_ms = excluded.start_time_ms,
+         duration_s = excluded.duration_s`,
+    );
+    this.#interval = prepare(
+      `INSERT INTO intervals (meter_key, start_ms, duration_s, delivered_wh, received_wh, quality)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (meter_key, start_ms, duration_s) DO UPDATE SET
+         delivered_wh = delivered_wh + excluded.delivered_wh,
+         received_wh = received_wh + excluded.received_wh,
+         quality = max(quality, excluded.quality)`,
+    );
+    this.#rollup = prepare(
+      `INSERT INTO demand_rollup (meter_key, bucket_min, bucket_ms, n, sum_w, min_w, max_w)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (meter_key, bucket_min, bucket_ms) DO UPDATE SET
+         n = n + excluded.n, sum_w = sum_w + excluded.sum_w,
+         min_w = min(min_w, excluded.min_w), max_w = max(max_w, excluded.max_w)`,
+    );
+    this.#meterSeen = prepare(
+      `INSERT INTO meters (meter_key, port, device_mac, first_seen_ms, last_seen_ms)
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (meter_key) DO UPDATE SET
+         port = excluded.port, device_mac = coalesce(excluded.device_mac, device_mac),
+         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+         last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`,
+    );
+    this.#meterInfo = prepare(
+      `INSERT INTO meters (meter_key, port, device_mac, first_seen_ms, last_seen_ms, meter_type,
+         name, account, auth, host, enabled, info_received_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (meter_key) DO UPDATE SET
+         meter_type = excluded.meter_type, name = excluded.name, account = excluded.account,
+         auth = excluded.auth, host = excluded.host, enabled = excluded.enabled,
+         info_received_ms = excluded.info_received_ms`,
+    );
+    this.#device = prepare(
+      `INSERT OR REPLACE INTO devices (device_mac, port, install_code, link_key, firmware_version,
+         hardware_version, image_type, manufacturer, model_id, date_code_date, date_code_lot,
+         received_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#portDevice = prepare(
+      `INSERT INTO ports (port, device_mac) VALUES (?, ?)
+       ON CONFLICT (port) DO UPDATE SET device_mac = excluded.device_mac`,
+    );
+    this.#portMeter = prepare(
+      `INSERT INTO ports (port, known_meter_key, meter_list_json) VALUES (?, ?, ?)
+       ON CONFLICT (port) DO UPDATE SET known_meter_key = excluded.known_meter_key,
+         meter_list_json = coalesce(excluded.meter_list_json, meter_list_json)`,
+    );
+    this.#portLink = prepare(
+      `INSERT INTO ports (port, link_state, link_detail, link_at_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (port) DO UPDATE SET link_state = excluded.link_state,
+         link_detail = excluded.link_detail, link_at_ms = excluded.link_at_ms`,
+    );
+    this.#join = prepare(
+      `INSERT OR REPLACE INTO join_state (meter_key, port, fragment, status, connected,
+         description, status_code, ext_pan_id, channel, short_addr, link_strength_percent, ts_ms,
+         received_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#latest = prepare(
+      `INSERT OR REPLACE INTO latest_state (meter_key, kind, ts_ms, received_ms, event_json)
+       VALUES (?, ?, ?, ?, ?)`,
+    );
+    this.#warning = prepare(
+      `INSERT INTO warnings (port, meter_key, kind, count, last_ms) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (port, meter_key, kind) DO UPDATE SET
+         count = count + excluded.count, last_ms = max(last_ms, excluded.last_ms)`,
+    );
+    this.#knownMeters = prepare(
+      "SELECT port, known_meter_key AS meterKey FROM ports WHERE known_meter_key IS NOT NULL",
+    );
+  }
+
+  /** True when the sample is new (not a duplicate of (meter, meter time)). */
+  insertDemand(meterKey: string, tsMs: number, receivedMs: number, demandW: number | null) {
+    return this.#demand.run(meterKey, tsMs, receivedMs, demandW).changes > 0;
+  }
+
+  insertSummation(meterKey: string, reading: RegisterReading, receivedMs: number): boolean {
+    return this.#summation.run(
+      meterKey,
+      reading.tsMs,
+      receivedMs,
+      reading.deliveredWh,
+      reading.receivedWh,
+    ).changes > 0;
+  }
+
+  /** The newest stored register reading of a meter (the anchor for the next interval split). */
+  lastSummation(meterKey: string): RegisterReading | undefined {
+    return this.#lastSummation.get(meterKey) as RegisterReading | undefined;
+  }
+
+  insertPrice(meterKey: string, tsMs: number, receivedMs: number, row: PriceRow): boolean {
+    return this.#price.run(
+      meterKey,
+      tsMs,
+      receivedMs,
+      row.pricePerKWh,
+      row.currencyCode,
+      row.currency,
+      row.tier,
+      row.label,
+      row.startTimeMs,
+      row.durationS,
+    ).changes > 0;
+  }
+
+  upsertMessage(meterKey: string, tsMs: number, receivedMs: number, row: MessageRow): void {
+    this.#message.run(
+      meterKey,
+      row.messageId,
+      tsMs,
+      receivedMs,
+      row.text,
+      row.confirmationRequired,
+      row.confirmed,
+      row.queue,
+      row.priority,
+      row.startTimeMs,
+      row.durationS,
+    );
+  }
+
+  addInterval(
+    meterKey: string,
+    startMs: number,
+    durationS: number,
+    deliveredWh: number,
+    receivedWh: number,
+    qualityCode: number,
+  ): void {
+    this.#interval.run(meterKey, startMs, durationS, deliveredWh, receivedWh, qualityCode);
+  }
+
+  addRollup(cell: RollupCell): void {
+    this.#rollup.run(
+      cell.meterKey,
+      cell.bucketMin,
+      cell.bucketMs,
+      cell.n,
+      cell.sumW,
+      cell.minW,
+      cell.maxW,
+    );
+  }
+
+  meterSeen(
+    meterKey: string,
+    port: string,
+    deviceMac: string | null,
+    firstMs: number,
+    lastMs: number,
+  ): void {
+    this.#meterSeen.run(meterKey, port, deviceMac, firstMs, lastMs);
+  }
+
+  upsertMeterInfo(
+    meterKey: string,
+    port: string,
+    deviceMac: string | null,
+    receivedMs: number,
+    row: MeterInfoRow,
+  ): void {
+    this.#meterInfo.run(
+      meterKey,
+      port,
+      deviceMac,
+      receivedMs,
+      receivedMs,
+      row.meterType,
+      row.nickName,
+      row.account,
+      row.auth,
+      row.host,
+      row.enabled,
+      receivedMs,
+    );
+  }
+
+  upsertDevice(deviceMac: string, port: string, receivedMs: number, row: DeviceRow): void {
+    this.#device.run(
+      deviceMac,
+      port,
+      row.installCode,
+      row.linkKey,
+      row.firmwareVersion,
+      row.hardwareVersion,
+      row.imageType,
+      row.manufacturer,
+      row.modelId,
+      row.dateCodeDate,
+      row.dateCodeLot,
+      receivedMs,
+    );
+  }
+
+  setPortDevice(port: string, deviceMac: string): void {
+    this.#portDevice.run(port, deviceMac);
+  }
+
+  /** `meterListJson` null keeps the stored list (a connection event names no list). */
+  setPortMeter(port: string, knownMeterKey: string | null, meterListJson: string | null): void {
+    this.#portMeter.run(port, knownMeterKey, meterListJson);
+  }
+
+  setPortLink(port: string, state: string, detail: string | null, atMs: number): void {
+    this.#portLink.run(port, state, detail, atMs);
+  }
+
+  upsertJoin(meterKey: string, port: string, tsMs: number, receivedMs: number, row: JoinRow) {
+    this.#join.run(
+      meterKey,
+      port,
+      row.fragment,
+      row.status,
+      row.connected,
+      row.description,
+      row.statusCode,
+      row.extPanId,
+      row.channel,
+      row.shortAddr,
+      row.linkStrengthPercent,
+      tsMs,
+      receivedMs,
+    );
+  }
+
+  upsertLatest(meterKey: string, kind: string, tsMs: number, receivedMs: number, json: string) {
+    this.#latest.run(meterKey, kind, tsMs, receivedMs, json);
+  }
+
+  addWarning(port: string, meterKey: string | null, kind: string, count: number, atMs: number) {
+    this.#warning.run(port, meterKey ?? "", kind, count, atMs);
+  }
+
+  /** Port → known single meter, as persisted (restores the meter-key rule after a restart). */
+  knownMeters(): Map<string, string> {
+    const rows = this.#knownMeters.all() as { port: string; meterKey: string }[];
+    return new Map(rows.map((row) => [row.port, row.meterKey]));
+  }
+}
