@@ -11,7 +11,8 @@
  *   `WITHOUT ROWID` with the meter first in the primary key, so inserts, range reads and trims are
  *   all one B-tree range per meter.
  * - Durable tables (`meters`, `devices`, `ports`, `join_state`, `latest_state`, `warnings`) hold
- *   one row per thing (meter, device, port, counter) and are never trimmed.
+ *   one row per thing (meter, device, port, counter) and are never trimmed. A radio's `LinkKey`
+ *   is deliberately not stored: it is a ZigBee join credential the gateway never needs.
  *
  * @module
  */
@@ -49,7 +50,6 @@ export const MIGRATIONS: readonly Migration[] = [
         device_mac TEXT PRIMARY KEY,
         port TEXT NOT NULL,
         install_code TEXT,
-        link_key TEXT,
         firmware_version TEXT,
         hardware_version TEXT,
         image_type TEXT,

@@ -89,7 +89,6 @@ export function storeEvent(targets: StoreTargets, item: EventToStore): StoreOutc
       if (deviceMac === null) return "invalid";
       writes.upsertDevice(deviceMac, port, receivedMs, {
         installCode: textOrNull(event.installCode),
-        linkKey: textOrNull(event.linkKey),
         firmwareVersion: textOrNull(event.firmwareVersion),
         hardwareVersion: textOrNull(event.hardwareVersion),
         imageType: textOrNull(event.imageType),

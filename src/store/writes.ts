@@ -36,7 +36,6 @@ export interface MessageRow {
 
 export interface DeviceRow {
   installCode: string | null;
-  linkKey: string | null;
   firmwareVersion: string | null;
   hardwareVersion: string | null;
   imageType: string | null;
@@ -150,10 +149,10 @@ export class EventWrites {
          info_received_ms = excluded.info_received_ms`,
     );
     this.#device = prepare(
-      `INSERT OR REPLACE INTO devices (device_mac, port, install_code, link_key, firmware_version,
+      `INSERT OR REPLACE INTO devices (device_mac, port, install_code, firmware_version,
          hardware_version, image_type, manufacturer, model_id, date_code_date, date_code_lot,
          received_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#portDevice = prepare(
       `INSERT INTO ports (port, device_mac) VALUES (?, ?)
@@ -301,7 +300,6 @@ export class EventWrites {
       deviceMac,
       port,
       row.installCode,
-      row.linkKey,
       row.firmwareVersion,
       row.hardwareVersion,
       row.imageType,

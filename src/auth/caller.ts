@@ -1,0 +1,41 @@
+/**
+ * Who is calling: the contract between the authorization server (`src/auth`) and the resource
+ * servers (`src/espi`, later GraphQL). Resource handlers receive a resolved `Caller` and decide
+ * from its kind and grant what to return; only `src/auth` mints or checks tokens.
+ *
+ * @module
+ */
+
+/** A parsed ESPI scope string (`FB=1_3_4_5_13_14_39;IntervalDuration=900;…`). */
+export interface EspiScope {
+  /** The raw scope string as granted. */
+  text: string;
+  /** Function blocks (FB=…), e.g. [1, 3, 4, 5, 13, 14, 39]. */
+  functionBlocks: number[];
+  /** Finest interval the app may see, seconds; null = any the gateway has. */
+  intervalDurationS: number | null;
+  /** `daily`, `monthly`, …; null when absent. */
+  blockDuration: string | null;
+  /** How far back the app may read, seconds; null = everything the gateway keeps. */
+  historyLengthS: number | null;
+}
+
+/** What one customer authorization grants a third party. */
+export interface Grant {
+  authorizationId: string;
+  subscriptionId: string;
+  applicationId: string;
+  scope: EspiScope;
+  /** Opaque ids of the usage points (meters) granted. */
+  usagePointIds: string[];
+}
+
+export type Caller =
+  | { kind: "anonymous" }
+  | { kind: "owner"; sessionId: string }
+  /** A customer-granted access token (reads the granted Subscription). */
+  | { kind: "access"; grant: Grant; tokenId: string }
+  /** A client_credentials token (Authorization and ReadServiceStatus). */
+  | { kind: "client"; applicationId: string; tokenId: string }
+  /** The app's registration_access_token (its ApplicationInformation). */
+  | { kind: "registration"; applicationId: string; tokenId: string };
