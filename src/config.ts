@@ -41,6 +41,15 @@ export const serveOptions = {
     env: "OPENSEG_SPEED",
     description: "simulated time runs N times faster than the wall clock",
   },
+  backfillHours: {
+    flag: "backfill-hours",
+    type: "number",
+    min: 0,
+    max: 24 * 31,
+    default: 0,
+    env: "OPENSEG_BACKFILL_HOURS",
+    description: "simulated meters start this many hours in the past and catch up fast",
+  },
   solar: {
     flag: "solar",
     type: "boolean",
@@ -99,7 +108,7 @@ export const serveOptions = {
 
 export type ServeSource =
   | { kind: "serial"; paths: string[] }
-  | { kind: "simulate"; meters: number; speed: number; solar: boolean }
+  | { kind: "simulate"; meters: number; speed: number; solar: boolean; backfillHours: number }
   | { kind: "replay"; file: string };
 
 export interface ServeConfig {
@@ -124,7 +133,13 @@ export function loadServeConfig(args: string[], options: ParseOptions = {}): Ser
     ? { kind: "serial", paths: values.serial }
     : values.replay !== undefined
     ? { kind: "replay", file: values.replay }
-    : { kind: "simulate", meters: values.meters, speed: values.speed, solar: values.solar };
+    : {
+      kind: "simulate",
+      meters: values.meters,
+      speed: values.speed,
+      solar: values.solar,
+      backfillHours: values.backfillHours,
+    };
   return {
     source,
     dbPath: values.db,

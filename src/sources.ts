@@ -36,10 +36,7 @@ export async function openSources(source: ServeSource): Promise<PortSource[]> {
     case "serial":
       return source.paths.map((path) => ({ port: path, open: () => SerialPort.open(path) }));
     case "simulate":
-      return Array.from(
-        { length: source.meters },
-        (_, index) => simulatedPort(index, source.speed, source.solar),
-      );
+      return Array.from({ length: source.meters }, (_, index) => simulatedPort(index, source));
     case "replay":
       return [await replayPort(source.file)];
   }
@@ -49,13 +46,17 @@ function adoptSlave(pty: PseudoTerminal): () => ByteTransport {
   return () => SerialPort.adoptFd(pty.openSlaveFd(), pty.slavePath);
 }
 
-function simulatedPort(index: number, speed: number, solar: boolean): PortSource {
+function simulatedPort(
+  index: number,
+  options: { speed: number; solar: boolean; backfillHours: number },
+): PortSource {
   const pty = PseudoTerminal.open();
   const meter = startSimulatedMeter({
     transport: pty,
     ...simulatedMacs(index),
-    household: createHousehold({ seed: index + 1, solar: solar || index % 2 === 1 }),
-    speed,
+    household: createHousehold({ seed: index + 1, solar: options.solar || index % 2 === 1 }),
+    speed: options.speed,
+    backfillMs: options.backfillHours * 3_600_000,
     // Real sticks sometimes emit junk between fragments; the gateway must shrug it off.
     junkProbability: 0.01,
   });

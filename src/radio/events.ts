@@ -179,6 +179,8 @@ export interface DeviceWarningEvent extends EventBase {
 /** A well-formed fragment whose root tag no decoder knows (debug tables, future firmware). */
 export interface UnknownEvent extends EventBase {
   kind: "unknown";
+  /** Raw child texts by element name (first occurrence), for logs and debugging. */
+  fields?: Record<string, string>;
 }
 
 export type MeterEvent =

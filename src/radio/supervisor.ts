@@ -115,9 +115,13 @@ export class LinkSupervisor {
     this.#running = this.#run();
   }
 
-  /** Stops the link and releases the port; resolves once everything is closed. */
+  /**
+   * Stops the link and releases the port; resolves once everything is closed. Commands still
+   * queued are rejected, not written: woken from its gap, the queue would go out back-to-back.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#failQueue(new Error(`${this.port}: link stopped`));
     for (const wake of this.#sleepers) wake();
     await this.#running;
   }
@@ -159,7 +163,7 @@ export class LinkSupervisor {
       const hangUp = await this.#readLoop(adapter);
       this.#adapter = null;
       this.#failQueue(new Error(`${this.port}: radio disconnected`));
-      await adapter.close();
+      await adapter.close().catch((error) => console.error(`${this.port}: close failed:`, error));
       if (!this.#stopped) {
         this.#setState("disconnected", hangUp);
         await this.#sleep(backoffMs);
@@ -188,7 +192,7 @@ export class LinkSupervisor {
       }
       for (const event of result.events) {
         this.#observe(event, receivedAtMs);
-        this.#options.onEvent(event, receivedAtMs);
+        this.#guard("onEvent", () => this.#options.onEvent(event, receivedAtMs));
       }
       if (receivedAtMs >= nextPollMs) {
         nextPollMs = receivedAtMs + this.#options.pollIntervalMs;
@@ -272,7 +276,16 @@ export class LinkSupervisor {
   #setState(state: LinkState, detail: string | null): void {
     if (state === this.#state) return;
     this.#state = state;
-    this.#options.onLinkState?.(state, detail);
+    this.#guard("onLinkState", () => this.#options.onLinkState?.(state, detail));
+  }
+
+  /** A consumer's bug must not end the link: report it and carry on reading the radio. */
+  #guard(what: string, callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      console.error(`${this.port}: ${what} failed:`, error);
+    }
   }
 
   /** Sleeps without spinning; `stop()` cuts it short. */

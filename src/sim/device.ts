@@ -40,6 +40,13 @@ export interface SimulatedMeterOptions {
   speed?: number;
   /** Sim time at start-up, Unix ms (default now); truncated to a whole second. */
   startTimeMs?: number;
+  /**
+   * Start this far before `startTimeMs` and replay the gap at `catchUpSpeed` until the clock meets
+   * the normal one, so a fresh gateway shows a full history at once (default 0).
+   */
+  backfillMs?: number;
+  /** Speed of the backfill phase (default 20 000; never slower than `speed`). */
+  catchUpSpeed?: number;
   /** Demand push period (default 8 s, like a real meter). */
   demandEverySimS?: number;
   /** Summation push period (default 60 s). */
@@ -122,7 +129,12 @@ export function startSimulatedMeter(options: SimulatedMeterOptions): SimulatedMe
   const lineEnding = options.lineEnding ?? "\r\n";
   const junkProbability = options.junkProbability ?? 0;
   const maxBurst = options.maxBurstFragments ?? 200;
-  const startMs = Math.floor((options.startTimeMs ?? Date.now()) / 1000) * 1000;
+  const presentMs = options.startTimeMs ?? Date.now();
+  const catchUpSpeed = Math.max(speed, options.catchUpSpeed ?? 20_000);
+  const backfillMs = catchUpSpeed > speed ? Math.max(0, options.backfillMs ?? 0) : 0;
+  const startMs = Math.floor((presentMs - backfillMs) / 1000) * 1000;
+  // The fast clock meets the normal one (present + elapsed × speed) after this much wall time.
+  const catchUpWallMs = backfillMs / (catchUpSpeed - speed || 1);
   const wallStartMs = performance.now();
   const random = createRandom(household.seed ^ 0x51ed);
   const summationDigits = model === "emu2" ? 16 : 8;
@@ -153,7 +165,13 @@ export function startSimulatedMeter(options: SimulatedMeterOptions): SimulatedMe
   let fragmentsSent = 0;
   let stopping = false;
 
-  const simNowMs = () => startMs + (performance.now() - wallStartMs) * speed;
+  const simNowMs = () => {
+    const elapsedMs = performance.now() - wallStartMs;
+    return elapsedMs < catchUpWallMs
+      ? startMs + elapsedMs * catchUpSpeed
+      : presentMs + elapsedMs * speed;
+  };
+  const currentSpeed = () => performance.now() - wallStartMs < catchUpWallMs ? catchUpSpeed : speed;
   const ids = (): FragmentField[] => [["DeviceMacId", deviceMac], ["MeterMacId", meterMac]];
   const fragment = (root: string, fields: FragmentField[]) =>
     formatFragment(root, fields, lineEnding);
@@ -495,7 +513,7 @@ export function startSimulatedMeter(options: SimulatedMeterOptions): SimulatedMe
     for (const event of SCHEDULE_EVENTS) {
       if (schedules[event].enabled) nextMs = Math.min(nextMs, schedules[event].nextDueMs);
     }
-    const waitMs = Math.ceil((nextMs - simNowMs()) / speed);
+    const waitMs = Math.ceil((nextMs - simNowMs()) / currentSpeed());
     return Math.max(1, Math.min(READ_WAIT_MAX_MS, waitMs));
   }
 

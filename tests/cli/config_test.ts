@@ -8,7 +8,13 @@ const noFile = (path: string): string => {
 
 Deno.test("serve defaults to one simulated meter at real speed", () => {
   const config = loadServeConfig([], { env: {}, readTextFile: noFile })!;
-  assert.deepEqual(config.source, { kind: "simulate", meters: 1, speed: 1, solar: false });
+  assert.deepEqual(config.source, {
+    kind: "simulate",
+    meters: 1,
+    speed: 1,
+    solar: false,
+    backfillHours: 0,
+  });
   assert.equal(config.dbPath, "openseg.db");
   assert.equal(config.retentionHours, 48);
   assert.equal(config.intervalMinutes, 5);
@@ -29,7 +35,13 @@ Deno.test("flag beats environment beats config file", () => {
   })!;
   assert.equal(config.dbPath, "flag.db");
   assert.equal(config.retentionHours, 24);
-  assert.deepEqual(config.source, { kind: "simulate", meters: 1, speed: 5, solar: false });
+  assert.deepEqual(config.source, {
+    kind: "simulate",
+    meters: 1,
+    speed: 5,
+    solar: false,
+    backfillHours: 0,
+  });
 });
 
 Deno.test("OPENSEG_SERIAL takes a comma-separated list", () => {

@@ -1,0 +1,96 @@
+/**
+ * Memory benchmark: the gateway's resident set size with 4 simulated meters once the 48-hour ring
+ * is full, next to an idle Deno process measured in the same run as the baseline. The meters
+ * backfill 48 hours at high speed, then run in real time; the steady state is what a box lives in,
+ * the peak is the backfill burst.
+ *
+ * Run: `npx deno task bench` (or `deno run -A bench/rss.ts`).
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const METERS = 4;
+const RETENTION_HOURS = 48;
+
+/** VmRSS and VmHWM (peak) of a process, in MB. */
+function memoryMb(pid: number): { rssMb: number; peakMb: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (key: string) => Number(status.match(new RegExp(`${key}:\\s+(\\d+) kB`))?.[1] ?? 0);
+  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
+}
+
+async function sleep(ms: number) {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Meters whose stored demand spans (nearly) the whole retention window. */
+function fullMeters(dbPath: string): number {
+  try {
+    const db = new DatabaseSync(dbPath, { readOnly: true });
+    const rows = db.prepare(
+      "SELECT meter_key, max(ts_ms) - min(ts_ms) AS spanMs FROM demand GROUP BY meter_key",
+    ).all() as { spanMs: number }[];
+    db.close();
+    return rows.filter((r) => r.spanMs >= (RETENTION_HOURS - 0.5) * 3_600_000).length;
+  } catch {
+    return 0;
+  }
+}
+
+async function measureIdleDeno(): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "await new Promise((r) => setTimeout(r, 3000))"],
+  }).spawn();
+  await sleep(1500);
+  const { rssMb } = memoryMb(child.pid);
+  await child.output();
+  return rssMb;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "openseg-rss-" });
+const dbPath = `${dir}/gateway.db`;
+const gateway = new Deno.Command(Deno.execPath(), {
+  args: [
+    "run",
+    "--allow-ffi",
+    "--allow-env",
+    "--allow-read",
+    "--allow-write",
+    MAIN,
+    "serve",
+    "--simulate",
+    "--meters",
+    String(METERS),
+    "--backfill-hours",
+    String(RETENTION_HOURS),
+    "--quiet",
+    "--db",
+    dbPath,
+  ],
+  stdout: "null",
+  stderr: "inherit",
+}).spawn();
+const startedMs = performance.now();
+while (fullMeters(dbPath) < METERS) {
+  if (performance.now() - startedMs > 300_000) throw new Error("ring did not fill in 5 minutes");
+  await sleep(1000);
+}
+const fillS = (performance.now() - startedMs) / 1000;
+// Run on in real time past the fill, so the ring trims while we watch and the heap settles.
+await sleep(20_000);
+const { rssMb, peakMb } = memoryMb(gateway.pid);
+gateway.kill("SIGTERM");
+await gateway.output();
+const dbMb = (await Deno.stat(dbPath)).size / 1024 / 1024;
+await Deno.remove(dir, { recursive: true });
+const idleMb = await measureIdleDeno();
+
+console.log(`memory benchmark: ${METERS} simulated meters, ${RETENTION_HOURS} h ring full`);
+console.log(`  ring backfilled in ${fillS.toFixed(0)} s; database ${dbMb.toFixed(1)} MB`);
+console.log(
+  `  gateway RSS ${rssMb.toFixed(1)} MB steady (peak ${peakMb.toFixed(1)} MB in backfill)`,
+);
+console.log(`  idle deno   ${idleMb.toFixed(1)} MB; ratio ${(rssMb / idleMb).toFixed(2)}`);
