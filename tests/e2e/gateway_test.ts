@@ -15,7 +15,7 @@ import { startGateway } from "../../src/gateway.ts";
 import type { LinkState } from "../../src/radio/events.ts";
 import { startSimulatedMeter } from "../../src/sim/device.ts";
 import { createHousehold, createRandom } from "../../src/sim/household.ts";
-import type { PortSource } from "../../src/sources.ts";
+import { openSources, type PortSource, simulatedMacs } from "../../src/sources.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { countRows, demandFragment, ScriptedPort, waitFor } from "./helpers.ts";
 
@@ -251,6 +251,49 @@ Deno.test("a simulated week at high speed: rows and file size flat from day 2, s
   ).get(METER) as { spanMs: number };
   assert.ok(span.spanMs <= 48 * 3_600_000, `span ${span.spanMs} ms`);
   assert.ok(span.spanMs >= 47 * 3_600_000, `span ${span.spanMs} ms covers the ring`);
+  db.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("serve sources: two simulated meters, and a capture replayed byte for byte", async () => {
+  const { db, dir } = await tempDb();
+  const capture = new URL(
+    "../../../shared/reference/raven/emu2-fragments-roachwork.txt",
+    import.meta.url,
+  ).pathname;
+  const ports = [
+    ...await openSources({
+      kind: "simulate",
+      meters: 2,
+      speed: 600,
+      solar: false,
+      backfillHours: 0,
+    }),
+    ...await openSources({ kind: "replay", file: capture }),
+  ];
+  assert.deepEqual(ports.map((p) => p.port), ["sim:0", "sim:1", `replay:${capture}`]);
+  const gateway = startGateway({
+    db,
+    ports,
+    retentionHours: 48,
+    intervalMinutes: 5,
+    pollSeconds: 3600,
+  });
+  const meters = [0, 1].map((i) => simulatedMacs(i).meterMac);
+  const replayedMeter = "0x00078100007a175d";
+  try {
+    await waitFor(
+      "both simulated meters",
+      () => meters.every((m) => countRows(db, "demand", m) > 5),
+    );
+    await waitFor("the replayed demand", () => countRows(db, "demand", replayedMeter) === 1);
+  } finally {
+    await gateway.stop();
+  }
+  const replayed = db.prepare("SELECT ts_ms, demand_w FROM demand WHERE meter_key = ?")
+    .get(replayedMeter) as { ts_ms: number; demand_w: number };
+  assert.equal(replayed.demand_w, 1197);
+  assert.equal(new Date(replayed.ts_ms).toISOString(), "2024-04-22T06:00:02.000Z");
   db.close();
   await Deno.remove(dir, { recursive: true });
 });
