@@ -9,6 +9,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { LinkState, MeterEvent } from "./radio/events.ts";
 import { type LinkProblem, LinkSupervisor } from "./radio/supervisor.ts";
+import type { LiveBus } from "./live/bus.ts";
 import type { PortSource } from "./sources.ts";
 import { IngestWriter, type StoredEvent } from "./store/ingest.ts";
 
@@ -20,8 +21,8 @@ export interface GatewayOptions {
   pollSeconds: number;
   onLinkState?: (port: string, state: LinkState, detail: string | null) => void;
   onEvent?: (port: string, event: MeterEvent) => void;
-  /** After the store committed (the live bus hangs here). */
-  onCommit?: (committed: StoredEvent[]) => void;
+  /** Told what the store committed and every link state change. */
+  bus?: LiveBus;
 }
 
 export interface Gateway {
@@ -35,7 +36,11 @@ export function startGateway(options: GatewayOptions): Gateway {
   const writer = new IngestWriter(options.db, {
     retentionHours: options.retentionHours,
     intervalMinutes: options.intervalMinutes,
-    onCommit: options.onCommit,
+    onCommit: (committed: StoredEvent[]) => {
+      for (const { port, meterKey, event, receivedAtMs } of committed) {
+        options.bus?.publish({ type: "stored", port, meterKey, event, receivedAtMs });
+      }
+    },
   });
   const supervisors = options.ports.map((source) => {
     const port = source.port;
@@ -48,7 +53,9 @@ export function startGateway(options: GatewayOptions): Gateway {
         options.onEvent?.(port, event);
       },
       onLinkState: (state, detail) => {
-        writer.recordLinkState(port, state, Date.now(), detail ?? undefined);
+        const atMs = Date.now();
+        writer.recordLinkState(port, state, atMs, detail ?? undefined);
+        options.bus?.publish({ type: "link", port, state, detail, atMs });
         options.onLinkState?.(port, state, detail);
       },
       onProblem: (kind: LinkProblem) => writer.countWarning(port, null, kind),

@@ -12,6 +12,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { PseudoTerminal } from "../../ffi/libc.ts";
 import { SerialPort } from "../../ffi/libserialport.ts";
 import { startGateway } from "../../src/gateway.ts";
+import { LiveBus } from "../../src/live/bus.ts";
 import type { LinkState } from "../../src/radio/events.ts";
 import { startSimulatedMeter } from "../../src/sim/device.ts";
 import { createHousehold, createRandom } from "../../src/sim/household.ts";
@@ -55,6 +56,8 @@ Deno.test("simulated meter → libserialport → framing → store, and commands
   const startTimeMs = Date.UTC(2025, 5, 21, 10);
   const { source, meter, twin } = simulatedSource({ speed: 600, startTimeMs, seed: 7 });
   const states: LinkState[] = [];
+  const bus = new LiveBus();
+  const live = bus.subscribe({ filter: (e) => e.type === "stored" && e.event.kind === "demand" });
   const gateway = startGateway({
     db,
     ports: [source],
@@ -62,8 +65,16 @@ Deno.test("simulated meter → libserialport → framing → store, and commands
     intervalMinutes: 5,
     pollSeconds: 3600,
     onLinkState: (_port, state) => states.push(state),
+    bus,
   });
   try {
+    // Live subscribers hear of a reading only once it is committed: a query then finds it.
+    const first = (await live.next()).value!;
+    assert.ok(first.type === "stored" && first.event.timeMs !== null);
+    const committed = db.prepare("SELECT demand_w FROM demand WHERE meter_key = ? AND ts_ms = ?")
+      .get(METER, first.event.timeMs) as { demand_w: number } | undefined;
+    assert.equal(committed?.demand_w, first.event.kind === "demand" ? first.event.demandW : NaN);
+    live.close();
     await waitFor("30 demand rows", () => countRows(db, "demand", METER) >= 30);
     await waitFor("a summation row", () => countRows(db, "summation", METER) >= 2);
     await waitFor("device info", () => countRows(db, "devices") === 1);
