@@ -183,14 +183,16 @@ export class IngestWriter {
     try {
       this.#db.exec("BEGIN IMMEDIATE");
       const rollup = new DemandRollupBatch();
-      const targets = { writes: this.#writes, rollup, intervals: this.#deriver };
+      const ring = this.#writes.ringRows();
+      const targets = { writes: this.#writes, ring, rollup, intervals: this.#deriver };
       for (const queued of events) {
         const outcome = this.#storeQueued(queued, targets, staged, committed);
         if (outcome === "duplicate") stats.duplicates++;
         else if (outcome === "invalid") stats.invalid++;
       }
       stats.stored = committed.length;
-      for (const cell of rollup.cells()) this.#writes.addRollup(cell);
+      ring.write();
+      this.#writes.addRollups(rollup.cells());
       const derived = this.#deriver.derive();
       stats.intervalShares = derived.shares;
       for (const [meterKey, late] of derived.late) {

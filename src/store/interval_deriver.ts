@@ -13,6 +13,7 @@
  * @module
  */
 
+import type { SQLInputValue } from "node:sqlite";
 import { QUALITY_CODES } from "./migrations.ts";
 import { type RegisterReading, splitReadingDelta } from "./intervals.ts";
 import type { EventWrites } from "./writes.ts";
@@ -65,6 +66,8 @@ export class IntervalDeriver {
   derive(): DeriveResult {
     const result: DeriveResult = { shares: 0, late: new Map() };
     const durationS = this.#intervalMs / 1000;
+    // Interval rows, six values each, written in one go (see `EventWrites.addIntervals`).
+    const rows: SQLInputValue[] = [];
     for (const [meterKey, readings] of this.#inserted) {
       readings.sort((a, b) => a.tsMs - b.tsMs);
       let anchor = this.#flushAnchors.has(meterKey)
@@ -83,7 +86,7 @@ export class IntervalDeriver {
             notBeforeMs,
           });
           for (const share of shares) {
-            this.#writes.addInterval(
+            rows.push(
               meterKey,
               share.startMs,
               durationS,
@@ -98,6 +101,7 @@ export class IntervalDeriver {
       }
       this.#flushAnchors.set(meterKey, anchor);
     }
+    this.#writes.addIntervals(rows);
     this.#inserted = new Map();
     return result;
   }

@@ -4,7 +4,7 @@
  * thousands of raw samples.
  *
  * A flush first folds its samples into cells here (a 250 ms batch rarely spans more than one
- * bucket per meter), then `writes.ts` merges each cell into the table with one UPSERT.
+ * bucket per meter), then `writes.ts` merges the cells into the table with multi-row UPSERTs.
  *
  * @module
  */

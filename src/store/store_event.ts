@@ -15,7 +15,7 @@ import type { MeterEvent } from "../radio/events.ts";
 import type { IntervalDeriver } from "./interval_deriver.ts";
 import type { DemandRollupBatch } from "./rollup.ts";
 import { finiteOrNull, flagOrNull, integerOrNull, textOrNull } from "./values.ts";
-import type { EventWrites } from "./writes.ts";
+import type { EventWrites, RingRows } from "./writes.ts";
 
 /** What happened to one event. */
 export type StoreOutcome = "stored" | "duplicate" | "invalid";
@@ -33,6 +33,7 @@ export interface EventToStore {
 /** The per-flush collectors an event may feed. */
 export interface StoreTargets {
   writes: EventWrites;
+  ring: RingRows;
   rollup: DemandRollupBatch;
   intervals: IntervalDeriver;
 }
@@ -44,7 +45,7 @@ export function storeEvent(targets: StoreTargets, item: EventToStore): StoreOutc
   switch (event.kind) {
     case "demand": {
       const demandW = finiteOrNull(event.demandW);
-      if (!writes.insertDemand(meterKey, tsMs, receivedMs, demandW)) return "duplicate";
+      if (!targets.ring.insertDemand(meterKey, tsMs, receivedMs, demandW)) return "duplicate";
       if (demandW !== null) targets.rollup.add(meterKey, tsMs, demandW);
       return "stored";
     }
@@ -53,7 +54,7 @@ export function storeEvent(targets: StoreTargets, item: EventToStore): StoreOutc
       if (deliveredWh === null) return "invalid";
       const reading = { tsMs, deliveredWh, receivedWh: finiteOrNull(event.summationReceivedWh) };
       targets.intervals.beforeInsert(meterKey);
-      if (!writes.insertSummation(meterKey, reading, receivedMs)) return "duplicate";
+      if (!targets.ring.insertSummation(meterKey, reading, receivedMs)) return "duplicate";
       targets.intervals.inserted(meterKey, reading);
       return "stored";
     }

@@ -1,14 +1,17 @@
 /**
  * Every write statement of the ingest path, prepared once per writer.
  *
- * Each method is one statement with positional parameters (the fastest binding in `node:sqlite`).
- * Ring inserts are `INSERT OR IGNORE` on the (meter, meter time) key and report whether a row was
- * added, which is how duplicates are kept out of rollups and interval energy.
+ * Statements take positional parameters (the fastest binding in `node:sqlite`). A `run` call costs
+ * about 1 µs whatever it binds, more than inserting one ring row, so the rows a flush writes by
+ * the thousand (demand, summation, rollup cells, interval shares) go in multi-row statements.
+ *
+ * Ring inserts report whether a row was added, which is how duplicates on the (meter, meter time)
+ * key are kept out of rollups and interval energy (see `RingRows`).
  *
  * @module
  */
 
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import type { RegisterReading } from "./intervals.ts";
 import type { RollupCell } from "./rollup.ts";
 
@@ -68,13 +71,13 @@ export interface JoinRow {
 
 /** The prepared write statements of one `IngestWriter`. */
 export class EventWrites {
-  readonly #demand: StatementSync;
-  readonly #summation: StatementSync;
+  readonly #demand: RingTable;
+  readonly #summation: RingTable;
   readonly #lastSummation: StatementSync;
   readonly #price: StatementSync;
   readonly #message: StatementSync;
-  readonly #interval: StatementSync;
-  readonly #rollup: StatementSync;
+  readonly #intervals: MultiRowInsert;
+  readonly #rollups: MultiRowInsert;
   readonly #meterSeen: StatementSync;
   readonly #meterInfo: StatementSync;
   readonly #device: StatementSync;
@@ -88,13 +91,12 @@ export class EventWrites {
 
   constructor(db: DatabaseSync) {
     const prepare = (sql: string) => db.prepare(sql);
-    this.#demand = prepare(
-      "INSERT OR IGNORE INTO demand (meter_key, ts_ms, received_ms, demand_w) VALUES (?, ?, ?, ?)",
-    );
-    this.#summation = prepare(
-      `INSERT OR IGNORE INTO summation (meter_key, ts_ms, received_ms, delivered_wh, received_wh)
-       VALUES (?, ?, ?, ?, ?)`,
-    );
+    this.#demand = new RingTable(db, "demand", ["received_ms", "demand_w"]);
+    this.#summation = new RingTable(db, "summation", [
+      "received_ms",
+      "delivered_wh",
+      "received_wh",
+    ]);
     this.#lastSummation = prepare(
       `SELECT ts_ms AS tsMs, delivered_wh AS deliveredWh, received_wh AS receivedWh
        FROM summation WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
@@ -116,18 +118,21 @@ export class EventWrites {
          priority = excluded.priority, start_time_ms = excluded.start_time_ms,
          duration_s = excluded.duration_s`,
     );
-    this.#interval = prepare(
-      `INSERT INTO intervals (meter_key, start_ms, duration_s, delivered_wh, received_wh, quality)
-       VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (meter_key, start_ms, duration_s) DO UPDATE SET
+    // Rows of one statement that hit the same key merge in order, like separate statements would.
+    this.#intervals = new MultiRowInsert(
+      db,
+      "INSERT INTO intervals (meter_key, start_ms, duration_s, delivered_wh, received_wh, quality)",
+      6,
+      `ON CONFLICT (meter_key, start_ms, duration_s) DO UPDATE SET
          delivered_wh = delivered_wh + excluded.delivered_wh,
          received_wh = received_wh + excluded.received_wh,
          quality = max(quality, excluded.quality)`,
     );
-    this.#rollup = prepare(
-      `INSERT INTO demand_rollup (meter_key, bucket_min, bucket_ms, n, sum_w, min_w, max_w)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (meter_key, bucket_min, bucket_ms) DO UPDATE SET
+    this.#rollups = new MultiRowInsert(
+      db,
+      "INSERT INTO demand_rollup (meter_key, bucket_min, bucket_ms, n, sum_w, min_w, max_w)",
+      7,
+      `ON CONFLICT (meter_key, bucket_min, bucket_ms) DO UPDATE SET
          n = n + excluded.n, sum_w = sum_w + excluded.sum_w,
          min_w = min(min_w, excluded.min_w), max_w = max(max_w, excluded.max_w)`,
     );
@@ -188,19 +193,9 @@ export class EventWrites {
     );
   }
 
-  /** True when the sample is new (not a duplicate of (meter, meter time)). */
-  insertDemand(meterKey: string, tsMs: number, receivedMs: number, demandW: number | null) {
-    return this.#demand.run(meterKey, tsMs, receivedMs, demandW).changes > 0;
-  }
-
-  insertSummation(meterKey: string, reading: RegisterReading, receivedMs: number): boolean {
-    return this.#summation.run(
-      meterKey,
-      reading.tsMs,
-      receivedMs,
-      reading.deliveredWh,
-      reading.receivedWh,
-    ).changes > 0;
+  /** A new flush's demand and summation rows (write them with `RingRows.write` before COMMIT). */
+  ringRows(): RingRows {
+    return new RingRows(this.#demand, this.#summation);
   }
 
   /** The newest stored register reading of a meter (the anchor for the next interval split). */
@@ -239,27 +234,29 @@ export class EventWrites {
     );
   }
 
-  addInterval(
-    meterKey: string,
-    startMs: number,
-    durationS: number,
-    deliveredWh: number,
-    receivedWh: number,
-    qualityCode: number,
-  ): void {
-    this.#interval.run(meterKey, startMs, durationS, deliveredWh, receivedWh, qualityCode);
+  /**
+   * Adds interval shares, given as consecutive (meter key, start ms, duration s, delivered Wh,
+   * received Wh, quality code) values, onto the stored intervals.
+   */
+  addIntervals(values: SQLInputValue[]): void {
+    this.#intervals.run(values);
   }
 
-  addRollup(cell: RollupCell): void {
-    this.#rollup.run(
-      cell.meterKey,
-      cell.bucketMin,
-      cell.bucketMs,
-      cell.n,
-      cell.sumW,
-      cell.minW,
-      cell.maxW,
-    );
+  /** Merges rollup cells into the stored ones. */
+  addRollups(cells: Iterable<RollupCell>): void {
+    const values: SQLInputValue[] = [];
+    for (const cell of cells) {
+      values.push(
+        cell.meterKey,
+        cell.bucketMin,
+        cell.bucketMs,
+        cell.n,
+        cell.sumW,
+        cell.minW,
+        cell.maxW,
+      );
+    }
+    this.#rollups.run(values);
   }
 
   meterSeen(
@@ -354,5 +351,183 @@ export class EventWrites {
   knownMeters(): Map<string, string> {
     const rows = this.#knownMeters.all() as { port: string; meterKey: string }[];
     return new Map(rows.map((row) => [row.port, row.meterKey]));
+  }
+}
+
+/**
+ * Most rows per multi-row statement: the per-call cost is spread thin by about 50 rows (measured),
+ * and 64 rows keep a statement far below SQLite's limit of 32 766 parameters.
+ */
+const MAX_ROWS_PER_STATEMENT = 64;
+
+/**
+ * One INSERT run over any number of rows: full statements of `MAX_ROWS_PER_STATEMENT` rows, then
+ * the rest in power-of-two sizes, so at most seven statements per table are ever prepared.
+ */
+class MultiRowInsert {
+  readonly #db: DatabaseSync;
+  readonly #head: string;
+  readonly #columns: number;
+  readonly #tail: string;
+  readonly #bySize = new Map<number, StatementSync>();
+
+  /** `head` is `INSERT ... INTO table (columns)`; `tail` (e.g. an ON CONFLICT clause) follows. */
+  constructor(db: DatabaseSync, head: string, columns: number, tail = "") {
+    this.#db = db;
+    this.#head = head;
+    this.#columns = columns;
+    this.#tail = tail;
+  }
+
+  /** Inserts `values`, row after row; gives the number of rows changed. */
+  run(values: SQLInputValue[]): number {
+    const columns = this.#columns;
+    const rows = values.length / columns;
+    let changes = 0;
+    let done = 0;
+    let size = MAX_ROWS_PER_STATEMENT;
+    while (done < rows) {
+      if (rows - done < size) {
+        size >>= 1;
+        continue;
+      }
+      const from = done * columns;
+      const chunk = values.slice(from, from + size * columns);
+      changes += Number(this.#statement(size).run(...chunk).changes);
+      done += size;
+    }
+    return changes;
+  }
+
+  #statement(rows: number): StatementSync {
+    let statement = this.#bySize.get(rows);
+    if (statement === undefined) {
+      const row = `(${new Array(this.#columns).fill("?").join(", ")})`;
+      const sql = `${this.#head} VALUES ${new Array(rows).fill(row).join(", ")} ${this.#tail}`;
+      statement = this.#db.prepare(sql);
+      this.#bySize.set(rows, statement);
+    }
+    return statement;
+  }
+}
+
+/** The statements of one ring table keyed (meter_key, ts_ms). */
+class RingTable {
+  /** Values per row. */
+  readonly columns: number;
+  readonly one: StatementSync;
+  readonly many: MultiRowInsert;
+  readonly newest: StatementSync;
+
+  /** `valueColumns` are the ones after (meter_key, ts_ms). */
+  constructor(db: DatabaseSync, table: string, valueColumns: string[]) {
+    this.columns = 2 + valueColumns.length;
+    const names = ["meter_key", "ts_ms", ...valueColumns].join(", ");
+    const marks = new Array(this.columns).fill("?").join(", ");
+    this.one = db.prepare(`INSERT OR IGNORE INTO ${table} (${names}) VALUES (${marks})`);
+    this.many = new MultiRowInsert(db, `INSERT OR IGNORE INTO ${table} (${names})`, this.columns);
+    this.newest = db.prepare(
+      `SELECT ts_ms AS tsMs FROM ${table} WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
+    );
+  }
+}
+
+/**
+ * One table's rows of one flush. A row later than every row its meter has in the table cannot be
+ * a duplicate, so it is queued and written with the others in multi-row statements (the common
+ * case: meters send in time order). Any other row (late, or a repeat) first writes the queue, so
+ * that order decides which copy of a key wins, then goes alone through INSERT OR IGNORE, whose
+ * change count tells whether it was new.
+ *
+ * The caller asks `appends` and then pushes the row's values onto `queued` itself, so a row costs
+ * no array of its own.
+ */
+class RingAppender {
+  readonly #table: RingTable;
+  /** Meter → its newest meter time in the table, counting this flush's rows. */
+  readonly #newestMs = new Map<string, number>();
+  #queued: SQLInputValue[] = [];
+
+  constructor(table: RingTable) {
+    this.#table = table;
+  }
+
+  /**
+   * Whether a row of `meterKey` at `tsMs` is later than all the meter's rows; if so the caller
+   * must queue it, since it now counts as the newest.
+   */
+  appends(meterKey: string, tsMs: number): boolean {
+    let newestMs = this.#newestMs.get(meterKey);
+    if (newestMs === undefined) {
+      // Read in this flush's transaction, so no other connection can add rows behind it.
+      const row = this.#table.newest.get(meterKey) as { tsMs: number } | undefined;
+      newestMs = row === undefined ? -Infinity : row.tsMs;
+    }
+    if (tsMs <= newestMs) {
+      this.#newestMs.set(meterKey, newestMs);
+      return false;
+    }
+    this.#newestMs.set(meterKey, tsMs);
+    return true;
+  }
+
+  get queued(): SQLInputValue[] {
+    return this.#queued;
+  }
+
+  /** Inserts one row alone after the queue; true when it was new. */
+  insertOne(...values: SQLInputValue[]): boolean {
+    this.write();
+    return this.#table.one.run(...values).changes > 0;
+  }
+
+  /** Writes the queued rows. */
+  write(): void {
+    const queued = this.#queued;
+    if (queued.length === 0) return;
+    this.#queued = [];
+    const rows = queued.length / this.#table.columns;
+    const inserted = this.#table.many.run(queued);
+    // Cannot happen while the flush holds the write lock; if it did, these rows would already be
+    // counted as stored (rollups, intervals, onCommit), so fail and roll back the flush instead.
+    if (inserted !== rows) throw new Error(`ring insert stored ${inserted} of ${rows} new rows`);
+  }
+}
+
+/** One flush's demand and summation rows; `write` them before anything else reads the tables. */
+export class RingRows {
+  readonly #demand: RingAppender;
+  readonly #summation: RingAppender;
+
+  constructor(demand: RingTable, summation: RingTable) {
+    this.#demand = new RingAppender(demand);
+    this.#summation = new RingAppender(summation);
+  }
+
+  /** True when the sample is new (not a duplicate of (meter, meter time)). */
+  insertDemand(meterKey: string, tsMs: number, receivedMs: number, demandW: number | null) {
+    const demand = this.#demand;
+    if (!demand.appends(meterKey, tsMs)) {
+      return demand.insertOne(meterKey, tsMs, receivedMs, demandW);
+    }
+    demand.queued.push(meterKey, tsMs, receivedMs, demandW);
+    return true;
+  }
+
+  /** True when the reading is new (not a duplicate of (meter, meter time)). */
+  insertSummation(meterKey: string, reading: RegisterReading, receivedMs: number): boolean {
+    const summation = this.#summation;
+    const { tsMs, deliveredWh, receivedWh } = reading;
+    if (!summation.appends(meterKey, tsMs)) {
+      return summation.insertOne(meterKey, tsMs, receivedMs, deliveredWh, receivedWh);
+    }
+    summation.queued.push(meterKey, tsMs, receivedMs, deliveredWh, receivedWh);
+    return true;
+  }
+
+  /** Writes the queued rows. */
+  write(): void {
+    this.#demand.write();
+    this.#summation.write();
   }
 }

@@ -127,6 +127,56 @@ Deno.test("de-duplicates on (meter, meter time) and keeps the receive time", asy
   }
 });
 
+Deno.test("big flushes store exactly what one event per flush stores", async () => {
+  // A stream with what the multi-row path must get right: two meters interleaved, a late
+  // (older, new) sample, repeats of rows still queued in the flush and of rows written earlier.
+  const events: MeterEvent[] = [];
+  for (let i = 0; i < 700; i++) {
+    const timeMs = T0 + i * 8000;
+    if (i % 97 === 13) continue; // sent late, below
+    events.push(demand(i % 3 ? METER_A : METER_B, timeMs, 200 + (i * 37) % 900));
+    if (i % 8 === 7) events.push(summation(METER_A, timeMs, 10_000 + i * 3, i));
+    if (i % 50 === 49) events.push(demand(METER_A, timeMs - 16_000, 1)); // repeat
+    if (i % 97 === 20) events.push(demand(METER_A, timeMs - 56_000, 5)); // late, new
+    if (i % 131 === 130) events.push(summation(METER_A, T0 + 7 * 8000, 1, 1)); // old repeat
+  }
+  const store = async (maxBatch: number, flushEvery: number) => {
+    const { db, cleanup } = await tempDatabase();
+    try {
+      const committed: [string, number | null, number][] = [];
+      const writer = new IngestWriter(db, {
+        maxBatch,
+        onCommit: (stored) => {
+          for (const { meterKey, event, receivedAtMs } of stored) {
+            committed.push([meterKey, event.timeMs, receivedAtMs]);
+          }
+        },
+      });
+      events.forEach((event, i) => {
+        writer.add(PORT, event, T0 + i);
+        if (i % flushEvery === flushEvery - 1) writer.flush();
+      });
+      writer.close();
+      const table = (sql: string) => db.prepare(sql).all().map((row) => ({ ...row }));
+      return {
+        committed,
+        demand: table("SELECT * FROM demand ORDER BY meter_key, ts_ms"),
+        summation: table("SELECT * FROM summation ORDER BY meter_key, ts_ms"),
+        rollup: table("SELECT * FROM demand_rollup ORDER BY meter_key, bucket_min, bucket_ms"),
+        intervals: table("SELECT * FROM intervals ORDER BY meter_key, start_ms"),
+        warnings: table("SELECT port, meter_key, kind, count FROM warnings ORDER BY kind"),
+      };
+    } finally {
+      await cleanup();
+    }
+  };
+  const single = await store(1, 1);
+  const batched = await store(10_000, 333); // flushes of 333 rows: full and partial statements
+  const duplicates = single.warnings.find((row) => row.kind === "duplicateEvent");
+  assert.equal(duplicates?.count, 15);
+  assert.deepEqual(batched, single);
+});
+
 Deno.test("messages upsert by id and keep a confirmation", async () => {
   const { db, cleanup } = await tempDatabase();
   try {
