@@ -36,6 +36,9 @@ export function startGateway(options: GatewayOptions): Gateway {
   const writer = new IngestWriter(options.db, {
     retentionHours: options.retentionHours,
     intervalMinutes: options.intervalMinutes,
+    // Live subscribers are told after the commit, so the commit delay is their latency. A
+    // WAL commit with synchronous=NORMAL is cheap; bursts still batch up to maxBatch.
+    flushIntervalMs: 25,
     onCommit: (committed: StoredEvent[]) => {
       for (const { port, meterKey, event, receivedAtMs } of committed) {
         options.bus?.publish({ type: "stored", port, meterKey, event, receivedAtMs });

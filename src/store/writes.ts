@@ -149,7 +149,7 @@ export class EventWrites {
          name, account, auth, host, enabled, info_received_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (meter_key) DO UPDATE SET
-         meter_type = excluded.meter_type, name = excluded.name, account = excluded.account,
+         meter_type = excluded.meter_type, name = coalesce(meters.name, excluded.name), account = excluded.account,
          auth = excluded.auth, host = excluded.host, enabled = excluded.enabled,
          info_received_ms = excluded.info_received_ms`,
     );
