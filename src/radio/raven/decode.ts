@@ -71,15 +71,17 @@ function nameEnd(s: string, i: number): number {
   return i;
 }
 
-/** ASCII case-insensitive equality of `s[at..end)` and `name`. */
-function nameMatches(s: string, at: number, end: number, name: string): boolean {
-  if (end - at !== name.length) return false;
-  for (let k = 0; k < name.length; k++) {
+/**
+ * End of the close-tag name at `at` when it equals the name `s[name..name + nameLen)` (ASCII
+ * case-insensitively), else -1. Compares while scanning, so a matching name is read only once.
+ */
+function closeNameEnd(s: string, at: number, name: number, nameLen: number): number {
+  for (let k = 0; k < nameLen; k++) {
     const a = s.charCodeAt(at + k);
-    const b = name.charCodeAt(k);
-    if (a !== b && !(isLetter(a) && (a | 0x20) === (b | 0x20))) return false;
+    const b = s.charCodeAt(name + k);
+    if (a !== b && !(isLetter(a) && (a | 0x20) === (b | 0x20))) return -1;
   }
-  return true;
+  return isNameChar(s.charCodeAt(at + nameLen)) ? -1 : at + nameLen;
 }
 
 const ENTITY = /&(#[xX][0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-zA-Z]{2,6});/g;
@@ -118,10 +120,6 @@ function unescapeText(text: string, name: string, warnings: string[]): string {
   return out;
 }
 
-function malformed(root: string, error: string): FragmentXmlResult {
-  return { ok: false, root, error: `not well-formed: ${error}` };
-}
-
 /** `text` without surrounding XML whitespace; cheap when there is none (the usual case). */
 function trimSpace(text: string): string {
   return text.length > 0 &&
@@ -131,154 +129,448 @@ function trimSpace(text: string): string {
 }
 
 /**
- * Parses one flat fragment. Rejects anything that is not well-formed: nested elements, text
- * directly in the root, attributes, mismatched or missing close tags, trailing content.
+ * Names looked up in place, without cutting the name out of the fragment: entries by name length,
+ * each with its lower-case character codes. A child name is compared with the one or two entries
+ * of its length, ASCII case-insensitively.
  */
-export function parseFragmentXml(xml: string): FragmentXmlResult {
+type NameTable<T> = { lower: Uint8Array; value: T }[][];
+
+const ENCODER = new TextEncoder();
+
+function addName<T>(table: NameTable<T>, name: string, value: T): void {
+  (table[name.length] ??= []).push({ lower: ENCODER.encode(name.toLowerCase()), value });
+}
+
+/** The entry named `s[at..end)`, if any. */
+function lookupName<T>(table: NameTable<T>, s: string, at: number, end: number): T | undefined {
+  const entries = table[end - at];
+  if (entries === undefined) return undefined;
+  for (const { lower, value } of entries) {
+    let k = 0;
+    // Table names are letters and digits; `| 0x20` folds letter case and leaves digits alone, and
+    // maps no other name character (`_ - .`) onto a letter or digit.
+    while (k < lower.length && (s.charCodeAt(at + k) | 0x20) === lower[k]) k++;
+    if (k === lower.length) return value;
+  }
+  return undefined;
+}
+
+/** A field of a compiled fragment and where its value goes in {@link FieldValues}. */
+interface CompiledField {
+  def: FieldDef;
+  slot: number;
+  /** `def.unset`, or null, so the common case skips a search. */
+  unset: readonly number[] | null;
+  /** Character codes of the name as the devices write it, for the scanner's fast path. */
+  name: Uint8Array;
+}
+
+/** A fragment definition with its name lookups prepared. */
+interface CompiledFragment {
+  def: FragmentDef;
+  /** Fields in table order, which is the order devices send them in. */
+  order: CompiledField[];
+  /** Character codes of the root name as the devices write it. */
+  rootName: Uint8Array;
+  /** Fields by name. */
+  fields: NameTable<CompiledField>;
+  /** Numbered fields by base name (`IntervalData` for `IntervalData7`). */
+  numbered: NameTable<CompiledField>;
+  hasNumbered: boolean;
+  /** Value slot by canonical field name. */
+  slots: Map<string, number>;
+  /** kW/kWh fields, scaled by the fragment's Multiplier/Divisor. */
+  metered: CompiledField[];
+  required: CompiledField[];
+}
+
+function compile(def: FragmentDef): CompiledFragment {
+  const compiled: CompiledFragment = {
+    def,
+    order: [],
+    rootName: ENCODER.encode(def.root),
+    fields: [],
+    numbered: [],
+    hasNumbered: false,
+    slots: new Map(),
+    metered: [],
+    required: [],
+  };
+  def.fields.forEach((f, slot) => {
+    const field = {
+      def: f,
+      slot,
+      unset: f.unset ?? null,
+      name: ENCODER.encode(f.name),
+    };
+    compiled.order.push(field);
+    addName(compiled.fields, f.name, field);
+    compiled.slots.set(f.name, slot);
+    if (f.numbered) {
+      addName(compiled.numbered, f.name, field);
+      compiled.hasNumbered = true;
+    }
+    if (f.unit === "kW" || f.unit === "kWh") compiled.metered.push(field);
+    if (f.required) compiled.required.push(field);
+  });
+  return compiled;
+}
+
+const ROOTS: NameTable<CompiledFragment> = [];
+for (const def of FRAGMENTS) addName(ROOTS, def.root, compile(def));
+const COMMON = compile({ root: "", kind: "unknown", fields: COMMON_FIELDS });
+
+/**
+ * Where the last {@link scanFragment} found the root name and each child, as offsets into the
+ * fragment: `[nameStart, nameEnd, textStart, textEnd]` per child, text untrimmed. Shared scratch
+ * rather than per-call arrays because decoding is synchronous and never re-entered; it saves the
+ * name and text strings the decoder would otherwise cut out of every fragment and throw away.
+ */
+const scan = {
+  rootStart: 0,
+  rootEnd: 0,
+  /** The fragment children were resolved against (COMMON for unknown roots), if asked to. */
+  compiled: null as CompiledFragment | null,
+  /** Whether the root is one `fields.ts` defines. */
+  known: false,
+  children: 0,
+  spans: new Int32Array(4 * 64),
+  /** Each child's field when resolved; null when the fragment does not define that child. */
+  fields: [] as (CompiledField | null)[],
+};
+
+/** Records a child in {@link scan}, growing its span array when needed. */
+function addChild(
+  nameStart: number,
+  nameEnd: number,
+  textStart: number,
+  textEnd: number,
+  field: CompiledField | null,
+): void {
+  const k = scan.children++;
+  const at = 4 * k;
+  if (at === scan.spans.length) {
+    const grown = new Int32Array(2 * at);
+    grown.set(scan.spans);
+    scan.spans = grown;
+  }
+  const spans = scan.spans;
+  spans[at] = nameStart;
+  spans[at + 1] = nameEnd;
+  spans[at + 2] = textStart;
+  spans[at + 3] = textEnd;
+  scan.fields[k] = field;
+}
+
+/** Whether the name at `at` is exactly `name` (not merely starting with it). */
+function isExactName(s: string, at: number, name: Uint8Array): boolean {
+  for (let k = 0; k < name.length; k++) if (s.charCodeAt(at + k) !== name[k]) return false;
+  return !isNameChar(s.charCodeAt(at + name.length));
+}
+
+/** The field of `c` named `s[at..end)`, numbered fields (`Price2`) included. */
+function resolveField(
+  c: CompiledFragment,
+  s: string,
+  at: number,
+  end: number,
+): CompiledField | null {
+  const field = lookupName(c.fields, s, at, end);
+  if (field !== undefined) return field;
+  if (!c.hasNumbered) return null;
+  const numberAt = numberStart(s, at, end);
+  return numberAt < end ? lookupName(c.numbered, s, at, numberAt) ?? null : null;
+}
+
+/** Start of the decimal suffix of the name `s[at..end)` (`end` when there is none). */
+function numberStart(s: string, at: number, end: number): number {
+  let k = end;
+  while (k > at && s.charCodeAt(k - 1) >= 0x30 && s.charCodeAt(k - 1) <= 0x39) k--;
+  return k;
+}
+
+/** Root name of the last scan, for messages and unknown fragments. */
+function scannedRoot(xml: string): string {
+  return xml.slice(scan.rootStart, scan.rootEnd);
+}
+
+/** Name of child `k` of the last scan. */
+function childName(xml: string, k: number): string {
+  return xml.slice(scan.spans[4 * k], scan.spans[4 * k + 1]);
+}
+
+/** Entity-decoded, trimmed text of child `k` of the last scan. */
+function childText(xml: string, k: number, warnings: string[]): string {
+  const text = trimSpace(xml.slice(scan.spans[4 * k + 2], scan.spans[4 * k + 3]));
+  return text.includes(AMP) ? unescapeText(text, childName(xml, k), warnings) : text;
+}
+
+/** Failure of {@link scanFragment}; `rootKnown` says whether {@link scan} holds the root name. */
+interface ScanError {
+  rootKnown: boolean;
+  error: string;
+}
+
+function malformed(error: string): ScanError {
+  return { rootKnown: true, error: `not well-formed: ${error}` };
+}
+
+/**
+ * Checks that `xml` is one flat fragment and fills {@link scan}. Rejects anything that is not
+ * well-formed: nested elements, text directly in the root, attributes, mismatched or missing
+ * close tags, trailing content. Returns null when the fragment is well-formed. With `roots`, also
+ * looks the root up there and resolves every child to its field.
+ *
+ * Devices send children in table order with the names as the table spells them, so with `roots`
+ * each child name is first compared with the next expected field's, which reads every character
+ * once instead of three times (find the name's end, look it up, match the close tag). A name that
+ * does not fit takes the general path; both accept exactly the same input.
+ */
+function scanFragment(
+  xml: string,
+  roots: NameTable<CompiledFragment> | null,
+): ScanError | null {
   const len = xml.length;
+  scan.children = 0;
+  scan.compiled = null;
+  scan.known = false;
   let i = skipSpace(xml, 0);
   if (xml.charCodeAt(i) !== LT) {
-    return { ok: false, root: null, error: "not well-formed: does not start with a start tag" };
+    return { rootKnown: false, error: "not well-formed: does not start with a start tag" };
   }
   let end = nameEnd(xml, i + 1);
   if (end === i + 1) {
-    return { ok: false, root: null, error: "not well-formed: malformed root start tag" };
+    return { rootKnown: false, error: "not well-formed: malformed root start tag" };
   }
-  const root = xml.slice(i + 1, end);
-  const fail = (error: string): FragmentXmlResult => malformed(root, error);
-  const names: string[] = [];
-  const texts: string[] = [];
-  const warnings: string[] = [];
+  const rootStart = i + 1;
+  const rootLen = end - rootStart;
+  scan.rootStart = rootStart;
+  scan.rootEnd = end;
+  let c: CompiledFragment | null = null;
+  if (roots !== null) {
+    c = lookupName(roots, xml, rootStart, end) ?? null;
+    scan.known = c !== null;
+    c ??= COMMON;
+    scan.compiled = c;
+  }
+  /** Slot of the field expected next. */
+  let next = 0;
   i = skipSpace(xml, end);
   if (xml.charCodeAt(i) === SLASH && xml.charCodeAt(i + 1) === GT) {
-    return skipSpace(xml, i + 2) < len
-      ? fail(`content after <${root}/>`)
-      : { ok: true, root, names, texts, warnings };
+    return skipSpace(xml, i + 2) < len ? malformed(`content after <${scannedRoot(xml)}/>`) : null;
   }
   if (xml.charCodeAt(i) !== GT) {
-    return fail(isLetter(xml.charCodeAt(i)) ? `attributes on <${root}>` : `malformed <${root}>`);
+    const root = scannedRoot(xml);
+    return malformed(
+      isLetter(xml.charCodeAt(i)) ? `attributes on <${root}>` : `malformed <${root}>`,
+    );
   }
   i++;
   for (;;) {
     i = skipSpace(xml, i);
-    if (i >= len) return fail(`<${root}> is never closed`);
-    if (xml.charCodeAt(i) !== LT) return fail(`text directly inside <${root}>`);
+    if (i >= len) return malformed(`<${scannedRoot(xml)}> is never closed`);
+    if (xml.charCodeAt(i) !== LT) {
+      return malformed(`text directly inside <${scannedRoot(xml)}>`);
+    }
     if (xml.charCodeAt(i + 1) === SLASH) {
-      end = nameEnd(xml, i + 2);
-      if (!nameMatches(xml, i + 2, end, root)) {
-        return fail(`expected </${root}>, found </${xml.slice(i + 2, end)}>`);
+      // A known root matches its table spelling case-insensitively, and so its exact close tag.
+      end = scan.known && isExactName(xml, i + 2, c!.rootName)
+        ? i + 2 + rootLen
+        : closeNameEnd(xml, i + 2, rootStart, rootLen);
+      if (end < 0) {
+        const found = xml.slice(i + 2, nameEnd(xml, i + 2));
+        return malformed(`expected </${scannedRoot(xml)}>, found </${found}>`);
       }
       i = skipSpace(xml, end);
-      if (xml.charCodeAt(i) !== GT) return fail(`malformed </${root}>`);
-      if (skipSpace(xml, i + 1) < len) return fail(`content after </${root}>`);
-      return { ok: true, root, names, texts, warnings };
+      if (xml.charCodeAt(i) !== GT) return malformed(`malformed </${scannedRoot(xml)}>`);
+      if (skipSpace(xml, i + 1) < len) {
+        return malformed(`content after </${scannedRoot(xml)}>`);
+      }
+      return null;
     }
-    end = nameEnd(xml, i + 1);
-    if (end === i + 1) return fail(`malformed tag inside <${root}>`);
-    const name = xml.slice(i + 1, end);
+    const nameStart = i + 1;
+    const expected = c !== null && next < c.order.length ? c.order[next] : null;
+    let field: CompiledField | null = null;
+    // Whether the name is exactly `field`'s table spelling, so the close tag can be checked
+    // against that spelling alone.
+    let exact = false;
+    if (expected !== null && isExactName(xml, nameStart, expected.name)) {
+      field = expected;
+      exact = true;
+      end = nameStart + expected.name.length;
+    } else {
+      end = nameEnd(xml, nameStart);
+      if (end === nameStart) return malformed(`malformed tag inside <${scannedRoot(xml)}>`);
+      if (c !== null) field = resolveField(c, xml, nameStart, end);
+    }
+    if (field !== null) next = field.slot + 1;
+    const childNameEnd = end;
     i = skipSpace(xml, end);
     if (xml.charCodeAt(i) === SLASH && xml.charCodeAt(i + 1) === GT) {
-      names.push(name);
-      texts.push("");
+      addChild(nameStart, childNameEnd, i, i, field);
       i += 2;
       continue;
     }
     if (xml.charCodeAt(i) !== GT) {
-      return fail(isLetter(xml.charCodeAt(i)) ? `attributes on <${name}>` : `malformed <${name}>`);
+      return malformed(
+        isLetter(xml.charCodeAt(i))
+          ? `attributes on <${xml.slice(nameStart, childNameEnd)}>`
+          : `malformed <${xml.slice(nameStart, childNameEnd)}>`,
+      );
     }
     const textStart = i + 1;
     const lt = xml.indexOf("<", textStart);
-    if (lt < 0) return fail(`<${name}> is never closed`);
+    if (lt < 0) return malformed(`<${xml.slice(nameStart, childNameEnd)}> is never closed`);
     if (xml.charCodeAt(lt + 1) !== SLASH) {
-      return fail(`element nested in <${name}> (fragments are flat)`);
+      return malformed(
+        `element nested in <${xml.slice(nameStart, childNameEnd)}> (fragments are flat)`,
+      );
     }
-    end = nameEnd(xml, lt + 2);
-    if (!nameMatches(xml, lt + 2, end, name)) {
-      return fail(`expected </${name}>, found </${xml.slice(lt + 2, end)}>`);
+    end = exact && isExactName(xml, lt + 2, field!.name)
+      ? lt + 2 + field!.name.length
+      : closeNameEnd(xml, lt + 2, nameStart, childNameEnd - nameStart);
+    if (end < 0) {
+      const found = xml.slice(lt + 2, nameEnd(xml, lt + 2));
+      return malformed(`expected </${xml.slice(nameStart, childNameEnd)}>, found </${found}>`);
     }
     i = skipSpace(xml, end);
-    if (xml.charCodeAt(i) !== GT) return fail(`malformed </${name}>`);
+    if (xml.charCodeAt(i) !== GT) {
+      return malformed(`malformed </${xml.slice(nameStart, childNameEnd)}>`);
+    }
     i++;
-    let text = trimSpace(xml.slice(textStart, lt));
-    if (text.includes(AMP)) text = unescapeText(text, name, warnings);
-    names.push(name);
-    texts.push(text);
+    addChild(nameStart, childNameEnd, textStart, lt, field);
   }
+}
+
+/**
+ * Parses one flat fragment. Rejects anything that is not well-formed: nested elements, text
+ * directly in the root, attributes, mismatched or missing close tags, trailing content.
+ */
+export function parseFragmentXml(xml: string): FragmentXmlResult {
+  const failure = scanFragment(xml, null);
+  if (failure !== null) {
+    return { ok: false, root: failure.rootKnown ? scannedRoot(xml) : null, error: failure.error };
+  }
+  const warnings: string[] = [];
+  const names: string[] = [];
+  const texts: string[] = [];
+  for (let k = 0; k < scan.children; k++) {
+    names.push(childName(xml, k));
+    texts.push(childText(xml, k, warnings));
+  }
+  return { ok: true, root: scannedRoot(xml), names, texts, warnings };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Field parsing, driven by fields.ts
+//
+// Parsers read a child's text in place as `s[a..b)` and cut a string out only for values that
+// are strings anyway (and for error messages).
 
 type Value = number | bigint | string | boolean | null;
 
-/** Digit value of a hex character code, -1 if it is not one. */
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const l = c | 0x20;
-  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
+/** Value of each ASCII hex digit, -1 for every other code; a table beats range tests here. */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let d = 0; d < 16; d++) {
+  HEX_VALUE[d.toString(16).charCodeAt(0)] = d;
+  HEX_VALUE[d.toString(16).toUpperCase().charCodeAt(0)] = d;
 }
 
-/** Whether `t` is `0x` followed by one or more hex digits. */
-function isHexLiteral(t: string): boolean {
-  if (t.length < 3 || t.charCodeAt(0) !== 0x30 || (t.charCodeAt(1) | 0x20) !== 0x78) return false;
-  for (let k = 2; k < t.length; k++) if (hexDigit(t.charCodeAt(k)) < 0) return false;
-  return true;
+/** Digit value of a hex character code, -1 if it is not one. */
+function hexDigit(c: number): number {
+  return c < 128 ? HEX_VALUE[c] : -1;
+}
+
+/** Whether `s[a..b)` starts with `0x`/`0X`. */
+function hasHexPrefix(s: string, a: number, b: number): boolean {
+  return b - a >= 3 && s.charCodeAt(a) === 0x30 && (s.charCodeAt(a + 1) | 0x20) === 0x78;
 }
 
 /** `0x…` → number (bigint above 2^53); null when not a valid prefixed hex literal. */
-function parseHex(t: string): number | bigint | null {
-  if (t.length < 3 || t.charCodeAt(0) !== 0x30 || (t.charCodeAt(1) | 0x20) !== 0x78) return null;
+function parseHex(s: string, a: number, b: number): number | bigint | null {
+  if (!hasHexPrefix(s, a, b)) return null;
   let v = 0;
-  for (let k = 2; k < t.length; k++) {
-    const d = hexDigit(t.charCodeAt(k));
+  for (let k = a + 2; k < b; k++) {
+    const d = hexDigit(s.charCodeAt(k));
     if (d < 0) return null;
     v = v * 16 + d;
   }
-  return v <= Number.MAX_SAFE_INTEGER ? v : BigInt(t);
+  return v <= Number.MAX_SAFE_INTEGER ? v : BigInt(s.slice(a, b));
+}
+
+/** A `0x…` identifier lower-cased, or null when not a valid prefixed hex literal. */
+function parseId(s: string, a: number, b: number): string | null {
+  if (!hasHexPrefix(s, a, b)) return null;
+  let upper = false;
+  for (let k = a + 2; k < b; k++) {
+    const c = s.charCodeAt(k);
+    if (hexDigit(c) < 0) return null;
+    if (c >= 0x41 && c <= 0x46) upper = true;
+  }
+  // Devices send lower case; only then can the text be kept as it is.
+  const id = s.slice(a, b);
+  return upper || s.charCodeAt(a + 1) === 0x58 ? id.toLowerCase() : id;
 }
 
 const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
 const UINT32_MAX = 0xffff_ffff;
 const INT24_INVALID = -0x800000;
 
-/** Parses one child's text by its kind; a string result is an error message. */
-function parseField(def: FieldDef, t: string): Value | { error: string } {
+/** A field's text could not be parsed; `error` says why. */
+interface FieldError {
+  error: string;
+}
+
+/** Parses one child's text `s[a..b)` (trimmed, non-empty) by its kind. */
+function parseField(def: FieldDef, s: string, a: number, b: number): Value | FieldError {
   switch (def.kind) {
     case "text":
-      return t;
+      return s.slice(a, b);
     case "yn": {
-      const u = t.toUpperCase();
-      if (u === "Y") return true;
-      if (u === "N") return false;
-      return { error: `expected Y or N, got "${t}"` };
+      if (b - a === 1) {
+        const c = s.charCodeAt(a) | 0x20;
+        if (c === 0x79) return true;
+        if (c === 0x6e) return false;
+      }
+      return { error: `expected Y or N, got "${s.slice(a, b)}"` };
     }
     case "dec": {
-      for (let k = 0; k < t.length; k++) {
-        const c = t.charCodeAt(k);
-        if (c < 0x30 || c > 0x39) return { error: `expected a decimal number, got "${t}"` };
+      let v = 0;
+      for (let k = a; k < b; k++) {
+        const c = s.charCodeAt(k);
+        if (c < 0x30 || c > 0x39) {
+          return { error: `expected a decimal number, got "${s.slice(a, b)}"` };
+        }
+        v = v * 10 + (c - 0x30);
       }
-      return t.length <= 15 ? Number(t) : { error: `decimal number out of range: "${t}"` };
+      // Up to 15 digits are exact in a double.
+      return b - a <= 15 ? v : { error: `decimal number out of range: "${s.slice(a, b)}"` };
     }
     case "id":
-      if (!isHexLiteral(t)) return { error: `expected 0x-prefixed hex, got "${t}"` };
-      return t.toLowerCase();
+      return parseId(s, a, b) ?? { error: `expected 0x-prefixed hex, got "${s.slice(a, b)}"` };
     default:
       break;
   }
-  const v = parseHex(t);
-  if (v === null) return { error: `expected 0x-prefixed hex, got "${t}"` };
+  const v = parseHex(s, a, b);
+  if (v === null) return { error: `expected 0x-prefixed hex, got "${s.slice(a, b)}"` };
   switch (def.kind) {
     case "uint64":
-      return typeof v === "bigint" && v > MAX_UINT64 ? { error: `wider than 64 bits: ${t}` } : v;
+      return typeof v === "bigint" && v > MAX_UINT64
+        ? { error: `wider than 64 bits: ${s.slice(a, b)}` }
+        : v;
     case "hex":
-      return typeof v === "bigint" ? { error: `out of range: ${t}` } : v;
+      return typeof v === "bigint" ? { error: `out of range: ${s.slice(a, b)}` } : v;
     case "ts":
-      if (typeof v === "bigint" || v > UINT32_MAX) return { error: `wider than 32 bits: ${t}` };
+      if (typeof v === "bigint" || v > UINT32_MAX) {
+        return { error: `wider than 32 bits: ${s.slice(a, b)}` };
+      }
       return v === UINT32_MAX ? null : (v + ZIGBEE_EPOCH_OFFSET_S) * 1000;
     case "demand": {
-      if (typeof v === "bigint" || v > UINT32_MAX) return { error: `wider than 32 bits: ${t}` };
+      if (typeof v === "bigint" || v > UINT32_MAX) {
+        return { error: `wider than 32 bits: ${s.slice(a, b)}` };
+      }
       // Negative demand comes sign-extended to 32 bits; 6-digit values are ZigBee int24.
-      const signed = t.length - 2 > 6 ? v | 0 : v >= 0x800000 ? v - 0x1000000 : v;
+      const signed = b - a - 2 > 6 ? v | 0 : v >= 0x800000 ? v - 0x1000000 : v;
       return signed === INT24_INVALID ? null : signed;
     }
   }
@@ -291,100 +583,76 @@ interface ListEntry {
   value: Value;
 }
 
-/** The parsed children of one fragment, by canonical field name. */
+/** The parsed children of one fragment, by field slot. */
 class FieldValues {
-  readonly #single = new Map<string, Value>();
-  readonly #lists = new Map<string, ListEntry[]>();
-  /** Fields present but unparseable, with the reason. */
-  readonly errors = new Map<string, string>();
+  /** Single values by slot; `undefined` when the field did not occur. */
+  readonly #single: (Value | undefined)[];
+  /** Repeated and numbered values by slot, allocated for the fragments that have them. */
+  #lists: ListEntry[][] | null = null;
+  /** Fields present but unparseable, with the (last) reason, by canonical name. */
+  errors: Map<string, string> | null = null;
 
-  set(name: string, value: Value): boolean {
-    if (this.#single.has(name)) return false;
-    this.#single.set(name, value);
+  constructor(readonly compiled: CompiledFragment) {
+    this.#single = new Array(compiled.def.fields.length);
+  }
+
+  set(slot: number, value: Value): boolean {
+    if (this.#single[slot] !== undefined) return false;
+    this.#single[slot] = value;
     return true;
   }
 
-  add(name: string, entry: ListEntry): void {
-    const list = this.#lists.get(name);
-    if (list) list.push(entry);
-    else this.#lists.set(name, [entry]);
+  add(slot: number, entry: ListEntry): void {
+    this.#lists ??= [];
+    (this.#lists[slot] ??= []).push(entry);
   }
 
-  has(name: string): boolean {
-    return this.#single.has(name);
+  error(name: string, error: string): void {
+    (this.errors ??= new Map()).set(name, error);
+  }
+
+  hasSlot(slot: number): boolean {
+    return this.#single[slot] !== undefined;
+  }
+
+  /** The value of slot `slot`; null when absent. */
+  at(slot: number): Value {
+    return this.#single[slot] ?? null;
+  }
+
+  /** Replaces the single value of slot `slot` (which must be present). */
+  replace(slot: number, value: Value): void {
+    this.#single[slot] = value;
+  }
+
+  listAt(slot: number): ListEntry[] {
+    return this.#lists?.[slot] ?? [];
+  }
+
+  #get(name: string): Value {
+    const slot = this.compiled.slots.get(name);
+    return slot === undefined ? null : this.#single[slot] ?? null;
   }
 
   num(name: string): number | null {
-    const v = this.#single.get(name);
+    const v = this.#get(name);
     return typeof v === "number" ? v : null;
   }
 
   str(name: string): string | null {
-    const v = this.#single.get(name);
+    const v = this.#get(name);
     return typeof v === "string" ? v : null;
   }
 
   bool(name: string): boolean | null {
-    const v = this.#single.get(name);
+    const v = this.#get(name);
     return typeof v === "boolean" ? v : null;
   }
 
   list(name: string): ListEntry[] {
-    return this.#lists.get(name) ?? [];
+    const slot = this.compiled.slots.get(name);
+    return slot === undefined ? [] : this.listAt(slot);
   }
-
-  /** Applies `fn` to every value of `name`, single or listed. */
-  map(name: string, fn: (v: Value) => Value): void {
-    const v = this.#single.get(name);
-    if (v !== undefined) this.#single.set(name, fn(v));
-    for (const e of this.#lists.get(name) ?? []) e.value = fn(e.value);
-  }
-}
-
-/** A fragment definition with its name lookups prepared. */
-interface CompiledFragment {
-  def: FragmentDef;
-  /** Field by name as written and by lower-case name. */
-  byName: Map<string, FieldDef>;
-  /** Numbered fields by lower-case base name. */
-  numbered: Map<string, FieldDef>;
-  /** Names of kW/kWh fields, scaled by the fragment's Multiplier/Divisor. */
-  metered: string[];
-}
-
-function compile(def: FragmentDef): CompiledFragment {
-  const byName = new Map<string, FieldDef>();
-  const numbered = new Map<string, FieldDef>();
-  for (const f of def.fields) {
-    byName.set(f.name, f);
-    byName.set(f.name.toLowerCase(), f);
-    if (f.numbered) numbered.set(f.name.toLowerCase(), f);
-  }
-  const metered = def.fields.filter((f) => f.unit === "kW" || f.unit === "kWh").map((f) => f.name);
-  return { def, byName, numbered, metered };
-}
-
-const BY_ROOT = new Map<string, CompiledFragment>();
-for (const def of FRAGMENTS) {
-  const c = compile(def);
-  BY_ROOT.set(def.root, c);
-  BY_ROOT.set(def.root.toLowerCase(), c);
-}
-const COMMON = compile({ root: "", kind: "unknown", fields: COMMON_FIELDS });
-
-/** Length of `name` without its trailing decimal digits. */
-function withoutNumber(name: string): number {
-  let k = name.length;
-  while (k > 0 && name.charCodeAt(k - 1) >= 0x30 && name.charCodeAt(k - 1) <= 0x39) k--;
-  return k;
-}
-
-/** The field a child name stands for, numbered fields (`Price2`) included. */
-function lookup(c: CompiledFragment, name: string): FieldDef | undefined {
-  const exact = c.byName.get(name) ?? c.byName.get(name.toLowerCase());
-  if (exact || c.numbered.size === 0) return exact;
-  const k = withoutNumber(name);
-  return k === name.length ? undefined : c.numbered.get(name.slice(0, k).toLowerCase());
 }
 
 /** raw × M × 1000 ÷ D exactly, in integers where a JS number could lose precision. */
@@ -398,56 +666,73 @@ function scaleToMilli(raw: number | bigint, multiplier: number, divisor: number)
   return Number(product / d) + Number(product % d) / divisor;
 }
 
-/** Parses every known child of the fragment into `FieldValues`, collecting warnings. */
-function readFields(c: CompiledFragment, xml: FragmentXml, warnings: string[]): FieldValues {
-  const values = new FieldValues();
-  for (let k = 0; k < xml.names.length; k++) {
-    const name = xml.names[k];
-    const def = lookup(c, name);
-    const text = xml.texts[k];
+/**
+ * Parses every known child of the last scanned fragment into `FieldValues`, collecting warnings.
+ * `texts` are the children's decoded texts when some need entity decoding; otherwise each text is
+ * read in place.
+ */
+function readFields(xml: string, texts: string[] | null, warnings: string[]): FieldValues {
+  const c = scan.compiled!;
+  const values = new FieldValues(c);
+  const spans = scan.spans;
+  for (let k = 0; k < scan.children; k++) {
+    const field = scan.fields[k];
+    if (field === null) continue;
+    // The text as `s[a..b)`: in place unless it needs trimming or entity decoding.
+    let s = xml;
+    let a = spans[4 * k + 2];
+    let b = spans[4 * k + 3];
+    if (
+      texts !== null || (a < b && (isSpace(xml.charCodeAt(a)) || isSpace(xml.charCodeAt(b - 1))))
+    ) {
+      s = texts === null ? trimSpace(xml.slice(a, b)) : texts[k];
+      a = 0;
+      b = s.length;
+    }
     // Empty elements (EAGLE sends a whole empty MessageCluster) count as absent.
-    if (!def || text === "") continue;
-    let value = parseField(def, text);
+    if (a === b) continue;
+    const def = field.def;
+    let value = parseField(def, s, a, b);
     if (value !== null && typeof value === "object") {
       warnings.push(`${def.name}: ${value.error}`);
-      values.errors.set(def.name, value.error);
+      values.error(def.name, value.error);
       value = null;
-    } else if (typeof value === "number" && def.unset?.includes(value)) {
-      value = null;
-    } else if (typeof value === "number" && def.unit === "min") {
-      value *= 60;
+    } else if (typeof value === "number") {
+      if (field.unset?.includes(value)) value = null;
+      else if (def.unit === "min") value *= 60;
     }
     if (def.repeated || def.numbered) {
-      const at = def.numbered ? withoutNumber(name) : name.length;
-      values.add(def.name, { n: at < name.length ? Number(name.slice(at)) : null, value });
-    } else if (!values.set(def.name, value)) {
+      const nameStart = spans[4 * k];
+      const nameEnd = spans[4 * k + 1];
+      const numberAt = def.numbered ? numberStart(xml, nameStart, nameEnd) : nameEnd;
+      const n = numberAt < nameEnd ? Number(xml.slice(numberAt, nameEnd)) : null;
+      values.add(field.slot, { n, value });
+    } else if (!values.set(field.slot, value)) {
       warnings.push(`${def.name}: repeated, first value kept`);
     }
   }
-  if (c.metered.length > 0) scaleMetered(c.metered, values);
+  if (c.metered.length > 0) scaleMetered(c, values);
   return values;
 }
 
 /** Converts every kW/kWh field to W/Wh with the fragment's own Multiplier and Divisor. */
-function scaleMetered(metered: string[], values: FieldValues): void {
+function scaleMetered(c: CompiledFragment, values: FieldValues): void {
   // The manual: a multiplier or divisor of zero means one.
   const multiplier = values.num("Multiplier") || 1;
   const divisor = values.num("Divisor") || 1;
-  for (const name of metered) {
-    values.map(
-      name,
-      (v) =>
-        typeof v === "number" || typeof v === "bigint" ? scaleToMilli(v, multiplier, divisor) : v,
-    );
+  const scale = (v: Value): Value =>
+    typeof v === "number" || typeof v === "bigint" ? scaleToMilli(v, multiplier, divisor) : v;
+  for (const { slot } of c.metered) {
+    if (values.hasSlot(slot)) values.replace(slot, scale(values.at(slot)));
+    for (const e of values.listAt(slot)) e.value = scale(e.value);
   }
 }
 
-function missingRequired(def: FragmentDef, values: FieldValues): string | null {
-  for (const f of def.fields) {
-    if (!f.required) continue;
-    const error = values.errors.get(f.name);
-    if (error !== undefined) return `${def.root}: invalid ${f.name}: ${error}`;
-    if (!values.has(f.name)) return `${def.root}: missing ${f.name}`;
+function missingRequired(c: CompiledFragment, values: FieldValues): string | null {
+  for (const { def, slot } of c.required) {
+    const error = values.errors?.get(def.name);
+    if (error !== undefined) return `${c.def.root}: invalid ${def.name}: ${error}`;
+    if (!values.hasSlot(slot)) return `${c.def.root}: missing ${def.name}`;
   }
   return null;
 }
@@ -671,13 +956,14 @@ function build(def: FragmentDef, v: FieldValues, warnings: string[]): MeterEvent
   }
 }
 
-function decodeUnknown(xml: FragmentXml, warnings: string[]): MeterEvent {
-  const event = build(COMMON.def, readFields(COMMON, xml, warnings), warnings);
-  event.fragment = xml.root;
+function decodeUnknown(xml: string, texts: string[], warnings: string[]): MeterEvent {
+  const event = build(COMMON.def, readFields(xml, texts, warnings), warnings);
+  event.fragment = scannedRoot(xml);
   if (event.kind === "unknown") {
     event.fields = {};
-    for (let k = 0; k < xml.names.length; k++) {
-      if (!Object.hasOwn(event.fields, xml.names[k])) event.fields[xml.names[k]] = xml.texts[k];
+    for (let k = 0; k < scan.children; k++) {
+      const name = childName(xml, k);
+      if (!Object.hasOwn(event.fields, name)) event.fields[name] = texts[k];
     }
   }
   return event;
@@ -685,20 +971,33 @@ function decodeUnknown(xml: FragmentXml, warnings: string[]): MeterEvent {
 
 /** Decodes one framed fragment. Never throws: every failure is an `ok: false` result. */
 export function decodeFragment(xml: string): DecodeResult {
-  let root: string | null = null;
+  let scanned = false;
   try {
-    const parsed = parseFragmentXml(xml);
-    if (!parsed.ok) return { ok: false, fragment: parsed.root, error: parsed.error };
-    root = parsed.root;
-    const warnings = parsed.warnings;
-    const compiled = BY_ROOT.get(root) ?? BY_ROOT.get(root.toLowerCase());
-    if (!compiled) return { ok: true, event: decodeUnknown(parsed, warnings), warnings };
-    const values = readFields(compiled, parsed, warnings);
-    const missing = missingRequired(compiled.def, values);
+    const failure = scanFragment(xml, ROOTS);
+    if (failure !== null) {
+      return {
+        ok: false,
+        fragment: failure.rootKnown ? scannedRoot(xml) : null,
+        error: failure.error,
+      };
+    }
+    scanned = true;
+    const warnings: string[] = [];
+    // Entity warnings come first, as every child's text is decoded before any field is parsed.
+    let texts: string[] | null = null;
+    if (!scan.known || xml.includes(AMP, scan.rootEnd)) {
+      texts = [];
+      for (let k = 0; k < scan.children; k++) texts.push(childText(xml, k, warnings));
+    }
+    if (!scan.known) return { ok: true, event: decodeUnknown(xml, texts!, warnings), warnings };
+    const compiled = scan.compiled!;
+    const values = readFields(xml, texts, warnings);
+    const missing = missingRequired(compiled, values);
     if (missing !== null) return { ok: false, fragment: compiled.def.root, error: missing };
     return { ok: true, event: build(compiled.def, values, warnings), warnings };
   } catch (e) {
     // Defensive: a decoder bug must cost one fragment, not the link.
-    return { ok: false, fragment: root, error: `decoder failure: ${String(e)}` };
+    const fragment = scanned ? scannedRoot(xml) : null;
+    return { ok: false, fragment, error: `decoder failure: ${String(e)}` };
   }
 }

@@ -1,0 +1,107 @@
+/**
+ * Framing and decoding benchmark: µs per fragment for `FragmentSplitter.push` on 4 KiB reads and
+ * for `decodeFragment`, on the same stream `bench/ingest.ts` stores (demand every 8 s, summation
+ * every 64 s, CR LF, indented). Best of several rounds, since the build machines are shared VMs.
+ *
+ * Run: `npx deno run -A bench/decode_bench.ts [fragments] [rounds]`.
+ *
+ * @module
+ */
+
+import { FragmentSplitter } from "../src/radio/framing.ts";
+import { decodeFragment } from "../src/radio/raven/decode.ts";
+import { createHousehold } from "../src/sim/household.ts";
+import { demandHex, formatFragment, hex, tsHex } from "../src/sim/format.ts";
+
+const FRAGMENTS = Number(Deno.args[0] ?? 100_000);
+const ROUNDS = Number(Deno.args[1] ?? 7);
+/** A pty read returns about 4 KiB at a time. */
+const READ_BYTES = 4096;
+const DEVICE = "0xd8d5b90000001234";
+const METER = "0x0013500100001234";
+
+/** The stream `bench/ingest.ts` builds (kept identical so the numbers compare). */
+function buildStream(count: number): Uint8Array {
+  const household = createHousehold({ seed: 42, solar: true });
+  const startMs = Date.UTC(2025, 5, 1);
+  let text = "";
+  for (let i = 0; i < count; i++) {
+    const timeMs = startMs + i * 8000;
+    const common = [["DeviceMacId", DEVICE], ["MeterMacId", METER], ["TimeStamp", tsHex(timeMs)]];
+    if (i % 8 === 7) {
+      const registers = household.advanceTo(timeMs);
+      text += formatFragment("CurrentSummationDelivered", [
+        ...common,
+        ["SummationDelivered", hex(Math.floor(registers.summationDeliveredWh), 16)],
+        ["SummationReceived", hex(Math.floor(registers.summationReceivedWh), 16)],
+        ["Multiplier", "0x00000001"],
+        ["Divisor", "0x000003e8"],
+        ["DigitsRight", "0x03"],
+        ["DigitsLeft", "0x0f"],
+        ["SuppressLeadingZero", "Y"],
+      ] as [string, string][], "\r\n");
+    } else {
+      text += formatFragment("InstantaneousDemand", [
+        ...common,
+        ["Demand", demandHex(household.demandW(timeMs))],
+        ["Multiplier", "0x00000001"],
+        ["Divisor", "0x000003e8"],
+        ["DigitsRight", "0x03"],
+        ["DigitsLeft", "0x06"],
+        ["SuppressLeadingZero", "Y"],
+      ] as [string, string][], "\r\n");
+    }
+  }
+  return new TextEncoder().encode(text);
+}
+
+function frameAll(stream: Uint8Array): string[] {
+  const splitter = new FragmentSplitter();
+  const out: string[] = [];
+  for (let offset = 0; offset < stream.length; offset += READ_BYTES) {
+    for (const fragment of splitter.push(stream.subarray(offset, offset + READ_BYTES))) {
+      out.push(fragment);
+    }
+  }
+  return out;
+}
+
+/** Returns the number of decoded events, so the work cannot be optimised away. */
+function decodeAll(fragments: string[]): number {
+  let ok = 0;
+  for (const fragment of fragments) if (decodeFragment(fragment).ok) ok++;
+  return ok;
+}
+
+const stream = buildStream(FRAGMENTS);
+const fragments = frameAll(stream);
+if (fragments.length !== FRAGMENTS) throw new Error(`framed ${fragments.length} of ${FRAGMENTS}`);
+if (decodeAll(fragments) !== FRAGMENTS) throw new Error("not every fragment decoded");
+
+let bestFrameMs = Infinity;
+let bestDecodeMs = Infinity;
+for (let round = 0; round < ROUNDS; round++) {
+  let started = performance.now();
+  frameAll(stream);
+  bestFrameMs = Math.min(bestFrameMs, performance.now() - started);
+  started = performance.now();
+  decodeAll(fragments);
+  bestDecodeMs = Math.min(bestDecodeMs, performance.now() - started);
+}
+
+const usPerFragment = (ms: number) => (ms * 1000 / FRAGMENTS).toFixed(2);
+const bytesPerFragment = Math.round(stream.length / FRAGMENTS);
+console.log(
+  `framing+decoding benchmark: ${FRAGMENTS} fragments (~${bytesPerFragment} B each), ` +
+    `best of ${ROUNDS}`,
+);
+console.log(
+  `  framing   ${usPerFragment(bestFrameMs)} µs/fragment` +
+    ` (${(stream.length / 1e3 / bestFrameMs).toFixed(0)} MB/s)`,
+);
+console.log(`  decoding  ${usPerFragment(bestDecodeMs)} µs/fragment`);
+console.log(
+  `  together  ${usPerFragment(bestFrameMs + bestDecodeMs)} µs/fragment` +
+    ` (${Math.round(FRAGMENTS / ((bestFrameMs + bestDecodeMs) / 1000)).toLocaleString("en")}` +
+    ` fragments/s)`,
+);
