@@ -4,6 +4,8 @@
  * @module
  */
 
+import { runAdmin } from "./src/cli/admin.ts";
+import { runApps } from "./src/cli/apps.ts";
 import { runDecode } from "./src/cli/decode.ts";
 import { runPorts } from "./src/cli/ports.ts";
 import { runServe } from "./src/cli/serve.ts";
@@ -17,12 +19,15 @@ const commands: Record<string, { run: CommandRunner; summary: string }> = {
   ports: { run: runPorts, summary: "list serial ports; marks RAVEn and EMU-2 sticks" },
   decode: { run: runDecode, summary: "decode a capture file (or stdin) to NDJSON" },
   status: { run: runStatus, summary: "show what the store holds per meter" },
+  admin: { run: runAdmin, summary: "owner account: set-password (from stdin)" },
+  apps: { run: runApps, summary: "third-party apps (OAuth clients): add, list, remove" },
 };
 
 const usage = `Usage: openseg <command> [options]
 
 openseg is an open smart energy gateway: it reads a ZigBee Smart Energy meter through a
-Rainforest RAVEn or EMU-2 stick and keeps the last 48 hours in a local SQLite cache.
+Rainforest RAVEn or EMU-2 stick, keeps the last 48 hours in a local SQLite cache and shares
+them only with the apps the owner authorizes.
 
 Commands:
 ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join("\n")}

@@ -7,6 +7,7 @@
 
 import { type OptionSpec, parseCommand, type ParseOptions } from "./cli/options.ts";
 import { UsageError } from "./cli/usage_error.ts";
+import { type MqttConfig, mqttConfigFrom } from "./export/mqtt_config.ts";
 
 /** The option table for `openseg serve`; also the source of its `--help`. */
 export const serveOptions = {
@@ -104,6 +105,75 @@ export const serveOptions = {
     env: "OPENSEG_QUIET",
     description: "print only link state changes and errors",
   },
+  listen: {
+    flag: "listen",
+    type: "string",
+    default: "127.0.0.1:8080",
+    env: "OPENSEG_LISTEN",
+    description: "HTTP address HOST:PORT (owner pages, OAuth, Green Button feed)",
+  },
+  tlsCert: {
+    flag: "tls-cert",
+    type: "string",
+    env: "OPENSEG_TLS_CERT",
+    description: "PEM certificate chain file: serve HTTPS (needs --tls-key)",
+  },
+  tlsKey: {
+    flag: "tls-key",
+    type: "string",
+    env: "OPENSEG_TLS_KEY",
+    description: "PEM private key file for --tls-cert",
+  },
+  publicUrl: {
+    flag: "public-url",
+    type: "string",
+    env: "OPENSEG_PUBLIC_URL",
+    description: "base URL apps see, e.g. https://gateway.example (default: the listen address)",
+  },
+  timeZone: {
+    flag: "time-zone",
+    type: "string",
+    env: "OPENSEG_TIME_ZONE",
+    description: "IANA time zone of the premises (default: the system's, else UTC)",
+  },
+  mqttUrl: {
+    flag: "mqtt-url",
+    type: "string",
+    env: "OPENSEG_MQTT_URL",
+    description:
+      "export to an MQTT broker, mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (off if unset)",
+  },
+  mqttUsername: {
+    flag: "mqtt-username",
+    type: "string",
+    env: "OPENSEG_MQTT_USERNAME",
+    description: "MQTT login name",
+  },
+  mqttPassword: {
+    flag: "mqtt-password",
+    type: "string",
+    env: "OPENSEG_MQTT_PASSWORD",
+    description: "MQTT password (prefer the environment variable: flags show up in ps)",
+  },
+  mqttCa: {
+    flag: "mqtt-ca",
+    type: "string",
+    env: "OPENSEG_MQTT_CA",
+    description: "PEM file of the CA that signed the broker's certificate (mqtts)",
+  },
+  mqttClientId: {
+    flag: "mqtt-client-id",
+    type: "string",
+    env: "OPENSEG_MQTT_CLIENT_ID",
+    description: "MQTT client id (default: openseg-<gateway id>)",
+  },
+  mqttPrefix: {
+    flag: "mqtt-prefix",
+    type: "string",
+    default: "openseg",
+    env: "OPENSEG_MQTT_PREFIX",
+    description: "first topic level(s) of everything published",
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ServeSource =
@@ -111,13 +181,33 @@ export type ServeSource =
   | { kind: "simulate"; meters: number; speed: number; solar: boolean; backfillHours: number }
   | { kind: "replay"; file: string };
 
+export interface ListenAddress {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
 export interface ServeConfig {
   source: ServeSource;
+  listen: ListenAddress;
+  /** null: plain HTTP. */
+  tls: TlsFiles | null;
+  /** Base URL apps see, without a trailing slash; null: derived from the listen address. */
+  publicUrl: string | null;
+  /** IANA time zone, e.g. `Europe/Zurich`. */
+  timeZone: string;
   dbPath: string;
   retentionHours: number;
   intervalMinutes: 1 | 5 | 15 | 60;
   pollSeconds: number;
   quiet: boolean;
+  /** null: no MQTT export. */
+  mqtt: MqttConfig | null;
 }
 
 /** Resolves `openseg serve` arguments; `null` means `--help` was asked for. */
@@ -140,12 +230,57 @@ export function loadServeConfig(args: string[], options: ParseOptions = {}): Ser
       solar: values.solar,
       backfillHours: values.backfillHours,
     };
+  if ((values.tlsCert === undefined) !== (values.tlsKey === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
   return {
     source,
+    listen: parseListen(values.listen),
+    tls: values.tlsCert === undefined
+      ? null
+      : { certFile: values.tlsCert, keyFile: values.tlsKey! },
+    publicUrl: values.publicUrl === undefined ? null : parsePublicUrl(values.publicUrl),
+    timeZone: parseTimeZone(values.timeZone ?? systemTimeZone()),
     dbPath: values.db,
     retentionHours: values.retentionHours,
     intervalMinutes: values.intervalMinutes as 1 | 5 | 15 | 60,
     pollSeconds: values.pollSeconds,
     quiet: values.quiet,
+    mqtt: mqttConfigFrom(values),
   };
+}
+
+/** `HOST:PORT`, `[v6]:PORT`; throws `UsageError` naming `--listen`. */
+export function parseListen(text: string): ListenAddress {
+  const match = text.match(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/);
+  const port = match ? Number(match[2]) : NaN;
+  if (match === null || port > 65535) {
+    throw new UsageError(`--listen: '${text}' is not HOST:PORT (e.g. 127.0.0.1:8080)`);
+  }
+  return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
+}
+
+function parsePublicUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--public-url: '${text}' is not an absolute URL`);
+  }
+  if (!["http:", "https:"].includes(url.protocol) || url.search !== "" || url.hash !== "") {
+    throw new UsageError(`--public-url: '${text}' must be http(s) without query or fragment`);
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+function parseTimeZone(name: string): string {
+  try {
+    return new Intl.DateTimeFormat("en-US", { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    throw new UsageError(`--time-zone: '${name}' is not an IANA time zone`);
+  }
+}
+
+function systemTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }

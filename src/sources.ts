@@ -63,9 +63,10 @@ function simulatedPort(
   return {
     port: `sim:${index}`,
     open: adoptSlave(pty),
+    // Close the pty first: it ends a device write stuck on a full buffer that nobody reads.
     stop: async () => {
-      await meter.stop();
       await pty.close();
+      await meter.stop();
     },
   };
 }

@@ -31,7 +31,11 @@ export interface Grant {
 }
 
 export type Caller =
-  | { kind: "anonymous" }
+  /**
+   * No credentials, or (`reason: "invalid_token"`) a bearer token that is unknown, expired, revoked
+   * or of a kind that reads nothing (a refresh token): answer 401 with `bearerChallenge`.
+   */
+  | { kind: "anonymous"; reason?: "invalid_token" }
   | { kind: "owner"; sessionId: string }
   /** A customer-granted access token (reads the granted Subscription). */
   | { kind: "access"; grant: Grant; tokenId: string }

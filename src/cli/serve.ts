@@ -1,12 +1,24 @@
 /**
- * `openseg serve`: runs the gateway until SIGINT/SIGTERM, printing link state changes and a short
- * periodic summary of what each meter reports.
+ * `openseg serve`: runs the gateway and its HTTP server until SIGINT/SIGTERM, printing link state
+ * changes, a short periodic summary of what each meter reports and, on a first run without an
+ * owner password, the one-time setup code.
  *
  * @module
  */
 
+import packageJson from "../../package.json" with { type: "json" };
+import { authRoutes } from "../auth/oauth.ts";
+import { espiRoutes } from "../espi/routes.ts";
+import { issueSetupCode } from "../auth/owner.ts";
 import { loadServeConfig, type ServeConfig, serveOptions } from "../config.ts";
+import { startMqttExport } from "../export/mqtt.ts";
 import { startGateway } from "../gateway.ts";
+import { graphqlRoutes } from "../graphql/server.ts";
+import { healthRoute } from "../http/health.ts";
+import { countLiveEvents, metricsRoute } from "../http/metrics.ts";
+import { startHttpServer } from "../http/server.ts";
+import { staticRoutes } from "../http/static.ts";
+import { LiveBus } from "../live/bus.ts";
 import type { MeterEvent } from "../radio/events.ts";
 import { openSources } from "../sources.ts";
 import { openDatabase } from "../store/db.ts";
@@ -50,9 +62,13 @@ async function serve(config: ServeConfig): Promise<void> {
     `openseg: ${describeSource(config)} → ${config.dbPath} ` +
       `(keeps ${config.retentionHours} h, ${config.intervalMinutes}-min intervals). Ctrl-C stops.`,
   );
+  const bus = new LiveBus();
+  // Subscribed before the gateway starts, so the counters see its first events.
+  const liveCounts = countLiveEvents(bus);
   const gateway = startGateway({
     db,
     ports,
+    bus,
     retentionHours: config.retentionHours,
     intervalMinutes: config.intervalMinutes,
     pollSeconds: config.pollSeconds,
@@ -65,14 +81,63 @@ async function serve(config: ServeConfig): Promise<void> {
       }
     },
   });
+  const mqtt = config.mqtt === null ? null : startMqttExport({
+    db,
+    bus,
+    config: config.mqtt,
+    softwareVersion: packageJson.version,
+  });
+  if (mqtt !== null) {
+    console.log(`openseg: MQTT export to ${config.mqtt!.url} (status ${mqtt.topics.status})`);
+  }
   const summary = config.quiet ? undefined : setInterval(() => {
     for (const [port, events] of latest) console.log(`[${port}] ${summarize(events)}`);
   }, SUMMARY_EVERY_MS);
+  const http = startHttpServer({
+    hostname: config.listen.hostname,
+    port: config.listen.port,
+    cert: config.tls ? await Deno.readTextFile(config.tls.certFile) : undefined,
+    key: config.tls ? await Deno.readTextFile(config.tls.keyFile) : undefined,
+    services: {
+      db,
+      nowMs: Date.now,
+      publicBaseUrl: config.publicUrl ?? "",
+      timeZone: config.timeZone,
+      secure: config.tls !== null,
+    },
+    routes: [
+      healthRoute({ version: packageJson.version, startedMs: Date.now() }),
+      ...authRoutes(),
+      ...espiRoutes,
+      ...graphqlRoutes({
+        bus,
+        supervisors: gateway.supervisors,
+        version: packageJson.version,
+        startedMs: Date.now(),
+      }),
+      ...staticRoutes(),
+      metricsRoute({ live: liveCounts, mqtt: mqtt ?? undefined }),
+    ],
+  });
+  const baseUrl = http.services.publicBaseUrl;
+  console.log(`openseg: HTTP on ${http.url} (apps see ${baseUrl}; time zone ${config.timeZone})`);
+  const setupCode = issueSetupCode(db, Date.now());
+  if (setupCode !== null) {
+    console.log(
+      `openseg: no owner password yet. Open ${baseUrl}/owner/setup and enter the one-time code ` +
+        `${setupCode}, or run 'openseg admin set-password'.`,
+    );
+  }
 
   await waitForSignal();
   console.log("openseg: stopping");
   clearInterval(summary);
+  await http.shutdown();
+  // Stops taking fragments, closes the ports and flushes the store; the exporter then publishes
+  // what that last commit put on the bus and goes `offline` before the database closes.
   await gateway.stop();
+  await mqtt?.stop();
+  liveCounts.close();
   db.close();
 }
 

@@ -77,7 +77,10 @@ export interface SimulatedMeter {
   readonly simTimeMs: number;
   /** Resolves when the device stopped (after `stop()` or when the gateway side hung up). */
   readonly done: Promise<void>;
-  /** Stops the device; it does not close the transport. */
+  /**
+   * Stops the device; it does not close the transport. A write blocked on a full pty buffer only
+   * ends when the transport closes, so close the transport first when nobody reads any more.
+   */
   stop(): Promise<void>;
 }
 

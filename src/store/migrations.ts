@@ -13,6 +13,12 @@
  * - Durable tables (`meters`, `devices`, `ports`, `join_state`, `latest_state`, `warnings`) hold
  *   one row per thing (meter, device, port, counter) and are never trimmed. A radio's `LinkKey`
  *   is deliberately not stored: it is a ZigBee join credential the gateway never needs.
+ * - Access-control tables (migration 2: `owner_account`, `owner_sessions`, `auth_failures`,
+ *   `oauth_apps`, `oauth_authorizations`, `oauth_codes`, `oauth_tokens`, `usage_points`) are
+ *   durable too: they live outside the ring and survive restarts. Secrets (password, session ids,
+ *   codes, tokens, client secrets) are stored only as hashes.
+ * - Export tables (migration 3: `export_cursors`, `gateway_identity`) are durable: the cursor of
+ *   the last interval each sink (MQTT) acknowledged per meter, and the gateway's opaque id.
  *
  * @module
  */
@@ -162,6 +168,92 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (meter_key, message_id)
       ) WITHOUT ROWID;
       CREATE INDEX messages_by_time ON messages (meter_key, ts_ms);
+    `,
+  },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE owner_account (
+        id INTEGER PRIMARY KEY CHECK (id = 1), -- one owner per gateway
+        password_hash TEXT,                    -- scrypt$N$r$p$salt$hash; NULL until set
+        setup_code_hash TEXT,                  -- SHA-256 of the one-time setup code
+        setup_code_expires_ms INTEGER,
+        updated_ms INTEGER NOT NULL
+      );
+      CREATE TABLE owner_sessions (
+        id_hash TEXT PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE auth_failures (
+        key TEXT NOT NULL, -- e.g. 'login|127.0.0.1|owner'
+        at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX auth_failures_by_key ON auth_failures (key, at_ms);
+      CREATE TABLE oauth_apps (
+        client_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        redirect_uris_json TEXT NOT NULL,
+        scopes_json TEXT NOT NULL,
+        is_public INTEGER NOT NULL,
+        secret_hash TEXT, -- NULL for public clients
+        created_ms INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE oauth_authorizations (
+        authorization_id TEXT PRIMARY KEY,
+        subscription_id TEXT NOT NULL UNIQUE,
+        client_id TEXT NOT NULL REFERENCES oauth_apps (client_id) ON DELETE CASCADE,
+        scope TEXT NOT NULL,
+        usage_point_ids_json TEXT NOT NULL,
+        status TEXT NOT NULL, -- 'active' | 'revoked'
+        created_ms INTEGER NOT NULL,
+        revoked_ms INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX oauth_authorizations_by_client ON oauth_authorizations (client_id);
+      CREATE TABLE oauth_codes (
+        code_hash TEXT PRIMARY KEY,
+        authorization_id TEXT NOT NULL
+          REFERENCES oauth_authorizations (authorization_id) ON DELETE CASCADE,
+        client_id TEXT NOT NULL,
+        redirect_uri TEXT,     -- as sent to /oauth/authorize; NULL when omitted
+        code_challenge TEXT,   -- PKCE S256 challenge; NULL when none
+        expires_ms INTEGER NOT NULL,
+        used_ms INTEGER
+      ) WITHOUT ROWID;
+      CREATE TABLE oauth_tokens (
+        token_hash TEXT PRIMARY KEY,
+        token_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL, -- 'access' | 'refresh' | 'client' | 'registration'
+        client_id TEXT NOT NULL REFERENCES oauth_apps (client_id) ON DELETE CASCADE,
+        authorization_id TEXT
+          REFERENCES oauth_authorizations (authorization_id) ON DELETE CASCADE,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER, -- NULL: does not expire
+        revoked_ms INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX oauth_tokens_by_authorization ON oauth_tokens (authorization_id);
+      CREATE INDEX oauth_tokens_by_client ON oauth_tokens (client_id);
+      CREATE TABLE usage_points (
+        meter_key TEXT PRIMARY KEY,
+        usage_point_id TEXT NOT NULL UNIQUE
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 3,
+    sql: `
+      CREATE TABLE export_cursors (
+        sink TEXT NOT NULL,          -- e.g. 'mqtt'
+        meter_key TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,   -- the last interval the sink acknowledged
+        duration_s INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (sink, meter_key)
+      ) WITHOUT ROWID;
+      CREATE TABLE gateway_identity (
+        id INTEGER PRIMARY KEY CHECK (id = 1), -- one identity per gateway
+        gateway_id TEXT NOT NULL
+      );
     `,
   },
 ];

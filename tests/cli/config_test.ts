@@ -18,6 +18,29 @@ Deno.test("serve defaults to one simulated meter at real speed", () => {
   assert.equal(config.dbPath, "openseg.db");
   assert.equal(config.retentionHours, 48);
   assert.equal(config.intervalMinutes, 5);
+  assert.deepEqual(config.listen, { hostname: "127.0.0.1", port: 8080 });
+  assert.equal(config.tls, null);
+  assert.equal(config.publicUrl, null);
+  assert.equal(config.timeZone, Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
+});
+
+Deno.test("HTTP options: listen address, TLS files, public URL, time zone", () => {
+  const config = loadServeConfig([
+    "--listen",
+    "[::1]:0",
+    "--tls-cert",
+    "c.pem",
+    "--tls-key",
+    "k.pem",
+    "--public-url",
+    "https://gw.example/base/",
+    "--time-zone",
+    "Europe/Zurich",
+  ], { env: {} })!;
+  assert.deepEqual(config.listen, { hostname: "::1", port: 0 });
+  assert.deepEqual(config.tls, { certFile: "c.pem", keyFile: "k.pem" });
+  assert.equal(config.publicUrl, "https://gw.example/base");
+  assert.equal(config.timeZone, "Europe/Zurich");
 });
 
 Deno.test("several --serial flags give several ports", () => {
@@ -65,6 +88,11 @@ Deno.test("bad options and values give a one-line UsageError naming them", () =>
     [["--serial", "/dev/x", "--simulate"], {}, /exclude each other/],
     [["extra"], {}, /unexpected argument 'extra'/],
     [["--config", "missing.json"], {}, /--config: cannot read 'missing.json'/],
+    [["--listen", "8080"], {}, /--listen: '8080' is not HOST:PORT/],
+    [["--listen", "host:70000"], {}, /--listen: 'host:70000' is not HOST:PORT/],
+    [["--tls-cert", "c.pem"], {}, /--tls-cert and --tls-key go together/],
+    [["--public-url", "ftp://x"], {}, /--public-url: 'ftp:\/\/x' must be http/],
+    [["--time-zone", "Mars/Olympus"], {}, /--time-zone: 'Mars\/Olympus' is not an IANA/],
   ];
   for (const [args, env, pattern] of cases) {
     assert.throws(

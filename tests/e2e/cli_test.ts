@@ -13,7 +13,13 @@ import { waitFor } from "./helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const CAPTURES = new URL("../../../shared/reference/raven/", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write"];
+const PERMISSIONS = [
+  "--allow-ffi",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-net=127.0.0.1",
+];
 
 function openseg(args: string[], stdin?: Uint8Array) {
   const command = new Deno.Command(Deno.execPath(), {
@@ -35,7 +41,19 @@ Deno.test("serve --simulate stores data; kill -9 leaves a sound database with ev
   const dir = await Deno.makeTempDir({ prefix: "openseg-cli-" });
   const dbPath = `${dir}/gateway.db`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, "serve", "--simulate", "--speed", "3600", "--db", dbPath],
+    args: [
+      "run",
+      ...PERMISSIONS,
+      MAIN,
+      "serve",
+      "--simulate",
+      "--speed",
+      "3600",
+      "--db",
+      dbPath,
+      "--listen",
+      "127.0.0.1:0",
+    ],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -61,10 +79,14 @@ Deno.test("serve --simulate stores data; kill -9 leaves a sound database with ev
     committedRows = count();
     reader.close();
   } finally {
-    child.kill("SIGKILL");
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone: the assertions below report how it ended.
+    }
   }
-  const { stdout, code, signal } = await output;
-  assert.equal(signal, "SIGKILL", `exit ${code}`);
+  const { stdout, stderr, code, signal } = await output;
+  assert.equal(signal, "SIGKILL", `exit ${code}: ${text(stderr)}`);
   assert.match(text(stdout), /link connected/);
 
   const db = openDatabase(dbPath);

@@ -92,9 +92,10 @@ async function withMeter(
   try {
     await body(new GatewaySide(port), meter);
   } finally {
-    await meter.stop();
+    // Reader side first: closing the pty ends a device write stuck on a full buffer.
     await port.close();
     await pty.close();
+    await meter.stop();
   }
 }
 
@@ -305,8 +306,8 @@ Deno.test("device: closing the gateway side stops the device quietly", async () 
     clearTimeout(timer);
     assert.ok(stopped, "the device noticed the hang-up");
   } finally {
-    await meter.stop();
     await pty.close();
+    await meter.stop();
   }
 });
 

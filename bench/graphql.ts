@@ -1,0 +1,312 @@
+/**
+ * GraphQL benchmark, figures printed with their ratios:
+ * 1. small query (latest demand of one meter) in req/s through `/graphql`, against a plain
+ *    `Deno.serve` handler returning the same JSON from the same store call, same run, with an
+ *    in-process load generator (concurrent `fetch`); then where yoga's time goes, by timing the
+ *    layers in-process (admission, yoga's pipeline, GraphQL execution);
+ * 2. a 48-hour demand series in 15-minute buckets: server time per request;
+ * 3. fan-out: 100 SSE subscribers (`graphql-sse`), a fragment written on the pseudo-terminal →
+ *    the update received by every client; p50/p99 latency.
+ *
+ * Run: `npx deno task bench`, or `deno run -A bench/graphql.ts [seconds per load round]`.
+ *
+ * @module
+ */
+
+import { execute, parse } from "graphql";
+import { createClient } from "graphql-sse";
+import { createSession, SESSION_COOKIE } from "../src/auth/sessions.ts";
+import { OWNER_ACCESS } from "../src/graphql/access.ts";
+import type { GraphqlContext } from "../src/graphql/context.ts";
+import { buildGraphqlSchema, graphqlRoutes, SCHEMA_URL } from "../src/graphql/server.ts";
+import type { HttpServices, RouteContext } from "../src/http/routes.ts";
+import { startHttpServer } from "../src/http/server.ts";
+import { LiveBus } from "../src/live/bus.ts";
+import type { DemandEvent, SummationEvent } from "../src/radio/events.ts";
+import { createHousehold } from "../src/sim/household.ts";
+import { openDatabase } from "../src/store/db.ts";
+import { IngestWriter } from "../src/store/ingest.ts";
+import { latestReadings } from "../src/store/queries.ts";
+import { usagePointIdFor } from "../src/store/usage_points.ts";
+import { demandFragment, waitFor } from "../tests/e2e/helpers.ts";
+import { SCRIPTED_METER, startGatewayFixture } from "../tests/graphql/fixture.ts";
+
+const ROUND_S = Number(Deno.args[0] ?? 3);
+const CONCURRENCY = 32;
+const SUBSCRIBERS = 100;
+const FANOUT_FRAGMENTS = 30;
+const METER = "0x0013500100004242";
+const HOUR_MS = 3_600_000;
+
+/** 48 hours of one household through the real writer: demand every 8 s, summation every 60 s. */
+function fill48Hours(db: ReturnType<typeof openDatabase>, endMs: number): void {
+  const writer = new IngestWriter(db, { maxBatch: 100_000 });
+  const household = createHousehold({ seed: 42, solar: true });
+  const base = (fragment: string, timeMs: number) => ({
+    fragment,
+    device: "0xd8d5b90000004242",
+    meter: METER,
+    timeMs,
+  });
+  for (let timeMs = endMs - 48 * HOUR_MS; timeMs <= endMs; timeMs += 8000) {
+    writer.add(
+      "bench",
+      {
+        ...base("InstantaneousDemand", timeMs),
+        kind: "demand",
+        demandW: household.demandW(timeMs),
+        digitsRight: 3,
+      } satisfies DemandEvent,
+      timeMs,
+    );
+    if (timeMs % 64_000 === 0) {
+      const registers = household.advanceTo(timeMs);
+      writer.add(
+        "bench",
+        {
+          ...base("CurrentSummationDelivered", timeMs),
+          kind: "summation",
+          summationDeliveredWh: registers.summationDeliveredWh,
+          summationReceivedWh: registers.summationReceivedWh,
+          digitsRight: 3,
+        } satisfies SummationEvent,
+        timeMs,
+      );
+    }
+  }
+  writer.close();
+}
+
+/** Requests per second of `send` with `CONCURRENCY` concurrent loops for `ROUND_S` seconds. */
+async function load(send: () => Promise<void>): Promise<number> {
+  let count = 0;
+  const endMs = performance.now() + ROUND_S * 1000;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (performance.now() < endMs) {
+      await send();
+      count++;
+    }
+  }));
+  return count / ROUND_S;
+}
+
+/** Median and p99 of `run`'s duration over `n` calls, ms. */
+async function timeIt(n: number, run: () => unknown): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < Math.min(50, n); i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const startMs = performance.now();
+    await run();
+    times.push(performance.now() - startMs);
+  }
+  return percentiles(times);
+}
+
+function percentiles(values: number[]): { p50: number; p99: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+const fmt = (value: number, digits = 0) => value.toFixed(digits);
+const us = (ms: number) => `${fmt(ms * 1000)} µs`;
+
+async function queryBenchmarks(): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "openseg-bench-graphql-" });
+  const db = openDatabase(`${dir}/bench.db`);
+  const nowMs = Date.now();
+  fill48Hours(db, nowMs);
+  const meterId = usagePointIdFor(db, METER);
+  const services: HttpServices = {
+    db,
+    nowMs: Date.now,
+    publicBaseUrl: "",
+    timeZone: "UTC",
+    secure: false,
+  };
+  const routes = graphqlRoutes({
+    bus: new LiveBus(),
+    supervisors: [],
+    version: "bench",
+    startedMs: nowMs,
+  });
+  const server = startHttpServer({ hostname: "127.0.0.1", port: 0, services, routes });
+  const cookie = `${SESSION_COOKIE}=${createSession(db, { nowMs, secure: false }).sessionId}`;
+  const small = `{ meter(id: "${meterId}") { demand { signedDemandW at } } }`;
+  const smallBody = JSON.stringify({ query: small });
+  const headers = { "Content-Type": "application/json", Cookie: cookie };
+
+  // The plain handler: the same store call and the same JSON, no GraphQL, no auth.
+  const plain = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    const demand = latestReadings(db, METER).demand!;
+    return Response.json({
+      data: {
+        meter: {
+          demand: { signedDemandW: demand.demandW, at: new Date(demand.timeMs).toISOString() },
+        },
+      },
+    });
+  });
+  const plainUrl = `http://127.0.0.1:${(plain.addr as Deno.NetAddr).port}/`;
+  const graphqlUrl = `${server.url}/graphql`;
+  const viaYoga = await (await fetch(graphqlUrl, { method: "POST", headers, body: smallBody }))
+    .json();
+  const viaPlain = await (await fetch(plainUrl)).json();
+  viaYoga.data.meter.demand.at = viaPlain.data.meter.demand.at;
+  if (JSON.stringify(viaYoga) !== JSON.stringify(viaPlain)) {
+    throw new Error(`different answers: ${JSON.stringify([viaYoga, viaPlain])}`);
+  }
+
+  const rates = { plain: [] as number[], graphql: [] as number[] };
+  for (let round = 0; round < 2; round++) {
+    rates.plain.push(
+      await load(async () => {
+        await (await fetch(plainUrl, { method: "POST", body: smallBody })).arrayBuffer();
+      }),
+    );
+    rates.graphql.push(
+      await load(async () => {
+        await (await fetch(graphqlUrl, { method: "POST", headers, body: smallBody })).arrayBuffer();
+      }),
+    );
+  }
+  const best = (values: number[]) => Math.max(...values);
+  console.log(
+    `small query (latest demand), ${CONCURRENCY} concurrent fetch, ${ROUND_S} s rounds:\n` +
+      `  plain Deno.serve  ${rates.plain.map((r) => fmt(r)).join(" / ")} req/s\n` +
+      `  /graphql (yoga)   ${rates.graphql.map((r) => fmt(r)).join(" / ")} req/s\n` +
+      `  ratio graphql:plain = ${fmt(best(rates.graphql) / best(rates.plain), 2)}x (aim >= 0.15x)`,
+  );
+
+  // Where the time goes, in-process (no sockets): the route handler = admission + yoga;
+  // graphql `execute` alone on a parsed document = resolvers and the store.
+  const schema = buildGraphqlSchema(await Deno.readTextFile(SCHEMA_URL));
+  const context: GraphqlContext = {
+    access: OWNER_ACCESS,
+    services,
+    gateway: { bus: new LiveBus(), supervisors: [], version: "bench", startedMs: nowMs },
+  };
+  const routeContext: RouteContext = {
+    url: new URL(graphqlUrl),
+    params: {},
+    services,
+    remoteAddr: "127.0.0.1",
+  };
+  const handler = routes.find((route) => route.method === "POST")!.handler;
+  const request = () => new Request(graphqlUrl, { method: "POST", headers, body: smallBody });
+  const smallDocument = parse(small);
+  const inHandler = await timeIt(3000, async () => {
+    await (await handler(request(), routeContext)).arrayBuffer();
+  });
+  const inExecute = await timeIt(
+    3000,
+    () => execute({ schema, document: smallDocument, contextValue: context }),
+  );
+  const inStore = await timeIt(3000, () => latestReadings(db, METER));
+  const { resolveCaller } = await import("../src/auth/resolve.ts");
+  const inAdmission = await timeIt(3000, () => resolveCaller(request(), services));
+  console.log(
+    "where the time goes (median per request, in-process):\n" +
+      `  route handler total ${us(inHandler.p50)}: admission (session lookup) ${
+        us(inAdmission.p50)
+      }, GraphQL execute ${us(inExecute.p50)} (of which the store ${us(inStore.p50)}), ` +
+      `yoga's pipeline ≈ ${us(inHandler.p50 - inAdmission.p50 - inExecute.p50)}`,
+  );
+
+  // The 48-hour series in 15-minute buckets.
+  const series = parse(`{ meter(id: "${meterId}") {
+    demandSeries(from: "${new Date(nowMs - 48 * HOUR_MS).toISOString()}",
+      to: "${new Date(nowMs).toISOString()}", bucket: FIFTEEN_MINUTES) {
+      start avgW minW maxW samples } } }`);
+  const seriesResult = await execute({ schema, document: series, contextValue: context });
+  // deno-lint-ignore no-explicit-any
+  const buckets = (seriesResult.data as any).meter.demandSeries.length;
+  const seriesTime = await timeIt(
+    500,
+    () => execute({ schema, document: series, contextValue: context }),
+  );
+  const seriesBody = JSON.stringify({ query: (await import("graphql")).print(series) });
+  const seriesHandler = await timeIt(300, async () => {
+    const r = new Request(graphqlUrl, { method: "POST", headers, body: seriesBody });
+    await (await handler(r, routeContext)).arrayBuffer();
+  });
+  console.log(
+    `48-hour demand series, ${buckets} buckets of 15 min: execute p50 ${
+      fmt(seriesTime.p50, 3)
+    } ms, p99 ${fmt(seriesTime.p99, 3)} ms; whole handler p50 ${
+      fmt(seriesHandler.p50, 3)
+    } ms (aim < 2 ms)`,
+  );
+
+  await plain.shutdown();
+  await server.shutdown();
+  db.close();
+  await Deno.remove(dir, { recursive: true });
+}
+
+async function fanOutBenchmark(): Promise<void> {
+  const fixture = await startGatewayFixture({ simulated: 0, scripted: true });
+  const scripted = fixture.scripted!;
+  const baseS = Math.floor(Date.now() / 1000) - 3600;
+  await scripted.write(demandFragment(SCRIPTED_METER, baseS * 1000, 1));
+  await waitFor(
+    "the scripted meter",
+    () => (fixture.db.prepare("SELECT count(*) AS n FROM meters").get() as { n: number }).n === 1,
+  );
+  const writtenAtMs = new Map<number, number>();
+  const committedAtMs = new Map<number, number>();
+  const latencies: number[] = [];
+  const afterCommit: number[] = [];
+  // Splits the latency: the store's batching up to the commit, then the bus and SSE fan-out.
+  const probe = fixture.bus.subscribe();
+  void (async () => {
+    for await (const event of probe) {
+      if (event.type === "stored" && event.event.kind === "demand") {
+        committedAtMs.set(event.event.demandW ?? 0, performance.now());
+      }
+    }
+  })();
+  let received = 0;
+  const clients = Array.from({ length: SUBSCRIBERS }, () =>
+    createClient({
+      url: `${fixture.url}/graphql`,
+      headers: { Cookie: fixture.ownerCookie },
+      retryAttempts: 0,
+    }));
+  const done = clients.map(async (client) => {
+    const updates = client.iterate({
+      query: "subscription { demand { demand { signedDemandW } } }",
+    });
+    for await (const result of updates) {
+      // deno-lint-ignore no-explicit-any
+      const value = (result.data as any).demand.demand.signedDemandW as number;
+      const sentMs = writtenAtMs.get(value);
+      if (sentMs !== undefined) latencies.push(performance.now() - sentMs);
+      const committedMs = committedAtMs.get(value);
+      if (committedMs !== undefined) afterCommit.push(performance.now() - committedMs);
+      if (++received && value === FANOUT_FRAGMENTS) break;
+    }
+  });
+  await waitFor("every subscriber", () => fixture.bus.subscriberCount === SUBSCRIBERS + 1, 30_000);
+  for (let i = 1; i <= FANOUT_FRAGMENTS; i++) {
+    writtenAtMs.set(i, performance.now());
+    await scripted.write(demandFragment(SCRIPTED_METER, (baseS + i) * 1000, i));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await Promise.race([Promise.all(done), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  const { p50, p99 } = percentiles(latencies);
+  const fanOut = percentiles(afterCommit);
+  console.log(
+    `fan-out: ${SUBSCRIBERS} SSE subscribers × ${FANOUT_FRAGMENTS} fragments written on the pty: ` +
+      `${latencies.length}/${SUBSCRIBERS * FANOUT_FRAGMENTS} updates received\n` +
+      `  write → received p50 ${fmt(p50, 1)} ms, p99 ${fmt(p99, 1)} ms (aim p99 < 50 ms)\n` +
+      `  of which commit → received p50 ${fmt(fanOut.p50, 1)} ms, p99 ${fmt(fanOut.p99, 1)} ms ` +
+      "(the rest is the store's batching: IngestWriter flushes up to 250 ms after a fragment)",
+  );
+  probe.close();
+  for (const client of clients) client.dispose();
+  await fixture.close();
+}
+
+await queryBenchmarks();
+await fanOutBenchmark();

@@ -1,0 +1,160 @@
+/**
+ * Third-party applications (OAuth clients): registration by the owner through the CLI, lookup,
+ * removal (which ends their authorizations and tokens) and client-secret checks. A confidential
+ * client's secret and every app's registration_access_token are shown once and stored hashed.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { parseScope } from "./scope.ts";
+import { hashSecret, randomSecret, secretMatches } from "./secrets.ts";
+import { mintToken } from "./tokens.ts";
+
+/** The scope an app gets when it registers none: interval data for 48 hours at 15 minutes. */
+export const DEFAULT_APP_SCOPE =
+  "FB=1_3_4_5_13_14_39;IntervalDuration=900;BlockDuration=daily;HistoryLength=172800";
+
+export interface AppInfo {
+  clientId: string;
+  name: string;
+  redirectUris: string[];
+  /** Registered ESPI scope strings; an authorization asks for one of these or less. */
+  scopes: string[];
+  /** Public clients (phone apps) have no secret and must use PKCE. */
+  isPublic: boolean;
+  createdMs: number;
+}
+
+export interface RegisterAppOptions {
+  name: string;
+  redirectUris: string[];
+  scopes?: string[];
+  isPublic?: boolean;
+  nowMs: number;
+}
+
+export interface RegisteredApp {
+  app: AppInfo;
+  /** Null for public clients. Shown once. */
+  clientSecret: string | null;
+  /** Reads the app's ApplicationInformation. Shown once. */
+  registrationAccessToken: string;
+}
+
+/** Why a redirect URI cannot be registered, or null when it can. */
+export function redirectUriProblem(uri: string, isPublic: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `'${uri}' is not an absolute URI`;
+  }
+  if (url.hash !== "" || uri.includes("#")) return `'${uri}' must not have a fragment`;
+  const loopback = ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);
+  if (url.protocol === "https:") return null;
+  if (url.protocol === "http:" && loopback) return null;
+  // Native apps receive the code on a private-use scheme such as com.example.app:/callback.
+  if (isPublic && /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol)) return null;
+  return `'${uri}' must be https (http only for localhost${
+    isPublic ? ", or a reverse-domain app scheme" : ""
+  })`;
+}
+
+/** Registers an app; throws `RangeError` on a bad name, redirect URI or scope. */
+export function registerApp(db: DatabaseSync, options: RegisterAppOptions): RegisteredApp {
+  const name = options.name.trim();
+  if (name === "" || name.length > 200) throw new RangeError("the app needs a name (≤ 200 chars)");
+  const isPublic = options.isPublic ?? false;
+  if (options.redirectUris.length === 0) throw new RangeError("the app needs a redirect URI");
+  for (const uri of options.redirectUris) {
+    const problem = redirectUriProblem(uri, isPublic);
+    if (problem !== null) throw new RangeError(problem);
+  }
+  const scopes = (options.scopes?.length ? options.scopes : [DEFAULT_APP_SCOPE]).map((text) => {
+    try {
+      return parseScope(text).text;
+    } catch (error) {
+      throw new RangeError(`scope '${text}': ${(error as Error).message}`);
+    }
+  });
+  const clientId = randomSecret(16);
+  const clientSecret = isPublic ? null : randomSecret();
+  const app: AppInfo = {
+    clientId,
+    name,
+    redirectUris: [...options.redirectUris],
+    scopes,
+    isPublic,
+    createdMs: options.nowMs,
+  };
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.prepare(
+      `INSERT INTO oauth_apps (client_id, name, redirect_uris_json, scopes_json, is_public,
+         secret_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      clientId,
+      name,
+      JSON.stringify(app.redirectUris),
+      JSON.stringify(scopes),
+      isPublic ? 1 : 0,
+      clientSecret === null ? null : hashSecret(clientSecret),
+      options.nowMs,
+    );
+    const registration = mintToken(db, { kind: "registration", clientId, nowMs: options.nowMs });
+    db.exec("COMMIT");
+    return { app, clientSecret, registrationAccessToken: registration.token };
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** One app by client id, or null. */
+export function findApp(db: DatabaseSync, clientId: string): AppInfo | null {
+  const row = db.prepare(`${SELECT_APP} WHERE client_id = ?`).get(clientId) as AppRow | undefined;
+  return row === undefined ? null : toApp(row);
+}
+
+/** Every registered app, oldest first. */
+export function listApps(db: DatabaseSync): AppInfo[] {
+  return (db.prepare(`${SELECT_APP} ORDER BY created_ms, client_id`).all() as unknown as AppRow[])
+    .map(toApp);
+}
+
+/** Removes an app with its authorizations, codes and tokens; false when unknown. */
+export function removeApp(db: DatabaseSync, clientId: string): boolean {
+  return db.prepare("DELETE FROM oauth_apps WHERE client_id = ?").run(clientId).changes > 0;
+}
+
+/** True when `secret` is the confidential client's secret (constant-time). */
+export function clientSecretMatches(db: DatabaseSync, clientId: string, secret: string): boolean {
+  const row = db.prepare("SELECT secret_hash AS hash FROM oauth_apps WHERE client_id = ?")
+    .get(clientId) as { hash: string | null } | undefined;
+  if (row?.hash == null) return false;
+  return secretMatches(secret, row.hash);
+}
+
+const SELECT_APP = `SELECT client_id AS clientId, name, redirect_uris_json AS redirectUris,
+  scopes_json AS scopes, is_public AS isPublic, created_ms AS createdMs FROM oauth_apps`;
+
+interface AppRow {
+  clientId: string;
+  name: string;
+  redirectUris: string;
+  scopes: string;
+  isPublic: number;
+  createdMs: number;
+}
+
+function toApp(row: AppRow): AppInfo {
+  return {
+    clientId: row.clientId,
+    name: row.name,
+    redirectUris: JSON.parse(row.redirectUris),
+    scopes: JSON.parse(row.scopes),
+    isPublic: row.isPublic === 1,
+    createdMs: row.createdMs,
+  };
+}

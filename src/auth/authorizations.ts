@@ -1,0 +1,128 @@
+/**
+ * Customer authorizations (ESPI Authorization + Subscription): created when the owner approves an
+ * app on the consent page, each with opaque random `authorizationId` and `subscriptionId` and the
+ * usage points granted; revoked by the owner or the app, which also kills its tokens.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import type { Grant } from "./caller.ts";
+import { parseScope } from "./scope.ts";
+import { randomSecret } from "./secrets.ts";
+import { revokeAuthorizationTokens } from "./tokens.ts";
+
+export interface AuthorizationRecord {
+  authorizationId: string;
+  subscriptionId: string;
+  clientId: string;
+  /** The granted ESPI scope string. */
+  scope: string;
+  usagePointIds: string[];
+  status: "active" | "revoked";
+  createdMs: number;
+  revokedMs: number | null;
+}
+
+export interface CreateAuthorizationOptions {
+  clientId: string;
+  scope: string;
+  usagePointIds: string[];
+  nowMs: number;
+}
+
+/** Records an approved authorization and its subscription. */
+export function createAuthorization(
+  db: DatabaseSync,
+  options: CreateAuthorizationOptions,
+): AuthorizationRecord {
+  const record: AuthorizationRecord = {
+    authorizationId: randomSecret(16),
+    subscriptionId: randomSecret(16),
+    clientId: options.clientId,
+    scope: options.scope,
+    usagePointIds: [...options.usagePointIds],
+    status: "active",
+    createdMs: options.nowMs,
+    revokedMs: null,
+  };
+  db.prepare(
+    `INSERT INTO oauth_authorizations (authorization_id, subscription_id, client_id, scope,
+       usage_point_ids_json, status, created_ms) VALUES (?, ?, ?, ?, ?, 'active', ?)`,
+  ).run(
+    record.authorizationId,
+    record.subscriptionId,
+    record.clientId,
+    record.scope,
+    JSON.stringify(record.usagePointIds),
+    record.createdMs,
+  );
+  return record;
+}
+
+/** One authorization by id (any status), or null. */
+export function findAuthorization(
+  db: DatabaseSync,
+  authorizationId: string,
+): AuthorizationRecord | null {
+  const row = db.prepare(`${SELECT} WHERE authorization_id = ?`).get(authorizationId) as
+    | AuthorizationRow
+    | undefined;
+  return row === undefined ? null : toRecord(row);
+}
+
+/** Authorizations, newest first; only one app's when `clientId` is given. */
+export function listAuthorizations(
+  db: DatabaseSync,
+  filter: { clientId?: string } = {},
+): AuthorizationRecord[] {
+  const rows = filter.clientId === undefined
+    ? db.prepare(`${SELECT} ORDER BY created_ms DESC`).all()
+    : db.prepare(`${SELECT} WHERE client_id = ? ORDER BY created_ms DESC`).all(filter.clientId);
+  return (rows as unknown as AuthorizationRow[]).map(toRecord);
+}
+
+/** Revokes an authorization and all its tokens; false when unknown or already revoked. */
+export function revokeAuthorization(
+  db: DatabaseSync,
+  authorizationId: string,
+  nowMs: number,
+): boolean {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const changed = db.prepare(
+      `UPDATE oauth_authorizations SET status = 'revoked', revoked_ms = ?
+       WHERE authorization_id = ? AND status = 'active'`,
+    ).run(nowMs, authorizationId).changes > 0;
+    revokeAuthorizationTokens(db, authorizationId, nowMs);
+    db.exec("COMMIT");
+    return changed;
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** The `Grant` of an active authorization, or null. */
+export function grantOf(record: AuthorizationRecord): Grant | null {
+  if (record.status !== "active") return null;
+  return {
+    authorizationId: record.authorizationId,
+    subscriptionId: record.subscriptionId,
+    applicationId: record.clientId,
+    scope: parseScope(record.scope),
+    usagePointIds: record.usagePointIds,
+  };
+}
+
+const SELECT = `SELECT authorization_id AS authorizationId, subscription_id AS subscriptionId,
+  client_id AS clientId, scope, usage_point_ids_json AS usagePointIds, status,
+  created_ms AS createdMs, revoked_ms AS revokedMs FROM oauth_authorizations`;
+
+interface AuthorizationRow extends Omit<AuthorizationRecord, "usagePointIds"> {
+  usagePointIds: string;
+}
+
+function toRecord(row: AuthorizationRow): AuthorizationRecord {
+  return { ...row, usagePointIds: JSON.parse(row.usagePointIds) };
+}

@@ -1,0 +1,73 @@
+/**
+ * Client authentication at the token and revocation endpoints: confidential clients by HTTP Basic
+ * (RFC 6749 §2.3.1), public clients by `client_id` alone. Sending both is ambiguous and refused.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { type AppInfo, clientSecretMatches, findApp } from "./apps.ts";
+
+export type ClientAuthResult =
+  | { ok: true; app: AppInfo }
+  | {
+    ok: false;
+    error: "invalid_request" | "invalid_client";
+    description: string;
+  };
+
+/** The client id a request claims (for rate-limit keys), before authenticating it. */
+export function claimedClientId(request: Request, form: URLSearchParams): string {
+  return parseBasic(request.headers.get("authorization"))?.id ?? form.get("client_id") ?? "-";
+}
+
+/** Authenticates the client of a token or revocation request. */
+export function authenticateClient(
+  db: DatabaseSync,
+  request: Request,
+  form: URLSearchParams,
+): ClientAuthResult {
+  const header = request.headers.get("authorization");
+  const bodyClientId = form.get("client_id");
+  if (form.has("client_secret")) {
+    return fail("invalid_request", "send the client secret with HTTP Basic, not in the body");
+  }
+  if (header !== null) {
+    if (bodyClientId !== null) {
+      return fail("invalid_request", "use either HTTP Basic or client_id, not both");
+    }
+    const basic = parseBasic(header);
+    if (basic === null) return fail("invalid_client", "malformed HTTP Basic credentials");
+    const app = findApp(db, basic.id);
+    if (app === null || app.isPublic || !clientSecretMatches(db, app.clientId, basic.secret)) {
+      return fail("invalid_client", "client authentication failed");
+    }
+    return { ok: true, app };
+  }
+  if (bodyClientId === null) return fail("invalid_client", "client authentication required");
+  const app = findApp(db, bodyClientId);
+  if (app === null) return fail("invalid_client", "client authentication failed");
+  if (!app.isPublic) return fail("invalid_client", "confidential clients authenticate with Basic");
+  return { ok: true, app };
+}
+
+function fail(error: "invalid_request" | "invalid_client", description: string): ClientAuthResult {
+  return { ok: false, error, description };
+}
+
+/** Decodes `Basic base64(urlencode(id):urlencode(secret))`, or null when malformed. */
+function parseBasic(header: string | null): { id: string; secret: string } | null {
+  const match = header?.match(/^Basic\s+([A-Za-z0-9+/=]+)\s*$/i);
+  if (!match) return null;
+  try {
+    const text = atob(match[1]);
+    const colon = text.indexOf(":");
+    if (colon < 0) return null;
+    return {
+      id: decodeURIComponent(text.slice(0, colon)),
+      secret: decodeURIComponent(text.slice(colon + 1)),
+    };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The owner's view of who may read the meter data: `/owner/authorizations` lists every
+ * authorization in plain words, and `POST /owner/authorizations/:id/revoke` ends one (its tokens
+ * stop working at once).
+ *
+ * @module
+ */
+
+import { escapeHtml, htmlPage, seeOther } from "../http/html.ts";
+import { fromOwnOrigin } from "../http/origin.ts";
+import type { Route, RouteContext } from "../http/routes.ts";
+import { findApp } from "./apps.ts";
+import { findAuthorization, listAuthorizations, revokeAuthorization } from "./authorizations.ts";
+import { foreignOriginPage, loginUrl, OWNER_HOME } from "./owner_pages.ts";
+import { describeScope, parseScope } from "./scope.ts";
+import { findSession } from "./sessions.ts";
+
+/** The list and revoke routes. */
+export function ownerAuthorizationRoutes(): Route[] {
+  return [
+    { method: "GET", path: OWNER_HOME, handler: showAuthorizations },
+    { method: "POST", path: `${OWNER_HOME}/:id/revoke`, handler: revoke },
+  ];
+}
+
+function showAuthorizations(request: Request, context: RouteContext): Response {
+  const { db, nowMs } = context.services;
+  if (findSession(db, request, nowMs()) === null) return seeOther(loginUrl(OWNER_HOME));
+  const items = listAuthorizations(db).map((authorization) => {
+    const app = findApp(db, authorization.clientId);
+    const lines = describeScope(parseScope(authorization.scope))
+      .map((line) => `<li>${escapeHtml(line)}</li>`).join("");
+    const since = new Date(authorization.createdMs).toISOString();
+    const state = authorization.status === "active"
+      ? `<form method="post" action="${OWNER_HOME}/${
+        encodeURIComponent(authorization.authorizationId)
+      }/revoke"><button type="submit">Revoke</button></form>`
+      : `<p>Revoked ${new Date(authorization.revokedMs ?? 0).toISOString()}.</p>`;
+    return `<li><h2>${escapeHtml(app?.name ?? "(removed app)")}</h2>
+<p>Granted ${since} for ${authorization.usagePointIds.length} meter(s).</p><ul>${lines}</ul>
+${state}</li>`;
+  });
+  return htmlPage(
+    "Who can read your energy data",
+    `${items.length === 0 ? "<p>No app has access.</p>" : `<ul>${items.join("\n")}</ul>`}
+<form method="post" action="/owner/logout"><button type="submit">Sign out</button></form>`,
+  );
+}
+
+function revoke(request: Request, context: RouteContext): Response {
+  const { db, nowMs } = context.services;
+  if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
+  if (findSession(db, request, nowMs()) === null) return seeOther(loginUrl(OWNER_HOME));
+  const id = context.params.id ?? "";
+  if (findAuthorization(db, id) === null) {
+    return htmlPage("Not found", "<p>No such authorization.</p>", { status: 404 });
+  }
+  revokeAuthorization(db, id, nowMs());
+  return seeOther(OWNER_HOME);
+}

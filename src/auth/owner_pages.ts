@@ -1,0 +1,166 @@
+/**
+ * The owner's sign-in pages: `/owner/login` (password form), `/owner/logout` and `/owner/setup`
+ * (first run: the console's one-time setup code sets the password). Plain HTML forms; every POST
+ * must come from this gateway's own pages (Origin check) and the cookie is `SameSite=Strict`.
+ *
+ * @module
+ */
+
+import { readForm } from "../http/body.ts";
+import { escapeHtml, htmlPage, seeOther } from "../http/html.ts";
+import { fromOwnOrigin } from "../http/origin.ts";
+import type { Route, RouteContext } from "../http/routes.ts";
+import {
+  checkOwnerPassword,
+  MIN_PASSWORD_LENGTH,
+  ownerHasPassword,
+  passwordProblem,
+  setOwnerPassword,
+  setupCodeMatches,
+} from "./owner.ts";
+import { clearFailures, rateLimitKey, rateLimitState, recordFailure } from "./rate_limit.ts";
+import { clearSessionCookie, createSession, endSession, findSession } from "./sessions.ts";
+
+/** Where the owner lands after signing in without a `next`. */
+export const OWNER_HOME = "/owner/authorizations";
+
+/** The login, logout and setup routes. */
+export function ownerSignInRoutes(): Route[] {
+  return [
+    { method: "GET", path: "/owner", handler: () => seeOther(OWNER_HOME) },
+    { method: "GET", path: "/owner/login", handler: showLogin },
+    { method: "POST", path: "/owner/login", handler: login },
+    { method: "POST", path: "/owner/logout", handler: logout },
+    { method: "GET", path: "/owner/setup", handler: showSetup },
+    { method: "POST", path: "/owner/setup", handler: setup },
+  ];
+}
+
+/** A local path to continue to after login; anything else (`//evil`, `https://…`) goes home. */
+export function safeNext(next: string | null): string {
+  if (next === null || !next.startsWith("/") || next.startsWith("//") || next.includes("\\")) {
+    return OWNER_HOME;
+  }
+  return next;
+}
+
+/** The login page URL that returns to `path` afterwards. */
+export function loginUrl(path: string): string {
+  return `/owner/login?next=${encodeURIComponent(path)}`;
+}
+
+/** 403 page for a POST that did not come from this gateway's own pages. */
+export function foreignOriginPage(): Response {
+  return htmlPage("Request refused", "<p>This form must be sent from the gateway's own page.</p>", {
+    status: 403,
+  });
+}
+
+/** 429 page with `Retry-After`. */
+export function tooManyAttemptsPage(retryAfterS: number): Response {
+  return htmlPage(
+    "Too many attempts",
+    `<p>Too many failed attempts. Try again in ${retryAfterS} seconds.</p>`,
+    { status: 429, headers: { "Retry-After": String(retryAfterS) } },
+  );
+}
+
+function showLogin(_request: Request, context: RouteContext): Response {
+  if (!ownerHasPassword(context.services.db)) return setupNeededPage();
+  return loginPage(safeNext(context.url.searchParams.get("next")), null, 200);
+}
+
+async function login(request: Request, context: RouteContext): Promise<Response> {
+  const { db, nowMs } = context.services;
+  if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
+  const key = rateLimitKey("login", context.remoteAddr, "owner");
+  const limit = rateLimitState(db, key, nowMs());
+  if (limit.limited) return tooManyAttemptsPage(limit.retryAfterS);
+  const form = await readForm(request);
+  const next = safeNext(form.get("next"));
+  if (!ownerHasPassword(db)) return setupNeededPage();
+  if (!await checkOwnerPassword(db, form.get("password") ?? "")) {
+    recordFailure(db, key, nowMs());
+    return loginPage(next, "Wrong password.", 401);
+  }
+  clearFailures(db, key);
+  const session = createSession(db, { nowMs: nowMs(), secure: context.services.secure });
+  return seeOther(next, { "Set-Cookie": session.setCookie });
+}
+
+function logout(request: Request, context: RouteContext): Response {
+  if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
+  const { db, nowMs, secure } = context.services;
+  const sessionId = findSession(db, request, nowMs());
+  if (sessionId !== null) endSession(db, sessionId);
+  return seeOther("/owner/login", { "Set-Cookie": clearSessionCookie(secure) });
+}
+
+function showSetup(_request: Request, context: RouteContext): Response {
+  if (ownerHasPassword(context.services.db)) return seeOther("/owner/login");
+  return setupPage(null, 200);
+}
+
+async function setup(request: Request, context: RouteContext): Promise<Response> {
+  const { db, nowMs } = context.services;
+  if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
+  if (ownerHasPassword(db)) return seeOther("/owner/login");
+  const key = rateLimitKey("setup", context.remoteAddr, "owner");
+  const limit = rateLimitState(db, key, nowMs());
+  if (limit.limited) return tooManyAttemptsPage(limit.retryAfterS);
+  const form = await readForm(request);
+  if (!setupCodeMatches(db, form.get("setup_code") ?? "", nowMs())) {
+    recordFailure(db, key, nowMs());
+    return setupPage("That setup code is not the one printed on the console.", 401);
+  }
+  const password = form.get("password") ?? "";
+  const problem = passwordProblem(password);
+  if (problem !== null) return setupPage(`Not set: ${problem}.`, 400);
+  if (password !== form.get("password_again")) {
+    return setupPage("Not set: the two passwords differ.", 400);
+  }
+  clearFailures(db, key);
+  await setOwnerPassword(db, password, nowMs());
+  const session = createSession(db, { nowMs: nowMs(), secure: context.services.secure });
+  return seeOther(OWNER_HOME, { "Set-Cookie": session.setCookie });
+}
+
+function loginPage(next: string, message: string | null, status: number): Response {
+  return htmlPage(
+    "Sign in",
+    `${message ? `<p role="alert">${escapeHtml(message)}</p>` : ""}
+<form method="post" action="/owner/login">
+<input type="hidden" name="next" value="${escapeHtml(next)}">
+<p><label>Owner password <input type="password" name="password" autocomplete="current-password"
+ required autofocus></label></p>
+<p><button type="submit">Sign in</button></p>
+</form>`,
+    { status },
+  );
+}
+
+function setupNeededPage(): Response {
+  return htmlPage(
+    "No password yet",
+    `<p>This gateway has no owner password yet. <a href="/owner/setup">Set it up</a> with the code
+printed on the gateway's console, or run <code>openseg admin set-password</code>.</p>`,
+    { status: 409 },
+  );
+}
+
+function setupPage(message: string | null, status: number): Response {
+  return htmlPage(
+    "Set the owner password",
+    `${message ? `<p role="alert">${escapeHtml(message)}</p>` : ""}
+<form method="post" action="/owner/setup">
+<p><label>Setup code (printed on the console) <input name="setup_code" autocomplete="off"
+ required></label></p>
+<p><label>New password (at least ${MIN_PASSWORD_LENGTH} characters) <input type="password"
+ name="password" autocomplete="new-password" minlength="${MIN_PASSWORD_LENGTH}" required></label></p>
+<p><label>Again <input type="password" name="password_again" autocomplete="new-password"
+ required></label></p>
+<p><button type="submit">Set password</button></p>
+</form>`,
+    { status },
+  );
+}

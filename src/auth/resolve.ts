@@ -1,0 +1,62 @@
+/**
+ * Who is calling: a bearer token becomes an access, client or registration caller by its kind; an
+ * owner session cookie becomes the owner; anything else is anonymous. Resource servers build on
+ * the resulting `Caller` and answer 401 with `bearerChallenge` when it will not do.
+ *
+ * @module
+ */
+
+import type { HttpServices } from "../http/routes.ts";
+import { findAuthorization, grantOf } from "./authorizations.ts";
+import type { Caller } from "./caller.ts";
+import { findSession } from "./sessions.ts";
+import { findToken } from "./tokens.ts";
+
+/** Resolves the caller of a request (a bearer token wins over a session cookie). */
+export function resolveCaller(request: Request, services: HttpServices): Caller {
+  const nowMs = services.nowMs();
+  const header = request.headers.get("authorization");
+  if (header !== null && /^bearer\s/i.test(header)) {
+    return callerForToken(services, header.slice(7).trim(), nowMs);
+  }
+  const sessionId = findSession(services.db, request, nowMs);
+  if (sessionId !== null) return { kind: "owner", sessionId };
+  return { kind: "anonymous" };
+}
+
+function callerForToken(services: HttpServices, token: string, nowMs: number): Caller {
+  const invalid: Caller = { kind: "anonymous", reason: "invalid_token" };
+  const record = findToken(services.db, token, nowMs);
+  if (record === null) return invalid;
+  switch (record.kind) {
+    case "access": {
+      const authorization = record.authorizationId === null
+        ? null
+        : findAuthorization(services.db, record.authorizationId);
+      const grant = authorization === null ? null : grantOf(authorization);
+      return grant === null ? invalid : { kind: "access", grant, tokenId: record.tokenId };
+    }
+    case "client":
+      return { kind: "client", applicationId: record.clientId, tokenId: record.tokenId };
+    case "registration":
+      return { kind: "registration", applicationId: record.clientId, tokenId: record.tokenId };
+    case "refresh":
+      // A refresh token only ever goes to /oauth/token.
+      return invalid;
+  }
+}
+
+export type BearerError = "invalid_request" | "invalid_token" | "insufficient_scope";
+
+/**
+ * The `WWW-Authenticate` value for a 401/403 from a resource server (RFC 6750 §3); without an
+ * error it is the bare challenge for a request that sent no token.
+ */
+export function bearerChallenge(error?: BearerError, description?: string): string {
+  let challenge = 'Bearer realm="openseg"';
+  if (error !== undefined) challenge += `, error="${error}"`;
+  if (description !== undefined) {
+    challenge += `, error_description="${description.replace(/["\\]/g, "")}"`;
+  }
+  return challenge;
+}

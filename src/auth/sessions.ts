@@ -1,0 +1,70 @@
+/**
+ * Owner sessions: a random 256-bit id in an `HttpOnly; SameSite=Strict; Path=/` cookie (`Secure`
+ * under TLS), stored only as a hash, expiring, ended by logout.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { hashSecret, randomSecret } from "./secrets.ts";
+
+export const SESSION_COOKIE = "openseg_session";
+export const SESSION_EXPIRES_IN_S = 12 * 3600;
+
+export interface NewSession {
+  /** The cookie value: given to the browser, never stored. */
+  sessionId: string;
+  /** The `Set-Cookie` header value. */
+  setCookie: string;
+}
+
+/** Starts a session; returns the id and its `Set-Cookie` header. */
+export function createSession(
+  db: DatabaseSync,
+  options: { nowMs: number; secure: boolean; expiresInS?: number },
+): NewSession {
+  const expiresInS = options.expiresInS ?? SESSION_EXPIRES_IN_S;
+  const sessionId = randomSecret();
+  db.prepare("DELETE FROM owner_sessions WHERE expires_ms <= ?").run(options.nowMs);
+  db.prepare("INSERT INTO owner_sessions (id_hash, created_ms, expires_ms) VALUES (?, ?, ?)")
+    .run(hashSecret(sessionId), options.nowMs, options.nowMs + expiresInS * 1000);
+  return { sessionId, setCookie: sessionCookie(sessionId, options.secure, expiresInS) };
+}
+
+/**
+ * The live session of a request's cookie, as its stored hash (what `Caller.sessionId` carries, so
+ * the cookie itself never travels further), or null.
+ */
+export function findSession(db: DatabaseSync, request: Request, nowMs: number): string | null {
+  const sessionId = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+  if (sessionId === null || sessionId.length > 128) return null;
+  const idHash = hashSecret(sessionId);
+  const row = db.prepare("SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?")
+    .get(idHash) as { expiresMs: number } | undefined;
+  return row !== undefined && row.expiresMs > nowMs ? idHash : null;
+}
+
+/** Ends the session with this stored hash (from `findSession`). */
+export function endSession(db: DatabaseSync, sessionIdHash: string): void {
+  db.prepare("DELETE FROM owner_sessions WHERE id_hash = ?").run(sessionIdHash);
+}
+
+/** The `Set-Cookie` value carrying a session id. */
+export function sessionCookie(sessionId: string, secure: boolean, maxAgeS: number): string {
+  return `${SESSION_COOKIE}=${sessionId}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeS}` +
+    (secure ? "; Secure" : "");
+}
+
+/** The `Set-Cookie` value that removes the session cookie. */
+export function clearSessionCookie(secure: boolean): string {
+  return sessionCookie("", secure, 0);
+}
+
+function readCookie(header: string | null, name: string): string | null {
+  if (header === null) return null;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return null;
+}

@@ -1,0 +1,340 @@
+/**
+ * MQTT export: publishes what the gateway stores to a broker, for Home Assistant and for any
+ * time-series database behind the broker.
+ *
+ * - Latest values (demand, registers, price, message, link state) are retained, published live
+ *   from the bus after each commit, and republished from the store on every (re)connect, so a
+ *   broker restart or a late subscriber still sees the current state.
+ * - Interval readings go through store-and-forward (`forward_cursor.ts`): QoS 1, in order, each
+ *   acknowledged one moves a persisted cursor; a broker outage only delays them.
+ * - Availability: last will `offline`, birth `online`, and `offline` on a clean stop.
+ * - Home Assistant discovery for every meter (`ha_discovery.ts`).
+ *
+ * The broker being down, unreachable or refusing the login never stops the gateway: the error is
+ * logged once in plain words, the client keeps retrying, and ingest does not wait for it.
+ *
+ * @module
+ */
+
+import { connect, type MqttClient } from "mqtt";
+import type { DatabaseSync } from "node:sqlite";
+import { UsageError } from "../cli/usage_error.ts";
+import type { LiveBus, LiveEvent } from "../live/bus.ts";
+import { pendingIntervalCount } from "../store/export_cursor.ts";
+import { gatewayIdFor } from "../store/gateway_identity.ts";
+import { type PortLink, portLinks } from "../store/port_links.ts";
+import { latestReadings, listMeters } from "../store/queries.ts";
+import { usagePointIdFor } from "../store/usage_points.ts";
+import { forwardIntervals } from "./forward_cursor.ts";
+import { discoveryMessages, type DiscoveryMeter } from "./ha_discovery.ts";
+import type { MqttConfig } from "./mqtt_config.ts";
+import { describeMqttError } from "./mqtt_errors.ts";
+import { intervalBody, linkBody, livePayload, storedPayloads } from "./mqtt_payloads.ts";
+import { type MqttTopics, mqttTopics } from "./mqtt_topics.ts";
+
+/** The cursor name of this exporter in `export_cursors`. */
+export const MQTT_SINK = "mqtt";
+
+export interface MqttExportOptions {
+  db: DatabaseSync;
+  bus: LiveBus;
+  config: MqttConfig;
+  /** Shown in HA's device info. */
+  softwareVersion: string;
+  /** Wait between connection attempts. Default 5000. */
+  reconnectPeriodMs?: number;
+  /** Interval readings in flight at once while draining a backlog. Default 200. */
+  batchSize?: number;
+  /** How long `stop()` waits for in-flight readings to be acknowledged. Default 2000. */
+  stopGraceMs?: number;
+  /** Where connection problems are reported. Default `console.error`. */
+  log?: (line: string) => void;
+}
+
+export interface MqttExportStatus {
+  connected: boolean;
+  /** Successful connections after the first. */
+  reconnects: number;
+  /** The last connection problem, cleared by a successful connect. */
+  lastError: string | null;
+  /** Interval readings the broker acknowledged since start. */
+  intervalsSent: number;
+}
+
+export interface MqttExporter {
+  readonly gatewayId: string;
+  readonly clientId: string;
+  readonly topics: MqttTopics;
+  status(): MqttExportStatus;
+  /** Complete interval readings the broker has not acknowledged yet, over all meters. */
+  backlogIntervals(): number;
+  /** Publishes `offline`, waits briefly for in-flight readings, disconnects. */
+  stop(): Promise<void>;
+}
+
+/** Latest-value kinds published live; a summation also wakes the interval forwarder. */
+const LIVE_KINDS = new Set(["demand", "summation", "price", "message"]);
+
+/** Connects (in the background) and starts exporting. */
+export function startMqttExport(options: MqttExportOptions): MqttExporter {
+  const { db, bus, config } = options;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const reconnectPeriodMs = options.reconnectPeriodMs ?? 5000;
+  const batchSize = options.batchSize ?? 200;
+  const stopGraceMs = options.stopGraceMs ?? 2000;
+  const gatewayId = gatewayIdFor(db);
+  const clientId = config.clientId ?? `openseg-${gatewayId}`;
+  const topics = mqttTopics({ prefix: config.prefix, gatewayId });
+  const state: MqttExportStatus & { connections: number; stopping: boolean } = {
+    connected: false,
+    reconnects: 0,
+    lastError: null,
+    intervalsSent: 0,
+    connections: 0,
+    stopping: false,
+  };
+  const meterIds = new Map<string, string>();
+  const meters = new Map<string, DiscoveryMeter>();
+  /**
+   * Link state per port as last heard on the bus: the bus hears of it before the store commits
+   * it, so a connect right after a change must not republish the older stored state.
+   */
+  const links = new Map<string, PortLink>();
+  /** Discovery payloads published on this connection, by topic: only changes are re-sent. */
+  const published = new Map<string, string>();
+
+  const client: MqttClient = connect(config.url, {
+    clientId,
+    username: config.username ?? undefined,
+    password: config.password ?? undefined,
+    ca: config.caFile === null ? undefined : readCaFile(config.caFile),
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 30,
+    connectTimeout: 10_000,
+    reconnectPeriod: reconnectPeriodMs,
+    // Wrong credentials may be fixed on the broker side; keep trying like for any outage.
+    reconnectOnConnackError: true,
+    // Latest values are republished from the store on reconnect; queueing them is pointless.
+    queueQoSZero: false,
+    will: { topic: topics.status, payload: "offline", qos: 1, retain: true },
+  });
+
+  const meterIdOf = (meterKey: string): string => {
+    let id = meterIds.get(meterKey);
+    if (id === undefined) {
+      id = usagePointIdFor(db, meterKey);
+      meterIds.set(meterKey, id);
+    }
+    return id;
+  };
+
+  const publishRetained = (topic: string, text: string, qos: 0 | 1) => {
+    if (!client.connected) return;
+    client.publish(topic, text, { qos, retain: true }, (error) => {
+      if (error && !state.stopping) log(`mqtt: publishing ${topic} failed: ${error.message}`);
+    });
+  };
+  const publishJson = (topic: string, body: unknown, qos: 0 | 1) =>
+    publishRetained(topic, JSON.stringify(body), qos);
+
+  const announceMeter = (meterKey: string) => {
+    const meter = meters.get(meterKey);
+    if (meter === undefined) return;
+    for (
+      const message of discoveryMessages({
+        topics,
+        gatewayId,
+        meter,
+        softwareVersion: options.softwareVersion,
+      })
+    ) {
+      const text = JSON.stringify(message.payload);
+      if (published.get(message.topic) === text) continue;
+      published.set(message.topic, text);
+      publishJson(message.topic, message.payload, 1);
+    }
+  };
+
+  /** Birth, discovery and every retained latest value, from the store. */
+  const announceAll = () => {
+    publishRetained(topics.status, "online", 1);
+    for (const meter of listMeters(db)) {
+      const latest = latestReadings(db, meter.meterKey);
+      const meterId = meterIdOf(meter.meterKey);
+      meters.set(meter.meterKey, {
+        meterId,
+        name: meter.name,
+        port: meter.port,
+        currency: latest.price?.currency ?? null,
+      });
+      announceMeter(meter.meterKey);
+      for (const payload of storedPayloads(latest)) {
+        publishJson(topics.meter(meterId, payload.kind), payload.body, 0);
+      }
+    }
+    for (const stored of portLinks(db)) {
+      const heard = links.get(stored.port);
+      if (heard === undefined || heard.atMs < stored.atMs) links.set(stored.port, stored);
+    }
+    for (const link of links.values()) publishJson(topics.link(link.port), linkBody(link), 1);
+  };
+
+  const onLiveEvent = (event: LiveEvent) => {
+    if (event.type === "link") {
+      const link = { port: event.port, state: event.state, detail: event.detail, atMs: event.atMs };
+      links.set(event.port, link);
+      publishJson(topics.link(event.port), linkBody(link), 1);
+      return;
+    }
+    const meterId = meterIdOf(event.meterKey);
+    const known = meters.get(event.meterKey);
+    const currency = event.event.kind === "price" ? event.event.currency : known?.currency ?? null;
+    if (known === undefined || known.port !== event.port || known.currency !== currency) {
+      meters.set(event.meterKey, { ...known, meterId, port: event.port, currency });
+      announceMeter(event.meterKey);
+    }
+    const payload = livePayload(event.event, event.receivedAtMs);
+    if (payload !== null) publishJson(topics.meter(meterId, payload.kind), payload.body, 0);
+    if (event.event.kind === "summation") wakeForwarder();
+  };
+
+  let draining: Promise<void> | null = null;
+  let rerun = false;
+  const wakeForwarder = () => {
+    if (state.stopping || !client.connected) return;
+    if (draining !== null) {
+      rerun = true;
+      return;
+    }
+    draining = (async () => {
+      do {
+        rerun = false;
+        state.intervalsSent += await forwardIntervals({
+          db,
+          sink: MQTT_SINK,
+          batchSize,
+          canSend: () => client.connected && !state.stopping,
+          send: async (meterKey, readings) => {
+            const meterId = meterIdOf(meterKey);
+            const topic = topics.meter(meterId, "interval");
+            const results = await Promise.allSettled(
+              readings.map((reading) =>
+                client.publishAsync(
+                  topic,
+                  JSON.stringify(intervalBody({ gatewayId, meterId }, reading)),
+                  { qos: 1 },
+                )
+              ),
+            );
+            const failed = results.findIndex((result) => result.status === "rejected");
+            return failed === -1 ? results.length : failed;
+          },
+        });
+      } while (rerun && client.connected && !state.stopping);
+    })().catch((error) => log(`mqtt: forwarding interval readings failed: ${error}`))
+      .finally(() => (draining = null));
+  };
+
+  client.on("connect", () => {
+    state.connections++;
+    state.reconnects = Math.max(0, state.connections - 1);
+    state.connected = true;
+    if (state.lastError !== null) log(`mqtt: connected to ${config.url} as ${clientId}`);
+    state.lastError = null;
+    published.clear();
+    try {
+      announceAll();
+    } catch (error) {
+      log(`mqtt: announcing state failed: ${error}`);
+    }
+    wakeForwarder();
+  });
+  client.on("close", () => {
+    if (state.connected && !state.stopping) {
+      log(
+        `mqtt: lost the connection to ${config.url}; retrying every ${reconnectPeriodMs / 1000} s`,
+      );
+    }
+    state.connected = false;
+  });
+  client.on("error", (error) => {
+    const text = describeMqttError(error, config.url);
+    // One line per distinct problem, not one per retry.
+    if (text !== state.lastError) {
+      log(
+        `mqtt: ${text}; readings keep being stored and are sent once it connects ` +
+          `(retrying every ${reconnectPeriodMs / 1000} s)`,
+      );
+    }
+    state.lastError = text;
+  });
+
+  const subscription = bus.subscribe({
+    filter: (event) => event.type === "link" || LIVE_KINDS.has(event.event.kind),
+  });
+  const live = (async () => {
+    for await (const event of subscription) {
+      try {
+        onLiveEvent(event);
+      } catch (error) {
+        log(`mqtt: publishing a live value failed: ${error}`);
+      }
+    }
+  })();
+
+  return {
+    gatewayId,
+    clientId,
+    topics,
+    status: () => ({
+      connected: client.connected,
+      reconnects: state.reconnects,
+      lastError: state.lastError,
+      intervalsSent: state.intervalsSent,
+    }),
+    backlogIntervals: () =>
+      listMeters(db).reduce(
+        (sum, meter) =>
+          sum + pendingIntervalCount(db, { sink: MQTT_SINK, meterKey: meter.meterKey }),
+        0,
+      ),
+    async stop() {
+      state.stopping = true;
+      // One macrotask lets the live loop publish what the last commit queued before closing.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      subscription.close();
+      await live;
+      if (client.connected) {
+        await settlesWithin(
+          client.publishAsync(topics.status, "offline", { qos: 1, retain: true }),
+          stopGraceMs,
+        );
+      }
+      if (draining !== null) await settlesWithin(draining, stopGraceMs);
+      // A clean end waits for in-flight acknowledgements; a dead broker gets a forced one.
+      if (!(await settlesWithin(client.endAsync(false), stopGraceMs))) await client.endAsync(true);
+      // Unacknowledged readings were rejected by the end; the cursor stays before them.
+      await draining;
+    },
+  };
+}
+
+function readCaFile(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new UsageError(`--mqtt-ca: cannot read '${path}': ${(error as Error).message}`);
+  }
+}
+
+/** True when `promise` settled (either way) within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Who may use `/graphql`, decided before GraphQL runs: the owner's session cookie or a
+ * customer-granted OAuth access token (resolved by `src/auth`). Everything else is refused with a
+ * GraphQL-shaped error: 401 without valid credentials, 403 for tokens that read no meter data
+ * (client and registration tokens).
+ *
+ * Cookie requests get CSRF checks on top of the `SameSite=Strict` cookie: a foreign `Origin` is
+ * refused, and a POST must be `application/json`, which a cross-site form cannot send without a
+ * CORS preflight. Bearer requests carry no ambient authority, so they need neither.
+ *
+ * The resulting `Access` is what resolvers consult: an app sees only its granted meters, no
+ * further back than its history and no finer than its resolution.
+ *
+ * @module
+ */
+
+import { findApp } from "../auth/apps.ts";
+import type { Grant } from "../auth/caller.ts";
+import { bearerChallenge, resolveCaller } from "../auth/resolve.ts";
+import { describeScope } from "../auth/scope.ts";
+import { fromOwnOrigin } from "../http/origin.ts";
+import type { HttpServices } from "../http/routes.ts";
+import type { ErrorCode } from "./errors.ts";
+
+/** What one request may read. */
+export interface Access {
+  kind: "owner" | "app";
+  /** The app's grant; null for the owner. */
+  grant: Grant | null;
+  appName: string | null;
+  /** Opaque meter ids the caller may read; null means every meter. */
+  meterIds: ReadonlySet<string> | null;
+  historyLimitS: number | null;
+  finestResolutionS: number | null;
+  /** Plain sentences of the grant; null for the owner. */
+  scopeDescription: string[] | null;
+}
+
+export const OWNER_ACCESS: Access = {
+  kind: "owner",
+  grant: null,
+  appName: null,
+  meterIds: null,
+  historyLimitS: null,
+  finestResolutionS: null,
+  scopeDescription: null,
+};
+
+/** The access of a request, or the response refusing it. */
+export function admitRequest(request: Request, services: HttpServices): Access | Response {
+  const caller = resolveCaller(request, services);
+  switch (caller.kind) {
+    case "anonymous":
+      return refusal(
+        401,
+        "UNAUTHENTICATED",
+        caller.reason === "invalid_token"
+          ? "the access token is unknown, expired or revoked"
+          : "sign in as the owner, or send an OAuth access token (Authorization: Bearer …)",
+        { "WWW-Authenticate": bearerChallenge(caller.reason) },
+      );
+    case "client":
+    case "registration":
+      return refusal(
+        403,
+        "FORBIDDEN",
+        "this token reads no meter data; use a customer-granted access token",
+        { "WWW-Authenticate": bearerChallenge("insufficient_scope") },
+      );
+    case "access":
+      return appAccess(services, caller.grant);
+    case "owner":
+      return csrfRefusal(request, services) ?? OWNER_ACCESS;
+  }
+}
+
+function appAccess(services: HttpServices, grant: Grant): Access {
+  return {
+    kind: "app",
+    grant,
+    appName: findApp(services.db, grant.applicationId)?.name ?? null,
+    meterIds: new Set(grant.usagePointIds),
+    historyLimitS: grant.scope.historyLengthS,
+    finestResolutionS: grant.scope.intervalDurationS,
+    scopeDescription: describeScope(grant.scope),
+  };
+}
+
+function csrfRefusal(request: Request, services: HttpServices): Response | null {
+  if (request.headers.has("origin") && !fromOwnOrigin(request, services)) {
+    return refusal(403, "FORBIDDEN", "cross-origin requests with the owner's cookie are refused");
+  }
+  if (request.method === "POST") {
+    const type = request.headers.get("content-type")?.split(";")[0].trim().toLowerCase();
+    if (type !== "application/json") {
+      return refusal(
+        415,
+        "BAD_USER_INPUT",
+        "with the owner's cookie, POST needs Content-Type: application/json",
+      );
+    }
+  }
+  return null;
+}
+
+function refusal(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  return Response.json({ errors: [{ message, extensions: { code } }] }, { status, headers });
+}

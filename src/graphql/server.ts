@@ -1,0 +1,117 @@
+/**
+ * `/graphql` on the gateway's HTTP server: graphql-yoga over the schema built from
+ * `schema/openseg.graphql` (read at start-up), with queries and mutations as JSON and
+ * subscriptions as server-sent events (yoga's built-in transport; `graphql-sse` clients work).
+ *
+ * Every request is admitted first (`access.ts`); yoga then runs with the caller's `Access` in its
+ * context. Validation adds the query limits; introspection and GraphiQL are for the owner (or
+ * everyone with `dev`). The JIT plugin is not used: measured here it did not speed up yoga's
+ * pipeline, and it silently breaks subscriptions unless restricted to queries.
+ *
+ * @module
+ */
+
+import { createSchema, createYoga, type Plugin } from "graphql-yoga";
+import { type DocumentNode, type GraphQLSchema, Kind, visit } from "graphql";
+import type { Route, RouteHandler } from "../http/routes.ts";
+import { admitRequest } from "./access.ts";
+import type { GatewayParts, GraphqlContext } from "./context.ts";
+import { resolverDrift } from "./drift.ts";
+import { apiError } from "./errors.ts";
+import { DEFAULT_QUERY_LIMITS, queryLimitRules, type QueryLimits } from "./limits.ts";
+import { enforceOwnerOnly } from "./owner_only.ts";
+import { resolvers } from "./resolvers.ts";
+
+export const GRAPHQL_PATH = "/graphql";
+export const SCHEMA_URL = new URL("../../schema/openseg.graphql", import.meta.url);
+
+export interface GraphqlRoutesOptions extends GatewayParts {
+  /** `--graphql-dev`: GraphiQL and introspection for every admitted caller, not only the owner. */
+  dev?: boolean;
+  limits?: QueryLimits;
+}
+
+/** The executable schema: the SDL file with the resolvers; throws when they drift apart. */
+export function buildGraphqlSchema(sdl: string): GraphQLSchema {
+  const schema = createSchema<GraphqlContext>({ typeDefs: sdl, resolvers });
+  const drift = resolverDrift(schema, resolvers);
+  if (drift.length > 0) {
+    throw new Error(`GraphQL resolvers drifted from the SDL:\n  ${drift.join("\n  ")}`);
+  }
+  enforceOwnerOnly(schema);
+  return schema;
+}
+
+/** GET and POST `/graphql`. Reads the SDL file once, synchronously, at start-up. */
+export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
+  const schema = buildGraphqlSchema(Deno.readTextFileSync(SCHEMA_URL));
+  const dev = options.dev ?? false;
+  const gateway: GatewayParts = {
+    bus: options.bus,
+    supervisors: options.supervisors,
+    version: options.version,
+    startedMs: options.startedMs,
+  };
+  const yoga = createYoga<GraphqlContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    logging: false,
+    landingPage: false,
+    graphiql: (_request, context) => dev || context.access.kind === "owner",
+    plugins: [
+      limitsPlugin(options.limits ?? DEFAULT_QUERY_LIMITS),
+      ...(dev ? [] : [ownerIntrospectionPlugin()]),
+    ],
+  });
+  const handler: RouteHandler = (request, context) => {
+    const access = admitRequest(request, context.services);
+    if (access instanceof Response) return access;
+    return yoga.fetch(request, { access, services: context.services, gateway });
+  };
+  return [
+    { method: "GET", path: GRAPHQL_PATH, handler },
+    { method: "POST", path: GRAPHQL_PATH, handler },
+  ];
+}
+
+/** Adds the depth, alias and cost rules to every validation (they do not depend on the caller). */
+function limitsPlugin(limits: QueryLimits): Plugin {
+  const rules = queryLimitRules(limits);
+  return {
+    onValidate({ addValidationRule }) {
+      for (const rule of rules) addValidationRule(rule);
+    },
+  };
+}
+
+/**
+ * Refuses introspection to apps at execution, not validation: yoga caches validation results by
+ * document, and a cached owner result must not let an app through.
+ */
+function ownerIntrospectionPlugin(): Plugin<GraphqlContext> {
+  const refusal = {
+    errors: [apiError("FORBIDDEN", "introspection is only for the gateway's owner")],
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      if (args.contextValue.access.kind !== "owner" && introspects(args.document)) {
+        setResultAndStopExecution(refusal);
+      }
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      if (args.contextValue.access.kind !== "owner" && introspects(args.document)) {
+        setResultAndStopExecution(refusal);
+      }
+    },
+  };
+}
+
+function introspects(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    [Kind.FIELD](node) {
+      if (node.name.value === "__schema" || node.name.value === "__type") found = true;
+    },
+  });
+  return found;
+}

@@ -1,0 +1,74 @@
+/**
+ * Reading request bodies safely: form and JSON parsers that check the content type and turn
+ * malformed input into a 4xx `HttpError` instead of an exception. Size is already bounded by the
+ * server (`maxBodyBytes`).
+ *
+ * @module
+ */
+
+import { HttpError } from "./errors.ts";
+
+export interface ReadFormOptions {
+  /** Parameters that may repeat (e.g. a group of checkboxes). */
+  repeatable?: string[];
+}
+
+/** Parses an `application/x-www-form-urlencoded` body; other repeated parameters are refused. */
+export async function readForm(
+  request: Request,
+  options: ReadFormOptions = {},
+): Promise<URLSearchParams> {
+  if (mediaType(request) !== "application/x-www-form-urlencoded") {
+    throw new HttpError(
+      415,
+      "invalid_request",
+      "expected Content-Type application/x-www-form-urlencoded",
+    );
+  }
+  const text = await readText(request);
+  const form = new URLSearchParams(text);
+  const repeated = repeatedKey(form, options.repeatable ?? []);
+  if (repeated !== null) {
+    throw new HttpError(400, "invalid_request", `'${repeated}' appears more than once`);
+  }
+  return form;
+}
+
+/**
+ * The first parameter that appears more than once and may not, or null (RFC 6749 §3.1:
+ * parameters must not be included more than once).
+ */
+export function repeatedKey(params: URLSearchParams, repeatable: string[] = []): string | null {
+  const seen = new Set<string>();
+  for (const key of params.keys()) {
+    if (seen.has(key) && !repeatable.includes(key)) return key;
+    seen.add(key);
+  }
+  return null;
+}
+
+/** Parses a JSON body. */
+export async function readJson(request: Request): Promise<unknown> {
+  if (mediaType(request) !== "application/json") {
+    throw new HttpError(415, "invalid_request", "expected Content-Type application/json");
+  }
+  const text = await readText(request);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_request", "the body is not valid JSON");
+  }
+}
+
+function mediaType(request: Request): string {
+  return (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+}
+
+async function readText(request: Request): Promise<string> {
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "invalid_request", "the body is not valid UTF-8");
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * `GET /metrics` in the Prometheus text format (0.0.4): fragments per type and link changes since
+ * start (counted from the live bus), persistent decode warnings, link state per port, store rows
+ * and bytes, and the MQTT exporter's connection and backlog. HTTP and SSE metrics are not here yet.
+ *
+ * Store figures are read per scrape with `count(*)` over the ring tables, which stay small
+ * (48 hours) — a scrape costs a few milliseconds.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import type { MqttExporter } from "../export/mqtt.ts";
+import type { LiveBus } from "../live/bus.ts";
+import type { LinkState } from "../radio/events.ts";
+import { portLinks } from "../store/port_links.ts";
+import type { Route } from "./routes.ts";
+
+/** Counts from the live bus since start; `close()` ends the subscription. */
+export interface LiveCounts {
+  /** Stored fragments by root tag, e.g. `InstantaneousDemand`. */
+  fragments: Map<string, number>;
+  /** Link state changes by port and state. */
+  linkChanges: Map<string, Map<LinkState, number>>;
+  close(): void;
+}
+
+/** Subscribes to `bus` and counts what passes. */
+export function countLiveEvents(bus: LiveBus): LiveCounts {
+  // A large queue: counting is cheap, and a dropped event would make a counter wrong.
+  const subscription = bus.subscribe({ maxQueued: 100_000 });
+  const counts: LiveCounts = {
+    fragments: new Map(),
+    linkChanges: new Map(),
+    close: () => subscription.close(),
+  };
+  (async () => {
+    for await (const event of subscription) {
+      if (event.type === "stored") {
+        const fragment = event.event.fragment;
+        counts.fragments.set(fragment, (counts.fragments.get(fragment) ?? 0) + 1);
+      } else {
+        const byState = counts.linkChanges.get(event.port) ?? new Map<LinkState, number>();
+        byState.set(event.state, (byState.get(event.state) ?? 0) + 1);
+        counts.linkChanges.set(event.port, byState);
+      }
+    }
+  })();
+  return counts;
+}
+
+export interface MetricsOptions {
+  live: LiveCounts;
+  /** Absent when MQTT export is off. */
+  mqtt?: MqttExporter;
+}
+
+const RING_TABLES = ["demand", "summation", "intervals", "demand_rollup", "prices", "messages"];
+const LINK_STATES: LinkState[] = [
+  "connecting",
+  "initializing",
+  "connected",
+  "disconnected",
+  "closed",
+];
+
+/** The `/metrics` route. */
+export function metricsRoute(options: MetricsOptions): Route {
+  return {
+    method: "GET",
+    path: "/metrics",
+    handler: (_request, context) =>
+      new Response(renderMetrics(context.services.db, options), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      }),
+  };
+}
+
+/** The metrics text for `db` and the live counts. */
+export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string {
+  const out: string[] = [];
+  const family = (name: string, type: "counter" | "gauge", help: string) =>
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const sample = (name: string, labels: Record<string, string>, value: number) => {
+    const text = Object.entries(labels).map(([key, v]) => `${key}="${escapeLabel(v)}"`).join(",");
+    out.push(`${name}${text === "" ? "" : `{${text}}`} ${value}`);
+  };
+
+  family("openseg_fragments_total", "counter", "Fragments stored since start, by root tag.");
+  for (const [fragment, n] of [...options.live.fragments].sort()) {
+    sample("openseg_fragments_total", { fragment }, n);
+  }
+
+  family(
+    "openseg_warnings_total",
+    "counter",
+    "Warning counters (decode, link, store) by kind, persistent.",
+  );
+  const warnings = db.prepare(
+    "SELECT kind, sum(count) AS n FROM warnings GROUP BY kind ORDER BY kind",
+  ).all() as { kind: string; n: number }[];
+  for (const { kind, n } of warnings) sample("openseg_warnings_total", { kind }, n);
+
+  family("openseg_link_state", "gauge", "1 for the port's last recorded link state.");
+  for (const link of portLinks(db)) {
+    for (const state of LINK_STATES) {
+      sample("openseg_link_state", { port: link.port, state }, link.state === state ? 1 : 0);
+    }
+  }
+  family("openseg_link_changes_total", "counter", "Link state changes since start.");
+  family("openseg_link_reconnects_total", "counter", "Links re-established since start.");
+  for (const [port, byState] of [...options.live.linkChanges].sort()) {
+    for (const [state, n] of byState) sample("openseg_link_changes_total", { port, state }, n);
+    sample(
+      "openseg_link_reconnects_total",
+      { port },
+      Math.max(0, (byState.get("connected") ?? 0) - 1),
+    );
+  }
+
+  family("openseg_store_rows", "gauge", "Rows in each ring table.");
+  for (const table of RING_TABLES) {
+    const row = db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number };
+    sample("openseg_store_rows", { table }, row.n);
+  }
+  family("openseg_store_bytes", "gauge", "Size of the database file (pages in use and free).");
+  const pages = db.prepare("PRAGMA page_count").get() as { page_count: number };
+  const pageSize = db.prepare("PRAGMA page_size").get() as { page_size: number };
+  sample("openseg_store_bytes", {}, pages.page_count * pageSize.page_size);
+
+  if (options.mqtt) {
+    const status = options.mqtt.status();
+    family("openseg_mqtt_connected", "gauge", "1 while connected to the broker.");
+    sample("openseg_mqtt_connected", {}, status.connected ? 1 : 0);
+    family("openseg_mqtt_reconnects_total", "counter", "Broker connections after the first.");
+    sample("openseg_mqtt_reconnects_total", {}, status.reconnects);
+    family("openseg_mqtt_intervals_sent_total", "counter", "Interval readings acknowledged.");
+    sample("openseg_mqtt_intervals_sent_total", {}, status.intervalsSent);
+    family("openseg_mqtt_backlog_intervals", "gauge", "Complete interval readings not yet sent.");
+    sample("openseg_mqtt_backlog_intervals", {}, options.mqtt.backlogIntervals());
+  }
+  return out.join("\n") + "\n";
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}

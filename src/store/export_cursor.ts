@@ -1,0 +1,96 @@
+/**
+ * Store-and-forward bookkeeping for exporters: which interval readings a sink (the MQTT broker)
+ * has acknowledged, per meter, and which complete ones it still lacks.
+ *
+ * An interval is complete once the meter's newest register reading lies at or after its end:
+ * every later reading is split after that point (`interval_deriver.ts`), so a complete row never
+ * changes again and can be sent exactly once. The cursor lives outside the ring, so it survives
+ * restarts; rows the ring trimmed before they were sent are gone (the outage outlasted the window).
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { QUALITY_CODES } from "./migrations.ts";
+import type { IntervalReading } from "./queries.ts";
+
+/** The last interval a sink acknowledged for one meter. */
+export interface ExportCursor {
+  startMs: number;
+  durationS: number;
+}
+
+/** The cursor of `sink` for `meterKey`, or null when nothing was sent yet. */
+export function readExportCursor(
+  db: DatabaseSync,
+  q: { sink: string; meterKey: string },
+): ExportCursor | null {
+  const row = db.prepare(
+    `SELECT start_ms AS startMs, duration_s AS durationS FROM export_cursors
+     WHERE sink = ? AND meter_key = ?`,
+  ).get(q.sink, q.meterKey) as ExportCursor | undefined;
+  return row === undefined ? null : { startMs: row.startMs, durationS: row.durationS };
+}
+
+/** Records that `sink` acknowledged everything up to and including `cursor`. */
+export function saveExportCursor(
+  db: DatabaseSync,
+  q: { sink: string; meterKey: string; cursor: ExportCursor; nowMs: number },
+): void {
+  db.prepare(
+    `INSERT INTO export_cursors (sink, meter_key, start_ms, duration_s, updated_ms)
+     VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (sink, meter_key) DO UPDATE SET start_ms = excluded.start_ms,
+       duration_s = excluded.duration_s, updated_ms = excluded.updated_ms`,
+  ).run(q.sink, q.meterKey, q.cursor.startMs, q.cursor.durationS, q.nowMs);
+}
+
+/** Complete intervals after the cursor (null: from the oldest kept), oldest first. */
+const PENDING_WHERE = `
+  meter_key = :meterKey
+  AND (:startMs IS NULL OR start_ms > :startMs OR (start_ms = :startMs AND duration_s > :durationS))
+  AND start_ms + duration_s * 1000 <= (SELECT max(ts_ms) FROM summation WHERE meter_key = :meterKey)`;
+
+/** Up to `limit` complete intervals `sink` has not acknowledged yet, oldest first. */
+export function pendingIntervals(
+  db: DatabaseSync,
+  q: { sink: string; meterKey: string; limit: number },
+): IntervalReading[] {
+  const cursor = readExportCursor(db, q);
+  const rows = db.prepare(
+    `SELECT start_ms AS startMs, duration_s AS durationS, delivered_wh AS deliveredWh,
+       received_wh AS receivedWh, quality
+     FROM intervals WHERE ${PENDING_WHERE}
+     ORDER BY start_ms, duration_s LIMIT :limit`,
+  ).all({
+    meterKey: q.meterKey,
+    startMs: cursor?.startMs ?? null,
+    durationS: cursor?.durationS ?? null,
+    limit: Math.max(1, Math.trunc(q.limit)),
+  }) as unknown as (Omit<IntervalReading, "quality"> & { quality: number })[];
+  return rows.map((row) => ({
+    startMs: row.startMs,
+    durationS: row.durationS,
+    deliveredWh: row.deliveredWh,
+    receivedWh: row.receivedWh,
+    quality: QUALITY_NAMES[row.quality] ?? "questionable",
+  }));
+}
+
+/** How many complete intervals `sink` still lacks for `meterKey`. */
+export function pendingIntervalCount(
+  db: DatabaseSync,
+  q: { sink: string; meterKey: string },
+): number {
+  const cursor = readExportCursor(db, q);
+  const row = db.prepare(`SELECT count(*) AS n FROM intervals WHERE ${PENDING_WHERE}`).get({
+    meterKey: q.meterKey,
+    startMs: cursor?.startMs ?? null,
+    durationS: cursor?.durationS ?? null,
+  }) as { n: number };
+  return row.n;
+}
+
+const QUALITY_NAMES = Object.fromEntries(
+  Object.entries(QUALITY_CODES).map(([name, code]) => [code, name]),
+) as Record<number, IntervalReading["quality"]>;

@@ -1,0 +1,36 @@
+/**
+ * What the store knows about the radios themselves: the identity a device reported
+ * (`DeviceInfo`) and the warning counters of a port, for the gateway's radio list.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+
+export interface RadioDeviceInfo {
+  deviceMac: string;
+  manufacturer: string | null;
+  modelId: string | null;
+  firmwareVersion: string | null;
+  hardwareVersion: string | null;
+  dateCodeDate: string | null;
+}
+
+/** The stored identity of one radio, or null before it reported one. */
+export function radioDeviceInfo(db: DatabaseSync, deviceMac: string): RadioDeviceInfo | null {
+  const row = db.prepare(
+    `SELECT device_mac AS deviceMac, manufacturer, model_id AS modelId,
+       firmware_version AS firmwareVersion, hardware_version AS hardwareVersion,
+       date_code_date AS dateCodeDate
+     FROM devices WHERE device_mac = ?`,
+  ).get(deviceMac) as RadioDeviceInfo | undefined;
+  return row === undefined ? null : { ...row };
+}
+
+/** Warning counters of a port and all its meters, summed by kind. */
+export function portWarnings(db: DatabaseSync, port: string): Record<string, number> {
+  const rows = db.prepare(
+    "SELECT kind, sum(count) AS n FROM warnings WHERE port = ? GROUP BY kind ORDER BY kind",
+  ).all(port) as { kind: string; n: number }[];
+  return Object.fromEntries(rows.map((row) => [row.kind, row.n]));
+}

@@ -1,0 +1,273 @@
+/**
+ * The dashboard's browser entry: loads the owner's view of the gateway over GraphQL, wires the
+ * panels to the live subscriptions (demand, intervals, messages, radio link state) and to the
+ * owner's actions, and shows the sign-in card when there is no session. Bundled by `build.ts`.
+ *
+ * @module
+ */
+
+/// <reference no-default-lib="true" />
+/// <reference lib="dom" />
+/// <reference lib="esnext" />
+
+import { createAppsPanel } from "./apps.ts";
+import { byId } from "./dom.ts";
+import { graphql, GraphqlError, isSignedOut } from "./graphql.ts";
+import { createHistoryPanel } from "./history.ts";
+import { createMessagesPanel } from "./messages.ts";
+import { createMetersPanel, meterLabel } from "./meters.ts";
+import { createNowPanel } from "./now.ts";
+import {
+  APPROVE_APP,
+  APPS_QUERY,
+  type AppsResult,
+  CONFIRM_MESSAGE,
+  DASHBOARD_QUERY,
+  type DashboardResult,
+  DEMAND_SUBSCRIPTION,
+  type DemandEvent,
+  type IntervalEvent,
+  INTERVALS_SUBSCRIPTION,
+  LINK_SUBSCRIPTION,
+  type LinkEvent,
+  type LinkState,
+  MESSAGES_SUBSCRIPTION,
+  type MessagesEvent,
+  type Meter,
+  METER_QUERY,
+  RENAME_METER,
+  REVOKE_AUTHORIZATION,
+} from "./queries.ts";
+import { type StreamState, subscribe } from "./sse.ts";
+
+/** Performance marks the browser test reads (load → first value, load → first live value). */
+const FIRST_VALUE_MARK = "openseg:first-value";
+const FIRST_LIVE_VALUE_MARK = "openseg:first-live-value";
+
+const TICK_MS = 1000;
+/** Streams that come back within this are reloaded together. */
+const RELOAD_DEBOUNCE_MS = 300;
+
+function announce(text: string): void {
+  byId("announce").textContent = text;
+}
+
+function describeFailure(error: unknown): string {
+  return error instanceof GraphqlError ? error.message : "something went wrong";
+}
+
+function showSignedOut(): void {
+  byId("dashboard").hidden = true;
+  byId("logout").hidden = true;
+  byId("signed-out").hidden = false;
+  byId("connection").textContent = "Signed out";
+  byId("connection").dataset.state = "off";
+}
+
+async function start(): Promise<void> {
+  // Asked first; the live streams open while it runs.
+  const firstLoad = graphql<DashboardResult>(DASHBOARD_QUERY);
+  const streamStates = new Map<string, StreamState>();
+  const linkStates = new Map<string, LinkState>();
+  const stops: (() => void)[] = [];
+  let meters: Meter[] = [];
+  let selectedId: string | null = null;
+  let loaded = false;
+  let firstLive = true;
+  // Live events that arrive before the first load are applied right after it.
+  const early: (() => void)[] = [];
+
+  function fail(error: unknown): void {
+    if (isSignedOut(error)) {
+      for (const stop of stops) stop();
+      showSignedOut();
+      return;
+    }
+    announce(`Failed: ${describeFailure(error)}`);
+  }
+
+  const now = createNowPanel();
+  const history = createHistoryPanel(fail);
+  const metersPanel = createMetersPanel(async (meterId, name) => {
+    try {
+      await graphql(RENAME_METER, { id: meterId, name: name === "" ? null : name });
+      announce("Name saved.");
+      await reloadDashboard();
+    } catch (error) {
+      fail(error);
+      throw error;
+    }
+  });
+  const messages = createMessagesPanel(async (meterId, messageId) => {
+    try {
+      await graphql(CONFIRM_MESSAGE, { meterId, messageId });
+      announce("Confirmation sent to the meter.");
+    } catch (error) {
+      fail(error);
+      throw error;
+    }
+  });
+  const apps = createAppsPanel({
+    async revoke(authorization) {
+      try {
+        await graphql(REVOKE_AUTHORIZATION, { id: authorization.id });
+        announce(`${authorization.app?.name ?? "The app"} can no longer read your data.`);
+        await reloadApps();
+      } catch (error) {
+        fail(error);
+        throw error;
+      }
+    },
+    async approve(app) {
+      try {
+        await graphql(APPROVE_APP, { appId: app.id, meterIds: meters.map((m) => m.id) });
+        announce(`${app.name} may now read your data.`);
+        await reloadApps();
+      } catch (error) {
+        fail(error);
+        throw error;
+      }
+    },
+  });
+
+  const select = byId<HTMLSelectElement>("meter-select");
+  select.addEventListener("change", () => {
+    selectedId = select.value;
+    showMeters();
+  });
+
+  function selected(): Meter | null {
+    return meters.find((meter) => meter.id === selectedId) ?? meters[0] ?? null;
+  }
+
+  function showMeters(): void {
+    byId("meter-pick").hidden = meters.length < 2;
+    select.replaceChildren(...meters.map((meter) => new Option(meterLabel(meter), meter.id)));
+    const meter = selected();
+    selectedId = meter?.id ?? null;
+    if (meter !== null) select.value = meter.id;
+    now.showDemand(meter?.demand ?? null);
+    now.showPrice(meter?.price ?? null);
+    history.setPrice(meter?.price ?? null);
+    history.setMeter(selectedId, meter?.demand ? Date.parse(meter.demand.at) : Date.now());
+    messages.show(new Map(meters.map((m) => [m.id, m.messages])));
+  }
+
+  function showTrouble(): void {
+    const reconnecting = [...streamStates.values()].includes("reconnecting");
+    const linkDown = [...linkStates.values()].some((state) => state !== "CONNECTED");
+    const connection = byId("connection");
+    connection.textContent = reconnecting ? "Reconnecting…" : linkDown ? "Radio link down" : "Live";
+    connection.dataset.state = reconnecting || linkDown ? "trouble" : "live";
+    now.setTrouble(
+      reconnecting
+        ? "the live connection to the gateway dropped; reconnecting."
+        : linkDown
+        ? "the radio link to the meter is down."
+        : null,
+    );
+  }
+
+  function showDashboard(dashboard: DashboardResult): void {
+    meters = dashboard.meters;
+    for (const radio of dashboard.gateway.radios) linkStates.set(radio.port, radio.linkState);
+    metersPanel.show(meters, dashboard.gateway.radios);
+    showMeters();
+    showTrouble();
+  }
+
+  async function reloadDashboard(): Promise<void> {
+    showDashboard(await graphql<DashboardResult>(DASHBOARD_QUERY));
+  }
+
+  async function reloadApps(): Promise<void> {
+    const result = await graphql<AppsResult>(APPS_QUERY);
+    apps.show(result.authorizations, result.apps);
+  }
+
+  let reloadTimer: ReturnType<typeof setTimeout> | undefined;
+  function reloadSoon(): void {
+    if (!loaded) return;
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => {
+      reloadDashboard().then(reloadApps).catch(fail);
+    }, RELOAD_DEBOUNCE_MS);
+  }
+
+  function stream<T>(name: string, query: string, onData: (data: T) => void): void {
+    let opened = false;
+    stops.push(subscribe<T>(query, {
+      onData(data) {
+        if (loaded) onData(data);
+        else early.push(() => onData(data));
+      },
+      onState(state) {
+        streamStates.set(name, state);
+        showTrouble();
+        // A closed stream may mean the session ended: the reload finds out.
+        if (state === "reconnecting") reloadSoon();
+      },
+      onOpen() {
+        // What changed while the stream was down is only in a fresh load.
+        if (opened) reloadSoon();
+        opened = true;
+      },
+    }));
+  }
+
+  stream<DemandEvent>("demand", DEMAND_SUBSCRIPTION, ({ demand: update }) => {
+    const meter = meters.find((m) => m.id === update.meterId);
+    if (meter === undefined) return reloadSoon();
+    meter.demand = update.demand;
+    metersPanel.seen(update.meterId, update.demand.at);
+    if (update.meterId !== selectedId) return;
+    now.showDemand(update.demand);
+    if (firstLive) {
+      performance.mark(FIRST_LIVE_VALUE_MARK);
+      firstLive = false;
+    }
+  });
+  stream<IntervalEvent>("intervals", INTERVALS_SUBSCRIPTION, ({ intervals: update }) => {
+    if (update.meterId !== selectedId) return;
+    const endMs = Date.parse(update.interval.start) + update.interval.durationS * 1000;
+    history.reload(endMs).catch(fail);
+    // Prices change on the meter's schedule; a completed interval is the moment to catch up.
+    graphql<{ meter: Meter }>(METER_QUERY, { id: update.meterId }).then(({ meter }) => {
+      now.showPrice(meter.price);
+      history.setPrice(meter.price);
+    }, fail);
+  });
+  stream<MessagesEvent>("messages", MESSAGES_SUBSCRIPTION, ({ messages: update }) => {
+    messages.update(update.meterId, update.message);
+  });
+  stream<LinkEvent>("link", LINK_SUBSCRIPTION, ({ linkState: update }) => {
+    linkStates.set(update.port, update.state);
+    metersPanel.setLink(update.port, update.state);
+    showTrouble();
+  });
+
+  let dashboard: DashboardResult;
+  try {
+    dashboard = await firstLoad;
+  } catch (error) {
+    for (const stop of stops) stop();
+    if (isSignedOut(error)) return showSignedOut();
+    byId("connection").textContent = "Gateway unreachable";
+    throw error;
+  }
+  byId("dashboard").hidden = false;
+  byId("logout").hidden = false;
+  byId("version").textContent = dashboard.gateway.version;
+  showDashboard(dashboard);
+  if (selected()?.demand) performance.mark(FIRST_VALUE_MARK);
+  loaded = true;
+  for (const apply of early.splice(0)) apply();
+  reloadApps().catch(fail);
+
+  setInterval(() => {
+    now.tick();
+    metersPanel.tick();
+  }, TICK_MS);
+}
+
+start().catch((error) => console.error("dashboard:", error));

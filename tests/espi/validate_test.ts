@@ -1,0 +1,143 @@
+/**
+ * Every kind of document the ESPI resource server emits validates against the official NAESB
+ * ESPI 4.0 schema with `xmllint` (data from the simulated households), and the validator really
+ * rejects a broken document, so these tests can fail.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { registerApp } from "../../src/auth/apps.ts";
+import { createAuthorization } from "../../src/auth/authorizations.ts";
+import type { Caller } from "../../src/auth/caller.ts";
+import { mintToken } from "../../src/auth/tokens.ts";
+import { dispatchEspi } from "../../src/espi/routes.ts";
+import { accessCaller, END_MS, espiFixture, get } from "./fixtures.ts";
+
+const REFERENCE = new URL("../../../shared/reference/espi/", import.meta.url);
+const SCHEMA = new URL("schema/espi-4.0/espi.xsd", REFERENCE).pathname;
+const CATALOG = new URL("schema/espi-4.0/catalog.xml", REFERENCE).pathname;
+
+/** Runs xmllint on the files; returns its exit code and combined output. */
+async function xmllint(files: string[]): Promise<{ code: number; output: string }> {
+  const result = await new Deno.Command("xmllint", {
+    args: ["--nonet", "--noout", "--schema", SCHEMA, ...files],
+    env: { XML_CATALOG_FILES: CATALOG },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: result.code,
+    output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
+  };
+}
+
+Deno.test("every ESPI document kind validates against the ESPI 4.0 schema", async () => {
+  const fixture = await espiFixture();
+  const files: string[] = [];
+  try {
+    const up = fixture.solarUsagePointId;
+    const app = registerApp(fixture.db, {
+      name: "Energy <Saver> & Co",
+      redirectUris: ["https://app.example/callback"],
+      nowMs: END_MS - 3_600_000,
+    });
+    const clientId = app.app.clientId;
+    const authorization = createAuthorization(fixture.db, {
+      clientId,
+      scope: app.app.scopes[0],
+      usagePointIds: [up],
+      nowMs: END_MS - 1_800_000,
+    });
+    mintToken(fixture.db, {
+      kind: "access",
+      clientId,
+      authorizationId: authorization.authorizationId,
+      expiresInS: 3600,
+      nowMs: END_MS - 1_800_000,
+    });
+    const sub = authorization.subscriptionId;
+    const access = accessCaller(sub, [up]);
+    const owner: Caller = { kind: "owner", sessionId: "s" };
+    const client: Caller = { kind: "client", applicationId: clientId, tokenId: "c" };
+    const registration: Caller = { kind: "registration", applicationId: clientId, tokenId: "r" };
+    const tree = `Subscription/${sub}/UsagePoint/${up}`;
+    const dayId = String(Date.UTC(2024, 5, 2, 4) / 1000); // local midnight, New York (EDT)
+    const cases: [string, Caller, string?][] = [
+      [`Batch/Subscription/${sub}`, access],
+      [`Batch/RetailCustomer/1/UsagePoint`, owner],
+      [`Subscription/${sub}/UsagePoint`, access],
+      [tree, access],
+      [`${tree}/MeterReading`, access],
+      [`${tree}/MeterReading/1`, access],
+      [`${tree}/MeterReading/1/IntervalBlock`, access],
+      [`${tree}/MeterReading/1/IntervalBlock/${dayId}`, access],
+      [`${tree}/MeterReading/2/IntervalBlock/${dayId}`, access],
+      [`${tree}/MeterReading/3/IntervalBlock/${dayId}`, access],
+      [`${tree}/MeterReading/4/IntervalBlock/${dayId}`, access],
+      [`${tree}/MeterReading/5/IntervalBlock/${dayId}`, access],
+      [`${tree}/UsageSummary`, access],
+      [`${tree}/UsageSummary/1`, access],
+      [`UsagePoint/${up}/UsageSummary`, access],
+      [`RetailCustomer/1/UsagePoint/${up}/MeterReading/1/IntervalBlock`, owner],
+      ["ReadingType", access],
+      ["ReadingType/1-900-840", access],
+      ["ReadingType/3-300-0", access],
+      ["LocalTimeParameters", access],
+      ["LocalTimeParameters/1", access, "UTC"],
+      ["LocalTimeParameters/1", access, "America/New_York"],
+      ["LocalTimeParameters/1", access, "Europe/Berlin"],
+      [`ApplicationInformation/${clientId}`, registration],
+      ["Authorization", client],
+      [`Authorization/${authorization.authorizationId}`, client],
+      ["ReadServiceStatus", client],
+    ];
+    const expectations: [string, RegExp][] = [
+      ["LocalTimeParameters/1 UTC", /<espi:dstStartRule>FFFFFFFF</],
+      ["LocalTimeParameters/1 America/New_York", /360E2000.*B40E2000|B40E2000.*360E2000/s],
+      ["LocalTimeParameters/1 Europe/Berlin", /<espi:dstStartRule>3E0E2000</],
+    ];
+    for (const [path, caller, timeZone] of cases) {
+      const response = dispatchEspi(get(path), fixture.services(timeZone), caller);
+      const body = await response.text();
+      assert.equal(response.status, 200, `${path}: ${body}`);
+      assert.match(response.headers.get("content-type") ?? "", /^application\/atom\+xml/);
+      const expectation = expectations.find(([name]) => name === `${path} ${timeZone}`);
+      if (expectation) assert.match(body, expectation[1]);
+      const file = `${fixture.dir}/doc-${files.length}.xml`;
+      await Deno.writeTextFile(file, body);
+      files.push(file);
+    }
+    const { code, output } = await xmllint(files);
+    assert.equal(code, 0, output);
+    assert.equal(output.match(/ validates$/gm)?.length, cases.length, output);
+  } finally {
+    await fixture.cleanup();
+  }
+});
+
+Deno.test("the validator rejects a broken ESPI document", async () => {
+  const fixture = await espiFixture();
+  try {
+    const caller = accessCaller("sub-a", [fixture.plainUsagePointId]);
+    const body = await dispatchEspi(get("Batch/Subscription/sub-a"), fixture.services(), caller)
+      .text();
+    // An IntervalReading with its value before its timePeriod breaks the schema's sequence.
+    const broken = body.replace(
+      /(<espi:timePeriod>.*?<\/espi:timePeriod>)(<espi:value>\d+<\/espi:value>)/,
+      "$2$1",
+    );
+    assert.notEqual(broken, body);
+    const good = `${fixture.dir}/good.xml`;
+    const bad = `${fixture.dir}/bad.xml`;
+    await Deno.writeTextFile(good, body);
+    await Deno.writeTextFile(bad, broken);
+    assert.equal((await xmllint([good])).code, 0);
+    const result = await xmllint([bad]);
+    assert.equal(result.code, 3, result.output);
+    assert.match(result.output, /fails to validate/);
+  } finally {
+    await fixture.cleanup();
+  }
+});

@@ -1,0 +1,61 @@
+/**
+ * Shared pieces of the export tests: a gateway fed by simulated meters (real pseudo-terminals)
+ * with a live bus, a temporary database, and polling.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { type Gateway, startGateway } from "../../src/gateway.ts";
+import { LiveBus } from "../../src/live/bus.ts";
+import { openSources } from "../../src/sources.ts";
+import { openDatabase } from "../../src/store/db.ts";
+
+export { waitFor } from "../e2e/helpers.ts";
+
+export interface SimulatedGateway {
+  db: DatabaseSync;
+  bus: LiveBus;
+  gateway: Gateway;
+  /** Stops the gateway (flushing the store); the database stays open. Idempotent. */
+  stop(): Promise<void>;
+  /** Stops the gateway, closes the database and removes its directory. */
+  close(): Promise<void>;
+}
+
+/** A gateway on `meters` simulated meters running `speed` times faster than real time. */
+export async function simulatedGateway(
+  options: { meters: number; speed: number; intervalMinutes: 1 | 5 | 15 | 60 },
+): Promise<SimulatedGateway> {
+  const dir = await Deno.makeTempDir({ prefix: "openseg-export-" });
+  const db = openDatabase(`${dir}/gateway.db`);
+  const bus = new LiveBus();
+  const ports = await openSources({
+    kind: "simulate",
+    meters: options.meters,
+    speed: options.speed,
+    solar: true,
+    backfillHours: 0,
+  });
+  const gateway = startGateway({
+    db,
+    ports,
+    bus,
+    retentionHours: 48,
+    intervalMinutes: options.intervalMinutes,
+    pollSeconds: 3600,
+  });
+  let stopping: Promise<void> | null = null;
+  const stop = () => (stopping ??= gateway.stop());
+  return {
+    db,
+    bus,
+    gateway,
+    stop,
+    async close() {
+      await stop();
+      db.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}

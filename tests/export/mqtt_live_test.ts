@@ -1,0 +1,163 @@
+/**
+ * MQTT export against a real mosquitto, fed by a simulated meter through the whole gateway:
+ * retained latest values that match the store, availability (birth/last will), link state,
+ * Home Assistant discovery payloads (shape, retained) and no MAC address in any topic.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { startMqttExport } from "../../src/export/mqtt.ts";
+import { simulatedMacs } from "../../src/sources.ts";
+import { latestReadings } from "../../src/store/queries.ts";
+import { usagePointIdFor } from "../../src/store/usage_points.ts";
+import { startBroker, subscriber } from "./broker.ts";
+import { simulatedGateway, waitFor } from "./fixtures.ts";
+
+const METER_KEY = simulatedMacs(0).meterMac;
+
+Deno.test("live values, link state and availability reach subscribers, retained", async () => {
+  const broker = await startBroker();
+  const sim = await simulatedGateway({ meters: 1, speed: 600, intervalMinutes: 5 });
+  const logs: string[] = [];
+  const exporter = startMqttExport({
+    db: sim.db,
+    bus: sim.bus,
+    config: {
+      url: broker.url,
+      username: null,
+      password: null,
+      caFile: null,
+      clientId: null,
+      prefix: "test/openseg",
+    },
+    softwareVersion: "0.0.0-test",
+    log: (line) => logs.push(line),
+  });
+  const { client, messages } = await subscriber(broker.url, "test/openseg/#");
+  try {
+    const base = `test/openseg/${exporter.gatewayId}`;
+    const meterId = usagePointIdFor(sim.db, METER_KEY);
+    const last = (topic: string) => messages.findLast((m) => m.topic === topic);
+    await waitFor(
+      "demand, summation and link",
+      () =>
+        last(`${base}/meter/${meterId}/demand`) !== undefined &&
+        last(`${base}/meter/${meterId}/summation`) !== undefined &&
+        last(`${base}/link/sim_0`) !== undefined,
+      15_000,
+    );
+    assert.equal(last(`${base}/status`)?.text, "online");
+    assert.equal(JSON.parse(last(`${base}/link/sim_0`)!.text).state, "connected");
+    assert.equal(exporter.clientId, `openseg-${exporter.gatewayId}`);
+
+    // What was published live is what the store holds (published after commit).
+    const demand = JSON.parse(last(`${base}/meter/${meterId}/demand`)!.text);
+    const row = sim.db.prepare("SELECT demand_w FROM demand WHERE meter_key = ? AND ts_ms = ?")
+      .get(METER_KEY, demand.timeMs) as { demand_w: number } | undefined;
+    assert.equal(row?.demand_w, demand.demandW);
+    const summation = JSON.parse(last(`${base}/meter/${meterId}/summation`)!.text);
+    assert.equal(typeof summation.deliveredWh, "number");
+    assert.equal(typeof summation.receivedWh, "number");
+
+    // Retained: a late subscriber gets the latest values at once.
+    const late = await subscriber(broker.url, `${base}/#`);
+    await waitFor(
+      "retained values",
+      () =>
+        ["status", `meter/${meterId}/demand`, `meter/${meterId}/summation`, "link/sim_0"]
+          .every((suffix) =>
+            late.messages.some((m) => m.topic === `${base}/${suffix}` && m.retain)
+          ),
+    );
+    await late.client.endAsync();
+
+    // Opaque ids only: no MAC address of the radio or the meter in any topic.
+    const macs = Object.values(simulatedMacs(0)).map((mac) => mac.slice(2));
+    for (const { topic } of messages) {
+      for (const mac of macs) assert.ok(!topic.toLowerCase().includes(mac), topic);
+    }
+    assert.deepEqual(logs, []);
+
+    // A clean stop says `offline` (the last will only covers a crash).
+    await exporter.stop();
+    await waitFor("offline", () => last(`${base}/status`)?.text === "offline");
+  } finally {
+    await exporter.stop();
+    await client.endAsync();
+    await sim.close();
+    await broker.close();
+  }
+});
+
+Deno.test("Home Assistant discovery: retained configs with classes, units and unique ids", async () => {
+  const broker = await startBroker();
+  const sim = await simulatedGateway({ meters: 2, speed: 600, intervalMinutes: 5 });
+  const exporter = startMqttExport({
+    db: sim.db,
+    bus: sim.bus,
+    config: {
+      url: broker.url,
+      username: null,
+      password: null,
+      caFile: null,
+      clientId: "ha-test",
+      prefix: "openseg",
+    },
+    softwareVersion: "0.0.0-test",
+    log: () => {},
+  });
+  try {
+    await waitFor(
+      "both meters' prices",
+      () =>
+        [0, 1].every((i) => latestReadings(sim.db, simulatedMacs(i).meterMac).price !== undefined),
+    );
+    await waitFor("connected", () => exporter.status().connected);
+    // A subscriber arriving later sees every config retained (as HA after a restart does).
+    const { client, messages } = await subscriber(broker.url, "homeassistant/#");
+    try {
+      await waitFor("12 configs with price units", () => {
+        const configs = new Map(messages.map((m) => [m.topic, JSON.parse(m.text)]));
+        return configs.size === 12 &&
+          [...configs.values()].filter((c) => c.unit_of_measurement?.endsWith("/kWh")).length ===
+            2;
+      });
+      const configs = new Map(messages.map((m) => [m.topic, JSON.parse(m.text)]));
+      assert.ok(messages.every((m) => m.retain));
+      const uniqueIds = [...configs.values()].map((c) => c.unique_id);
+      assert.equal(new Set(uniqueIds).size, 12);
+
+      const meterId = usagePointIdFor(sim.db, simulatedMacs(0).meterMac);
+      const node = `openseg_${exporter.gatewayId}_${meterId}`;
+      const power = configs.get(`homeassistant/sensor/${node}/power/config`);
+      assert.equal(power.device_class, "power");
+      assert.equal(power.state_class, "measurement");
+      assert.equal(power.unit_of_measurement, "W");
+      assert.equal(power.state_topic, `openseg/${exporter.gatewayId}/meter/${meterId}/demand`);
+      assert.equal(power.value_template, "{{ value_json.demandW }}");
+      assert.deepEqual(power.availability, [{ topic: `openseg/${exporter.gatewayId}/status` }]);
+      assert.deepEqual(power.device.identifiers, [node]);
+      assert.equal(power.device.manufacturer, "openseg");
+      for (const name of ["energy_imported", "energy_exported"]) {
+        const energy = configs.get(`homeassistant/sensor/${node}/${name}/config`);
+        assert.equal(energy.device_class, "energy");
+        assert.equal(energy.state_class, "total_increasing");
+        assert.equal(energy.unit_of_measurement, "kWh");
+        assert.deepEqual(energy.device, power.device);
+      }
+      const price = configs.get(`homeassistant/sensor/${node}/price/config`);
+      const currency = latestReadings(sim.db, simulatedMacs(0).meterMac).price?.currency;
+      assert.equal(price.unit_of_measurement, `${currency}/kWh`);
+      const link = configs.get(`homeassistant/binary_sensor/${node}/link/config`);
+      assert.equal(link.device_class, "connectivity");
+      assert.equal(link.state_topic, `openseg/${exporter.gatewayId}/link/sim_0`);
+    } finally {
+      await client.endAsync();
+    }
+  } finally {
+    await exporter.stop();
+    await sim.close();
+    await broker.close();
+  }
+});

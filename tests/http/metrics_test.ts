@@ -1,0 +1,60 @@
+/**
+ * `/metrics` over the real HTTP server, fed by a simulated meter through the gateway: Prometheus
+ * text with fragment counters, link state, store rows and bytes (MQTT metrics only with an
+ * exporter, see `renderMetrics` there).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { countLiveEvents, metricsRoute } from "../../src/http/metrics.ts";
+import { startHttpServer } from "../../src/http/server.ts";
+import { simulatedGateway, waitFor } from "../export/fixtures.ts";
+
+Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", async () => {
+  const sim = await simulatedGateway({ meters: 1, speed: 600, intervalMinutes: 5 });
+  const live = countLiveEvents(sim.bus);
+  const http = startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    services: {
+      db: sim.db,
+      nowMs: Date.now,
+      publicBaseUrl: "",
+      timeZone: "UTC",
+      secure: false,
+    },
+    routes: [metricsRoute({ live })],
+  });
+  try {
+    await waitFor("demand counted", () => (live.fragments.get("InstantaneousDemand") ?? 0) > 5);
+    await waitFor(
+      "link stored",
+      () =>
+        (sim.db.prepare("SELECT count(*) AS n FROM ports WHERE link_state = 'connected'").get() as {
+          n: number;
+        }).n === 1,
+    );
+    const response = await fetch(`${http.url}/metrics`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    const value = (line: RegExp) => Number(text.match(line)?.[1]);
+    assert.ok(value(/^openseg_fragments_total\{fragment="InstantaneousDemand"\} (\d+)$/m) > 5);
+    assert.equal(value(/^openseg_link_state\{port="sim:0",state="connected"\} (\d+)$/m), 1);
+    assert.equal(value(/^openseg_link_state\{port="sim:0",state="closed"\} (\d+)$/m), 0);
+    assert.equal(value(/^openseg_link_reconnects_total\{port="sim:0"\} (\d+)$/m), 0);
+    assert.ok(value(/^openseg_store_rows\{table="demand"\} (\d+)$/m) > 5);
+    assert.ok(value(/^openseg_store_bytes (\d+)$/m) > 4096);
+    assert.match(text, /^# TYPE openseg_warnings_total counter$/m);
+    assert.doesNotMatch(text, /openseg_mqtt_/);
+    // Every sample line is `name{labels} number` or `name number`.
+    for (const line of text.trim().split("\n").filter((l) => !l.startsWith("#"))) {
+      assert.match(line, /^[a-z_]+(\{[^}]*\})? \d+(\.\d+)?$/, line);
+    }
+  } finally {
+    await http.shutdown();
+    live.close();
+    await sim.close();
+  }
+});

@@ -1,0 +1,23 @@
+/**
+ * The dashboard's browser test (`dashboard_browser.ts`), run in a child `deno test` with every
+ * permission: playwright-core needs the home directory, the OS release and `/proc/sys`, which the
+ * suite does not grant (and should not, to everything else). Its output, with the measured
+ * first-load bytes and time to the first live value, appears inline.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+const BROWSER_TEST = new URL("./dashboard_browser.ts", import.meta.url);
+const REPO = new URL("../../", import.meta.url);
+
+Deno.test("the dashboard works in headless Chromium (see dashboard_browser.ts)", async () => {
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "--allow-all", "--no-prompt", BROWSER_TEST.pathname],
+    cwd: REPO.pathname,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  assert.equal(child.code, 0, "the browser test failed (its output is above)");
+});

@@ -1,0 +1,127 @@
+/**
+ * A gateway for the browser test, as `openseg serve` mounts it: a real SQLite file, one simulated
+ * meter on a pseudo-terminal running fast (with solar, time-of-use prices and frequent utility
+ * messages, and a backfilled history), and the HTTP server with the OAuth/owner pages, ESPI,
+ * GraphQL and the dashboard's static routes. The owner has a password; the test also gets a
+ * session cookie of its own for checking what the page shows against the API.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { PseudoTerminal } from "../../ffi/libc.ts";
+import { SerialPort } from "../../ffi/libserialport.ts";
+import { authRoutes } from "../../src/auth/oauth.ts";
+import { setOwnerPassword } from "../../src/auth/owner.ts";
+import { createSession, SESSION_COOKIE } from "../../src/auth/sessions.ts";
+import { espiRoutes } from "../../src/espi/routes.ts";
+import { type Gateway, startGateway } from "../../src/gateway.ts";
+import { graphqlRoutes } from "../../src/graphql/server.ts";
+import { startHttpServer } from "../../src/http/server.ts";
+import { staticRoutes } from "../../src/http/static.ts";
+import { LiveBus } from "../../src/live/bus.ts";
+import { type SimulatedMeter, startSimulatedMeter } from "../../src/sim/device.ts";
+import { createHousehold } from "../../src/sim/household.ts";
+import { simulatedMacs } from "../../src/sources.ts";
+import { openDatabase } from "../../src/store/db.ts";
+
+export const OWNER_PASSWORD = "correct horse battery";
+
+export interface DashboardFixtureOptions {
+  /** Sim time runs this many times faster than the clock. */
+  speed: number;
+  backfillHours: number;
+}
+
+export interface DashboardFixture {
+  url: string;
+  db: DatabaseSync;
+  device: SimulatedMeter;
+  /** Stops the simulated radio and hangs up its line, as pulling the USB stick does. */
+  unplug(): Promise<void>;
+  /** A session of the test's own (`name=value`), for API checks next to the browser. */
+  ownerCookie: string;
+  /** POSTs a GraphQL request with the test's cookie, or with a bearer token. */
+  // deno-lint-ignore no-explicit-any
+  graphql(query: string, variables?: Record<string, unknown>, token?: string): Promise<any>;
+  close(): Promise<void>;
+}
+
+export async function startDashboardFixture(
+  options: DashboardFixtureOptions,
+): Promise<DashboardFixture> {
+  const dir = await Deno.makeTempDir({ prefix: "openseg-web-" });
+  const db = openDatabase(`${dir}/openseg.db`);
+  await setOwnerPassword(db, OWNER_PASSWORD, Date.now());
+  const pty = PseudoTerminal.open();
+  const device = startSimulatedMeter({
+    transport: pty,
+    ...simulatedMacs(0),
+    household: createHousehold({ seed: 3, solar: true, messageEveryHours: 0.25 }),
+    speed: options.speed,
+    backfillMs: options.backfillHours * 3_600_000,
+  });
+  // Unplugging and the gateway's stop both end the device; only the first does anything.
+  let stopped: Promise<void> | null = null;
+  const stopDevice = () =>
+    stopped ??= (async () => {
+      await pty.close();
+      await device.stop();
+    })();
+  const bus = new LiveBus();
+  const gateway: Gateway = startGateway({
+    db,
+    ports: [{
+      port: "sim:0",
+      open: () => SerialPort.adoptFd(pty.openSlaveFd(), pty.slavePath),
+      stop: stopDevice,
+    }],
+    retentionHours: 48,
+    intervalMinutes: 15,
+    pollSeconds: 60,
+    bus,
+  });
+  const server = startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
+    routes: [
+      ...authRoutes(),
+      ...espiRoutes,
+      ...graphqlRoutes({
+        bus,
+        supervisors: gateway.supervisors,
+        version: "0.0.0-test",
+        startedMs: Date.now(),
+      }),
+      ...staticRoutes(),
+    ],
+    onError: (error) => console.error(error),
+  });
+  const session = createSession(db, { nowMs: Date.now(), secure: false });
+  const ownerCookie = `${SESSION_COOKIE}=${session.sessionId}`;
+  return {
+    url: server.url,
+    db,
+    device,
+    ownerCookie,
+    unplug: stopDevice,
+    async graphql(query, variables = {}, token) {
+      const response = await fetch(`${server.url}/graphql`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          ...(token === undefined ? { Cookie: ownerCookie } : { Authorization: `Bearer ${token}` }),
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, ...(await response.json()) };
+    },
+    async close() {
+      await server.shutdown();
+      await gateway.stop();
+      db.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
