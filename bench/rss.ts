@@ -59,6 +59,7 @@ const gateway = new Deno.Command(Deno.execPath(), {
     "--allow-env",
     "--allow-read",
     "--allow-write",
+    "--allow-net=127.0.0.1",
     MAIN,
     "serve",
     "--simulate",
@@ -69,6 +70,8 @@ const gateway = new Deno.Command(Deno.execPath(), {
     "--quiet",
     "--db",
     dbPath,
+    "--listen",
+    "127.0.0.1:0",
   ],
   stdout: "null",
   stderr: "inherit",
@@ -76,6 +79,9 @@ const gateway = new Deno.Command(Deno.execPath(), {
 const startedMs = performance.now();
 while (fullMeters(dbPath) < METERS) {
   if (performance.now() - startedMs > 300_000) throw new Error("ring did not fill in 5 minutes");
+  if ((await Promise.race([gateway.status, sleep(0)])) !== undefined) {
+    throw new Error("the gateway exited early");
+  }
   await sleep(1000);
 }
 const fillS = (performance.now() - startedMs) / 1000;
