@@ -8,6 +8,7 @@
 import { type OptionSpec, parseCommand, type ParseOptions } from "./cli/options.ts";
 import { UsageError } from "./cli/usage_error.ts";
 import { type MqttConfig, mqttConfigFrom } from "./export/mqtt_config.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 
 /** The option table for `openseg serve`; also the source of its `--help`. */
 export const serveOptions = {
@@ -99,11 +100,33 @@ export const serveOptions = {
     env: "OPENSEG_POLL_SECONDS",
     description: "how often to ask the radio for what it does not push",
   },
+  graphqlDev: {
+    flag: "graphql-dev",
+    type: "boolean",
+    env: "OPENSEG_GRAPHQL_DEV",
+    description: "GraphiQL and introspection for every admitted caller, not only the owner",
+  },
   quiet: {
     flag: "quiet",
     type: "boolean",
     env: "OPENSEG_QUIET",
     description: "print only link state changes and errors",
+  },
+  logFormat: {
+    flag: "log-format",
+    type: "string",
+    choices: LOG_FORMATS,
+    default: "text",
+    env: "OPENSEG_LOG_FORMAT",
+    description: "console output: text for people, json for one JSON object per line",
+  },
+  logLevel: {
+    flag: "log-level",
+    type: "string",
+    choices: LOG_LEVELS,
+    default: "info",
+    env: "OPENSEG_LOG_LEVEL",
+    description: "least severe console messages shown: debug, info, warn or error",
   },
   listen: {
     flag: "listen",
@@ -206,6 +229,9 @@ export interface ServeConfig {
   intervalMinutes: 1 | 5 | 15 | 60;
   pollSeconds: number;
   quiet: boolean;
+  graphqlDev: boolean;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
   /** null: no MQTT export. */
   mqtt: MqttConfig | null;
 }
@@ -246,6 +272,9 @@ export function loadServeConfig(args: string[], options: ParseOptions = {}): Ser
     intervalMinutes: values.intervalMinutes as 1 | 5 | 15 | 60,
     pollSeconds: values.pollSeconds,
     quiet: values.quiet,
+    graphqlDev: values.graphqlDev,
+    logFormat: values.logFormat as LogFormat,
+    logLevel: values.logLevel as LogLevel,
     mqtt: mqttConfigFrom(values),
   };
 }

@@ -21,18 +21,32 @@ export interface GatewayOptions {
   pollSeconds: number;
   onLinkState?: (port: string, state: LinkState, detail: string | null) => void;
   onEvent?: (port: string, event: MeterEvent) => void;
+  /** A store flush (or `onCommit`) failed; the writer retries. Default: console. */
+  onStoreError?: (error: unknown) => void;
   /** Told what the store committed and every link state change. */
   bus?: LiveBus;
+}
+
+/** Errors the store writer reported since start: failed flushes (disk full, lock timeout). */
+export interface StoreErrors {
+  count: number;
+  lastError: string | null;
+  lastErrorMs: number | null;
+  /** True while the last flush failed: no commit has succeeded since `lastErrorMs`. */
+  failing: boolean;
 }
 
 export interface Gateway {
   readonly supervisors: readonly LinkSupervisor[];
   readonly writer: IngestWriter;
+  storeErrors(): StoreErrors;
   /** Stops every link, flushes the store and stops simulators; the db stays open. */
   stop(): Promise<void>;
 }
 
 export function startGateway(options: GatewayOptions): Gateway {
+  const errors = { count: 0, lastError: null as string | null, lastErrorMs: null as number | null };
+  let lastCommitMs: number | null = null;
   const writer = new IngestWriter(options.db, {
     retentionHours: options.retentionHours,
     intervalMinutes: options.intervalMinutes,
@@ -40,9 +54,17 @@ export function startGateway(options: GatewayOptions): Gateway {
     // WAL commit with synchronous=NORMAL is cheap; bursts still batch up to maxBatch.
     flushIntervalMs: 25,
     onCommit: (committed: StoredEvent[]) => {
+      lastCommitMs = Date.now();
       for (const { port, meterKey, event, receivedAtMs } of committed) {
         options.bus?.publish({ type: "stored", port, meterKey, event, receivedAtMs });
       }
+    },
+    onError: (error: unknown) => {
+      errors.count++;
+      errors.lastError = error instanceof Error ? error.message : String(error);
+      errors.lastErrorMs = Date.now();
+      if (options.onStoreError) options.onStoreError(error);
+      else console.error("store: flush failed:", error);
     },
   });
   const supervisors = options.ports.map((source) => {
@@ -69,6 +91,11 @@ export function startGateway(options: GatewayOptions): Gateway {
   return {
     supervisors,
     writer,
+    storeErrors: () => ({
+      ...errors,
+      failing: errors.lastErrorMs !== null &&
+        (lastCommitMs === null || lastCommitMs < errors.lastErrorMs),
+    }),
     async stop() {
       await Promise.all(supervisors.map((s) => s.stop()));
       await Promise.all(options.ports.map((source) => source.stop?.()));

@@ -1,6 +1,7 @@
 /**
  * Third-party applications (OAuth clients): registration by the owner through the CLI, lookup,
- * removal (which ends their authorizations and tokens) and client-secret checks. A confidential
+ * removal (which ends their authorizations and tokens) and client-secret checks. An app may register
+ * a notify URI, where the gateway POSTs ESPI notifications when new data arrives. A confidential
  * client's secret and every app's registration_access_token are shown once and stored hashed.
  *
  * @module
@@ -23,6 +24,8 @@ export interface AppInfo {
   scopes: string[];
   /** Public clients (phone apps) have no secret and must use PKCE. */
   isPublic: boolean;
+  /** Where ESPI BatchList notifications are POSTed; null when the app only polls. */
+  notifyUri: string | null;
   createdMs: number;
 }
 
@@ -31,6 +34,7 @@ export interface RegisterAppOptions {
   redirectUris: string[];
   scopes?: string[];
   isPublic?: boolean;
+  notifyUri?: string;
   nowMs: number;
 }
 
@@ -61,7 +65,21 @@ export function redirectUriProblem(uri: string, isPublic: boolean): string | nul
   })`;
 }
 
-/** Registers an app; throws `RangeError` on a bad name, redirect URI or scope. */
+/** Why a notify URI cannot be registered (https only, http for localhost), or null when it can. */
+export function notifyUriProblem(uri: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `'${uri}' is not an absolute URI`;
+  }
+  if (url.hash !== "" || uri.includes("#")) return `'${uri}' must not have a fragment`;
+  if (url.protocol === "https:") return null;
+  if (url.protocol === "http:" && ["127.0.0.1", "localhost"].includes(url.hostname)) return null;
+  return `'${uri}' must be https (http only for 127.0.0.1 or localhost)`;
+}
+
+/** Registers an app; throws `RangeError` on a bad name, redirect URI, notify URI or scope. */
 export function registerApp(db: DatabaseSync, options: RegisterAppOptions): RegisteredApp {
   const name = options.name.trim();
   if (name === "" || name.length > 200) throw new RangeError("the app needs a name (≤ 200 chars)");
@@ -71,6 +89,9 @@ export function registerApp(db: DatabaseSync, options: RegisterAppOptions): Regi
     const problem = redirectUriProblem(uri, isPublic);
     if (problem !== null) throw new RangeError(problem);
   }
+  const notifyUri = options.notifyUri ?? null;
+  const notifyProblem = notifyUri === null ? null : notifyUriProblem(notifyUri);
+  if (notifyProblem !== null) throw new RangeError(notifyProblem);
   const scopes = (options.scopes?.length ? options.scopes : [DEFAULT_APP_SCOPE]).map((text) => {
     try {
       return parseScope(text).text;
@@ -86,13 +107,14 @@ export function registerApp(db: DatabaseSync, options: RegisterAppOptions): Regi
     redirectUris: [...options.redirectUris],
     scopes,
     isPublic,
+    notifyUri,
     createdMs: options.nowMs,
   };
   db.exec("BEGIN IMMEDIATE");
   try {
     db.prepare(
       `INSERT INTO oauth_apps (client_id, name, redirect_uris_json, scopes_json, is_public,
-         secret_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+         secret_hash, notify_uri, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       clientId,
       name,
@@ -100,6 +122,7 @@ export function registerApp(db: DatabaseSync, options: RegisterAppOptions): Regi
       JSON.stringify(scopes),
       isPublic ? 1 : 0,
       clientSecret === null ? null : hashSecret(clientSecret),
+      notifyUri,
       options.nowMs,
     );
     const registration = mintToken(db, { kind: "registration", clientId, nowMs: options.nowMs });
@@ -137,7 +160,8 @@ export function clientSecretMatches(db: DatabaseSync, clientId: string, secret: 
 }
 
 const SELECT_APP = `SELECT client_id AS clientId, name, redirect_uris_json AS redirectUris,
-  scopes_json AS scopes, is_public AS isPublic, created_ms AS createdMs FROM oauth_apps`;
+  scopes_json AS scopes, is_public AS isPublic, notify_uri AS notifyUri, created_ms AS createdMs
+  FROM oauth_apps`;
 
 interface AppRow {
   clientId: string;
@@ -145,6 +169,7 @@ interface AppRow {
   redirectUris: string;
   scopes: string;
   isPublic: number;
+  notifyUri: string | null;
   createdMs: number;
 }
 
@@ -155,6 +180,7 @@ function toApp(row: AppRow): AppInfo {
     redirectUris: JSON.parse(row.redirectUris),
     scopes: JSON.parse(row.scopes),
     isPublic: row.isPublic === 1,
+    notifyUri: row.notifyUri,
     createdMs: row.createdMs,
   };
 }

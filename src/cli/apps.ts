@@ -33,6 +33,11 @@ const addOptions = {
     type: "strings",
     description: "ESPI scope the app may ask for (default 48 h of 15-min data); repeatable",
   },
+  notifyUri: {
+    flag: "notify-uri",
+    type: "string",
+    description: "where ESPI notifications of new data are POSTed (https; http for localhost)",
+  },
   public: {
     flag: "public",
     type: "boolean",
@@ -47,7 +52,7 @@ const removeOptions = { db: dbOption } as const;
 
 const usage = `Usage: openseg apps <add|list|remove> [options]
 
-  apps add --name NAME --redirect-uri URI [--scope SCOPE] [--public] [--json]
+  apps add --name NAME --redirect-uri URI [--scope SCOPE] [--notify-uri URI] [--public] [--json]
   apps list [--json]
   apps remove CLIENT_ID
 
@@ -74,6 +79,7 @@ function appsCommand(args: string[]): number {
             redirectUris: values.redirectUri,
             scopes: values.scope,
             isPublic: values.public,
+            notifyUri: values.notifyUri,
             nowMs: Date.now(),
           });
         } catch (error) {
@@ -87,6 +93,7 @@ function appsCommand(args: string[]): number {
           client_name: registered.app.name,
           redirect_uris: registered.app.redirectUris,
           scope: registered.app.scopes,
+          notify_uri: registered.app.notifyUri,
           token_endpoint_auth_method: registered.app.isPublic ? "none" : "client_secret_basic",
         };
         if (values.json) {
@@ -164,6 +171,7 @@ function formatApps(apps: AppInfo[]): string {
       `${app.clientId}  ${app.name}${app.isPublic ? " (public)" : ""}`,
       `  redirect: ${app.redirectUris.join(", ")}`,
       `  scope:    ${app.scopes.join(" | ")}`,
+      ...(app.notifyUri === null ? [] : [`  notify:   ${app.notifyUri}`]),
     ].join("\n")
   ).join("\n");
 }

@@ -1,24 +1,27 @@
 /**
- * `openseg serve`: runs the gateway and its HTTP server until SIGINT/SIGTERM, printing link state
+ * `openseg serve`: runs the gateway and its HTTP server until SIGINT/SIGTERM, logging link state
  * changes, a short periodic summary of what each meter reports and, on a first run without an
- * owner password, the one-time setup code.
+ * owner password, the one-time setup code (as text or JSON lines, see `log.ts`).
  *
  * @module
  */
 
 import packageJson from "../../package.json" with { type: "json" };
 import { authRoutes } from "../auth/oauth.ts";
+import { ESPI_RESOURCE_BASE } from "../auth/oauth_token.ts";
+import { startEspiNotifier } from "../espi/notify.ts";
 import { espiRoutes } from "../espi/routes.ts";
 import { issueSetupCode } from "../auth/owner.ts";
 import { loadServeConfig, type ServeConfig, serveOptions } from "../config.ts";
-import { startMqttExport } from "../export/mqtt.ts";
 import { startGateway } from "../gateway.ts";
-import { graphqlRoutes } from "../graphql/server.ts";
 import { healthRoute } from "../http/health.ts";
+import { lazyRoutes } from "../http/lazy_routes.ts";
+import { healthzRoute } from "../http/healthz.ts";
 import { countLiveEvents, metricsRoute } from "../http/metrics.ts";
 import { startHttpServer } from "../http/server.ts";
 import { staticRoutes } from "../http/static.ts";
 import { LiveBus } from "../live/bus.ts";
+import { createLogger } from "../log.ts";
 import type { MeterEvent } from "../radio/events.ts";
 import { openSources } from "../sources.ts";
 import { openDatabase } from "../store/db.ts";
@@ -58,9 +61,16 @@ async function serve(config: ServeConfig): Promise<void> {
   const db = openDatabase(config.dbPath);
   const ports = await openSources(config.source);
   const latest = new Map<string, MeterEvent[]>();
-  console.log(
+  const log = createLogger({ format: config.logFormat, level: config.logLevel });
+  log.info(
     `openseg: ${describeSource(config)} → ${config.dbPath} ` +
       `(keeps ${config.retentionHours} h, ${config.intervalMinutes}-min intervals). Ctrl-C stops.`,
+    {
+      source: config.source.kind,
+      db: config.dbPath,
+      retentionHours: config.retentionHours,
+      intervalMinutes: config.intervalMinutes,
+    },
   );
   const bus = new LiveBus();
   // Subscribed before the gateway starts, so the counters see its first events.
@@ -73,7 +83,14 @@ async function serve(config: ServeConfig): Promise<void> {
     intervalMinutes: config.intervalMinutes,
     pollSeconds: config.pollSeconds,
     onLinkState: (port, state, detail) =>
-      console.log(`[${port}] link ${state}${detail ? `: ${detail}` : ""}`),
+      (state === "disconnected" ? log.warn : log.info)(
+        `[${port}] link ${state}${detail ? `: ${detail}` : ""}`,
+        { port, state, detail },
+      ),
+    onStoreError: (error) => {
+      const message = error instanceof Error ? error.message : String(error);
+      log.error(`store: flush failed: ${message}`, { error: message });
+    },
     onEvent: (port, event) => {
       if (event.kind === "demand" || event.kind === "summation" || event.kind === "price") {
         const events = latest.get(port) ?? [];
@@ -81,18 +98,25 @@ async function serve(config: ServeConfig): Promise<void> {
       }
     },
   });
-  const mqtt = config.mqtt === null ? null : startMqttExport({
+  // Loaded only when configured: the MQTT client is ~15 MB of resident memory a box without a
+  // broker should not pay for.
+  const mqtt = config.mqtt === null ? null : (await import("../export/mqtt.ts")).startMqttExport({
     db,
     bus,
     config: config.mqtt,
     softwareVersion: packageJson.version,
+    log: (line) => log.warn(line),
   });
   if (mqtt !== null) {
-    console.log(`openseg: MQTT export to ${config.mqtt!.url} (status ${mqtt.topics.status})`);
+    log.info(`openseg: MQTT export to ${config.mqtt!.url} (status ${mqtt.topics.status})`, {
+      mqttUrl: config.mqtt!.url,
+      statusTopic: mqtt.topics.status,
+    });
   }
   const summary = config.quiet ? undefined : setInterval(() => {
-    for (const [port, events] of latest) console.log(`[${port}] ${summarize(events)}`);
+    for (const [port, events] of latest) log.info(`[${port}] ${summarize(events)}`, { port });
   }, SUMMARY_EVERY_MS);
+  const startedMs = Date.now();
   const http = startHttpServer({
     hostname: config.listen.hostname,
     port: config.listen.port,
@@ -106,37 +130,60 @@ async function serve(config: ServeConfig): Promise<void> {
       secure: config.tls !== null,
     },
     routes: [
-      healthRoute({ version: packageJson.version, startedMs: Date.now() }),
+      healthRoute({ version: packageJson.version, startedMs }),
+      healthzRoute({
+        links: () => gateway.supervisors,
+        store: gateway.storeErrors,
+        mqtt: mqtt === null ? undefined : () => mqtt.status(),
+      }),
       ...authRoutes(),
       ...espiRoutes,
-      ...graphqlRoutes({
-        bus,
-        supervisors: gateway.supervisors,
-        version: packageJson.version,
-        startedMs: Date.now(),
-      }),
+      // GraphQL loads on its first request: a box nobody is looking at saves yoga's memory.
+      ...lazyRoutes(
+        [{ method: "GET", path: "/graphql" }, { method: "POST", path: "/graphql" }],
+        async () =>
+          (await import("../graphql/server.ts")).graphqlRoutes({
+            bus,
+            supervisors: gateway.supervisors,
+            version: packageJson.version,
+            startedMs,
+            dev: config.graphqlDev,
+          }),
+      ),
       ...staticRoutes(),
       metricsRoute({ live: liveCounts, mqtt: mqtt ?? undefined }),
     ],
   });
   const baseUrl = http.services.publicBaseUrl;
-  console.log(`openseg: HTTP on ${http.url} (apps see ${baseUrl}; time zone ${config.timeZone})`);
+  log.info(`openseg: HTTP on ${http.url} (apps see ${baseUrl}; time zone ${config.timeZone})`, {
+    url: http.url,
+    publicBaseUrl: baseUrl,
+    timeZone: config.timeZone,
+  });
+  const notifier = startEspiNotifier({
+    db,
+    bus,
+    resourceBaseUrl: `${baseUrl}${ESPI_RESOURCE_BASE}`,
+    log: (line) => log.warn(line),
+  });
   const setupCode = issueSetupCode(db, Date.now());
   if (setupCode !== null) {
-    console.log(
+    log.warn(
       `openseg: no owner password yet. Open ${baseUrl}/owner/setup and enter the one-time code ` +
         `${setupCode}, or run 'openseg admin set-password'.`,
+      { setupUrl: `${baseUrl}/owner/setup` },
     );
   }
 
   await waitForSignal();
-  console.log("openseg: stopping");
+  log.info("openseg: stopping");
   clearInterval(summary);
   await http.shutdown();
   // Stops taking fragments, closes the ports and flushes the store; the exporter then publishes
   // what that last commit put on the bus and goes `offline` before the database closes.
   await gateway.stop();
   await mqtt?.stop();
+  await notifier.stop();
   liveCounts.close();
   db.close();
 }

@@ -1,7 +1,8 @@
 /**
  * `/graphql` on the gateway's HTTP server: graphql-yoga over the schema built from
- * `schema/openseg.graphql` (read at start-up), with queries and mutations as JSON and
- * subscriptions as server-sent events (yoga's built-in transport; `graphql-sse` clients work).
+ * `schema/openseg.graphql` (imported as text, so bundles and binaries carry it), with queries and
+ * mutations as JSON and subscriptions as server-sent events (yoga's built-in transport;
+ * `graphql-sse` clients work).
  *
  * Every request is admitted first (`access.ts`); yoga then runs with the caller's `Access` in its
  * context. Validation adds the query limits; introspection and GraphiQL are for the owner (or
@@ -12,6 +13,7 @@
  */
 
 import { createSchema, createYoga, type Plugin } from "graphql-yoga";
+import SCHEMA_SDL from "../../schema/openseg.graphql" with { type: "text" };
 import { type DocumentNode, type GraphQLSchema, Kind, visit } from "graphql";
 import type { Route, RouteHandler } from "../http/routes.ts";
 import { admitRequest } from "./access.ts";
@@ -42,9 +44,9 @@ export function buildGraphqlSchema(sdl: string): GraphQLSchema {
   return schema;
 }
 
-/** GET and POST `/graphql`. Reads the SDL file once, synchronously, at start-up. */
+/** GET and POST `/graphql`, over the SDL embedded at build time. */
 export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
-  const schema = buildGraphqlSchema(Deno.readTextFileSync(SCHEMA_URL));
+  const schema = buildGraphqlSchema(SCHEMA_SDL);
   const dev = options.dev ?? false;
   const gateway: GatewayParts = {
     bus: options.bus,

@@ -27,25 +27,22 @@ export interface LiveCounts {
 
 /** Subscribes to `bus` and counts what passes. */
 export function countLiveEvents(bus: LiveBus): LiveCounts {
-  // A large queue: counting is cheap, and a dropped event would make a counter wrong.
-  const subscription = bus.subscribe({ maxQueued: 100_000 });
   const counts: LiveCounts = {
     fragments: new Map(),
     linkChanges: new Map(),
-    close: () => subscription.close(),
+    close: () => stopObserving(),
   };
-  (async () => {
-    for await (const event of subscription) {
-      if (event.type === "stored") {
-        const fragment = event.event.fragment;
-        counts.fragments.set(fragment, (counts.fragments.get(fragment) ?? 0) + 1);
-      } else {
-        const byState = counts.linkChanges.get(event.port) ?? new Map<LinkState, number>();
-        byState.set(event.state, (byState.get(event.state) ?? 0) + 1);
-        counts.linkChanges.set(event.port, byState);
-      }
+  // Counted as events are published: a counter must see every event but need hold none.
+  const stopObserving = bus.observe((event) => {
+    if (event.type === "stored") {
+      const fragment = event.event.fragment;
+      counts.fragments.set(fragment, (counts.fragments.get(fragment) ?? 0) + 1);
+    } else {
+      const byState = counts.linkChanges.get(event.port) ?? new Map<LinkState, number>();
+      byState.set(event.state, (byState.get(event.state) ?? 0) + 1);
+      counts.linkChanges.set(event.port, byState);
     }
-  })();
+  });
   return counts;
 }
 

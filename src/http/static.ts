@@ -76,7 +76,10 @@ async function loadAssets(dir: URL): Promise<Map<string, Asset>> {
   try {
     entries = await Array.fromAsync(Deno.readDir(dir));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return assets;
+    // Not built, or not readable (a bundle run with read access to its data directory only).
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotCapable) {
+      return assets;
+    }
     throw error;
   }
   for (const entry of entries) {

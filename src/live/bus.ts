@@ -32,13 +32,30 @@ export interface LiveSubscription extends AsyncIterableIterator<LiveEvent> {
 
 export class LiveBus {
   #subscribers = new Set<Subscriber>();
+  #observers = new Set<(event: LiveEvent) => void>();
 
   get subscriberCount(): number {
     return this.#subscribers.size;
   }
 
   publish(event: LiveEvent): void {
+    for (const observer of this.#observers) {
+      try {
+        observer(event);
+      } catch (error) {
+        console.error("live bus: an observer failed:", error);
+      }
+    }
     for (const subscriber of this.#subscribers) subscriber.offer(event);
+  }
+
+  /**
+   * Calls `observer` synchronously on every publish, with no queue: for cheap bookkeeping such as
+   * counters, which must see every event yet should hold none. Returns the unsubscribe function.
+   */
+  observe(observer: (event: LiveEvent) => void): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
   }
 
   subscribe(options: SubscribeOptions = {}): LiveSubscription {

@@ -3,14 +3,34 @@
  * and priced with the price in effect, register readings per interval, the meter's feed facts,
  * peak demand, and the access-token expiry an ESPI Authorization shows (migration 2 tables).
  *
- * As in `queries.ts`, aggregation happens in SQL; ranges are half-open `[fromMs, toMs)`.
+ * As in `queries.ts`, aggregation happens in SQL; ranges are half-open `[fromMs, toMs)`. Each
+ * statement is prepared once per database and reused (compiling them was a visible part of the
+ * feed's time).
  *
  * @module
  */
 
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { DEMAND_SERIES_SQL } from "./queries.ts";
 import { rollupWidthFor } from "./rollup.ts";
+
+/** Prepared statements by SQL text, per database; dropped with the database object. */
+const statements = new WeakMap<DatabaseSync, Map<string, StatementSync>>();
+
+/** The statement for `sql` on `db`, prepared on first use. */
+function prepared(db: DatabaseSync, sql: string): StatementSync {
+  let cache = statements.get(db);
+  if (cache === undefined) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let statement = cache.get(sql);
+  if (statement === undefined) {
+    statement = db.prepare(sql);
+    cache.set(sql, statement);
+  }
+  return statement;
+}
 
 /** One interval of the feed, possibly several stored intervals summed. */
 export interface PricedInterval {
@@ -53,22 +73,26 @@ export interface RegisterSample {
 }
 
 export function meterFeedFacts(db: DatabaseSync, meterKey: string): MeterFeedFacts | null {
-  const meter = db.prepare(
+  const meter = prepared(
+    db,
     `SELECT first_seen_ms AS firstSeenMs, last_seen_ms AS lastSeenMs FROM meters
      WHERE meter_key = ?`,
   ).get(meterKey) as { firstSeenMs: number; lastSeenMs: number } | undefined;
   if (!meter) return null;
-  const newest = db.prepare(
+  const newest = prepared(
+    db,
     `SELECT duration_s AS durationS, start_ms + duration_s * 1000 AS endMs FROM intervals
      WHERE meter_key = ? ORDER BY start_ms DESC LIMIT 1`,
   ).get(meterKey) as { durationS: number; endMs: number } | undefined;
-  const oldest = db.prepare(
+  const oldest = prepared(
+    db,
     `SELECT start_ms AS startMs FROM intervals WHERE meter_key = ? ORDER BY start_ms LIMIT 1`,
   ).get(meterKey) as { startMs: number } | undefined;
-  const exports = db.prepare(
-    `SELECT 1 AS yes FROM intervals WHERE meter_key = ? AND received_wh > 0 LIMIT 1`,
-  ).get(meterKey) !== undefined;
-  const price = db.prepare(
+  const exports =
+    prepared(db, `SELECT 1 AS yes FROM intervals WHERE meter_key = ? AND received_wh > 0 LIMIT 1`)
+      .get(meterKey) !== undefined;
+  const price = prepared(
+    db,
     `SELECT currency_code AS currencyCode FROM prices
      WHERE meter_key = ? AND currency_code IS NOT NULL ORDER BY ts_ms DESC LIMIT 1`,
   ).get(meterKey) as { currencyCode: number } | undefined;
@@ -113,7 +137,7 @@ export function pricedIntervals(
   db: DatabaseSync,
   q: { meterKey: string; fromMs: number; toMs: number; nativeS: number; intervalS: number },
 ): PricedInterval[] {
-  const rows = db.prepare(PRICED_INTERVALS_SQL).all({
+  const rows = prepared(db, PRICED_INTERVALS_SQL).all({
     meterKey: q.meterKey,
     nativeS: q.nativeS,
     bucketMs: q.intervalS * 1000,
@@ -154,7 +178,8 @@ export function registerSamples(
   q: { meterKey: string; fromMs: number; toMs: number; intervalS: number },
 ): RegisterSample[] {
   // SQLite returns the bare columns of the row that holds max(ts_ms).
-  const rows = db.prepare(
+  const rows = prepared(
+    db,
     `SELECT (ts_ms / CAST(:bucketMs AS INTEGER)) * CAST(:bucketMs AS INTEGER) AS intervalStartMs,
        max(ts_ms) AS tsMs, delivered_wh AS deliveredWh, received_wh AS receivedWh
      FROM summation
@@ -174,7 +199,8 @@ export function peakDemandW(
   db: DatabaseSync,
   q: { meterKey: string; fromMs: number; toMs: number },
 ): { demandW: number; atMs: number } | null {
-  const row = db.prepare(
+  const row = prepared(
+    db,
     `SELECT max(max_w) AS demandW, bucket_ms AS atMs FROM demand_rollup
      WHERE meter_key = :meterKey AND bucket_min = 1 AND bucket_ms >= :fromMs AND bucket_ms < :toMs`,
   ).get({ meterKey: q.meterKey, fromMs: Math.floor(q.fromMs), toMs: Math.ceil(q.toMs) }) as {
@@ -191,7 +217,8 @@ export function peakDemandW(
  * when none was issued or it does not expire.
  */
 export function accessTokenExpiryMs(db: DatabaseSync, authorizationId: string): number | null {
-  const row = db.prepare(
+  const row = prepared(
+    db,
     `SELECT expires_ms AS expiresMs FROM oauth_tokens
      WHERE authorization_id = ? AND kind = 'access' ORDER BY created_ms DESC LIMIT 1`,
   ).get(authorizationId) as { expiresMs: number | null } | undefined;
@@ -210,7 +237,7 @@ export function demandAverages(
   q: { meterKey: string; fromMs: number; toMs: number; intervalS: number },
 ): DemandAverage[] {
   const bucketMs = q.intervalS * 1000;
-  const rows = db.prepare(DEMAND_SERIES_SQL).all({
+  const rows = prepared(db, DEMAND_SERIES_SQL).all({
     meterKey: q.meterKey,
     width: rollupWidthFor(q.intervalS / 60),
     bucketMs,

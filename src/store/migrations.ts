@@ -19,6 +19,7 @@
  *   codes, tokens, client secrets) are stored only as hashes.
  * - Export tables (migration 3: `export_cursors`, `gateway_identity`) are durable: the cursor of
  *   the last interval each sink (MQTT) acknowledged per meter, and the gateway's opaque id.
+ * - Migration 4 adds `oauth_apps.notify_uri`, where an app receives ESPI notifications.
  *
  * @module
  */
@@ -255,6 +256,11 @@ export const MIGRATIONS: readonly Migration[] = [
         gateway_id TEXT NOT NULL
       );
     `,
+  },
+  {
+    version: 4,
+    // Where an app wants ESPI BatchList notifications; NULL: the app polls.
+    sql: "ALTER TABLE oauth_apps ADD COLUMN notify_uri TEXT;",
   },
 ];
 

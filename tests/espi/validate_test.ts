@@ -11,8 +11,9 @@ import { registerApp } from "../../src/auth/apps.ts";
 import { createAuthorization } from "../../src/auth/authorizations.ts";
 import type { Caller } from "../../src/auth/caller.ts";
 import { mintToken } from "../../src/auth/tokens.ts";
+import { notificationBody } from "../../src/espi/notify.ts";
 import { dispatchEspi } from "../../src/espi/routes.ts";
-import { accessCaller, END_MS, espiFixture, get } from "./fixtures.ts";
+import { accessCaller, END_MS, espiFixture, get, RESOURCE_URL } from "./fixtures.ts";
 
 const REFERENCE = new URL("../../../shared/reference/espi/", import.meta.url);
 const SCHEMA = new URL("schema/espi-4.0/espi.xsd", REFERENCE).pathname;
@@ -109,9 +110,16 @@ Deno.test("every ESPI document kind validates against the ESPI 4.0 schema", asyn
       await Deno.writeTextFile(file, body);
       files.push(file);
     }
+    // The notification POSTed to an app's notify URI (see notify_test.ts).
+    const batchList = `${fixture.dir}/batch-list.xml`;
+    await Deno.writeTextFile(
+      batchList,
+      notificationBody([`${RESOURCE_URL}/Batch/Subscription/${sub}`, `${RESOURCE_URL}/x?a=1&b=2`]),
+    );
+    files.push(batchList);
     const { code, output } = await xmllint(files);
     assert.equal(code, 0, output);
-    assert.equal(output.match(/ validates$/gm)?.length, cases.length, output);
+    assert.equal(output.match(/ validates$/gm)?.length, cases.length + 1, output);
   } finally {
     await fixture.cleanup();
   }

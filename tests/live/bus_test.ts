@@ -50,3 +50,17 @@ Deno.test("filters apply; a slow subscriber drops its oldest events and never bl
   slow.close();
   onlyA.close();
 });
+
+Deno.test("observers see every event synchronously, hold nothing, and can stop", () => {
+  const bus = new LiveBus();
+  const seen: number[] = [];
+  const stop = bus.observe((event) => event.type === "link" && seen.push(event.atMs));
+  bus.observe(() => {
+    throw new Error("a broken observer does not stop the others");
+  });
+  bus.publish(link("p", 1));
+  assert.deepEqual(seen, [1]);
+  stop();
+  bus.publish(link("p", 2));
+  assert.deepEqual(seen, [1]);
+});
