@@ -12,52 +12,14 @@ import { decodeChunk } from "../src/radio/raven/adapter.ts";
 import type { RadioStats } from "../src/radio/adapter.ts";
 import type { MeterEvent } from "../src/radio/events.ts";
 import { FragmentSplitter } from "../src/radio/framing.ts";
-import { createHousehold } from "../src/sim/household.ts";
-import { demandHex, formatFragment, hex, tsHex } from "../src/sim/format.ts";
 import { openDatabase } from "../src/store/db.ts";
 import { IngestWriter } from "../src/store/ingest.ts";
+import { buildStream } from "./stream.ts";
 
 const FRAGMENTS = Number(Deno.args[0] ?? 100_000);
 const ROUNDS = 3;
 /** A pty read returns about 4 KiB at a time. */
 const READ_BYTES = 4096;
-const DEVICE = "0xd8d5b90000001234";
-const METER = "0x0013500100001234";
-
-/** The stream a stick would send: demand every 8 s, summation every 64 s, CR LF, indented. */
-function buildStream(count: number): Uint8Array {
-  const household = createHousehold({ seed: 42, solar: true });
-  const startMs = Date.UTC(2025, 5, 1);
-  let text = "";
-  for (let i = 0; i < count; i++) {
-    const timeMs = startMs + i * 8000;
-    const common = [["DeviceMacId", DEVICE], ["MeterMacId", METER], ["TimeStamp", tsHex(timeMs)]];
-    if (i % 8 === 7) {
-      const registers = household.advanceTo(timeMs);
-      text += formatFragment("CurrentSummationDelivered", [
-        ...common,
-        ["SummationDelivered", hex(Math.floor(registers.summationDeliveredWh), 16)],
-        ["SummationReceived", hex(Math.floor(registers.summationReceivedWh), 16)],
-        ["Multiplier", "0x00000001"],
-        ["Divisor", "0x000003e8"],
-        ["DigitsRight", "0x03"],
-        ["DigitsLeft", "0x0f"],
-        ["SuppressLeadingZero", "Y"],
-      ] as [string, string][], "\r\n");
-    } else {
-      text += formatFragment("InstantaneousDemand", [
-        ...common,
-        ["Demand", demandHex(household.demandW(timeMs))],
-        ["Multiplier", "0x00000001"],
-        ["Divisor", "0x000003e8"],
-        ["DigitsRight", "0x03"],
-        ["DigitsLeft", "0x06"],
-        ["SuppressLeadingZero", "Y"],
-      ] as [string, string][], "\r\n");
-    }
-  }
-  return new TextEncoder().encode(text);
-}
 
 function newStats(): RadioStats {
   return {
