@@ -131,6 +131,8 @@ export interface ApplicationValues {
   clientId: string;
   clientName: string;
   redirectUris: string[];
+  /** The app's registered notify URI; null when it registered none. */
+  notifyUri: string | null;
   scopes: string[];
   issuedAtS: number;
   authorizationEndpoint: string;
@@ -148,8 +150,11 @@ export function applicationInformationXml(app: ApplicationValues): string {
     el("dataCustodianId", escapeXml(app.dataCustodianId)) +
     // 3 = production.
     el("dataCustodianApplicationStatus", 3) +
-    // ESPI requires a notify URI; apps register none here, so their first redirect URI's origin.
-    el("thirdPartyNotifyUri", escapeXml(new URL(app.redirectUris[0]).origin + "/")) +
+    // ESPI requires a notify URI; an app that registered none gets its first redirect URI's origin.
+    el(
+      "thirdPartyNotifyUri",
+      escapeXml(app.notifyUri ?? new URL(app.redirectUris[0]).origin + "/"),
+    ) +
     el("authorizationServerAuthorizationEndpoint", escapeXml(app.authorizationEndpoint)) +
     el("authorizationServerTokenEndpoint", escapeXml(app.tokenEndpoint)) +
     el("dataCustodianBulkRequestURI", escapeXml(app.bulkRequestUri)) +

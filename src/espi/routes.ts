@@ -312,6 +312,7 @@ const applicationInformation: EspiHandler = (_request, context, caller) => {
       clientId,
       clientName: app.name,
       redirectUris: app.redirectUris,
+      notifyUri: app.notifyUri,
       scopes: app.scopes,
       issuedAtS: Math.floor(app.createdMs / 1000),
       authorizationEndpoint: `${origin}/oauth/authorize`,

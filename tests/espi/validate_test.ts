@@ -45,6 +45,20 @@ Deno.test("every ESPI document kind validates against the ESPI 4.0 schema", asyn
       nowMs: END_MS - 3_600_000,
     });
     const clientId = app.app.clientId;
+    // An app with a registered notify URI (with an `&` that must be escaped).
+    const notifyUri = "https://notify.example/espi/Notification?app=saver&v=1";
+    const notified = registerApp(fixture.db, {
+      name: "Notified app",
+      redirectUris: ["https://notified.example/callback"],
+      notifyUri,
+      nowMs: END_MS - 3_600_000,
+    });
+    const notifiedId = notified.app.clientId;
+    const notifiedRegistration: Caller = {
+      kind: "registration",
+      applicationId: notifiedId,
+      tokenId: "r2",
+    };
     const authorization = createAuthorization(fixture.db, {
       clientId,
       scope: app.app.scopes[0],
@@ -90,6 +104,7 @@ Deno.test("every ESPI document kind validates against the ESPI 4.0 schema", asyn
       ["LocalTimeParameters/1", access, "America/New_York"],
       ["LocalTimeParameters/1", access, "Europe/Berlin"],
       [`ApplicationInformation/${clientId}`, registration],
+      [`ApplicationInformation/${notifiedId}`, notifiedRegistration],
       ["Authorization", client],
       [`Authorization/${authorization.authorizationId}`, client],
       ["ReadServiceStatus", client],
@@ -98,13 +113,23 @@ Deno.test("every ESPI document kind validates against the ESPI 4.0 schema", asyn
       ["LocalTimeParameters/1 UTC", /<espi:dstStartRule>FFFFFFFF</],
       ["LocalTimeParameters/1 America/New_York", /360E2000.*B40E2000|B40E2000.*360E2000/s],
       ["LocalTimeParameters/1 Europe/Berlin", /<espi:dstStartRule>3E0E2000</],
+      // No notify URI registered: the origin of the first redirect URI.
+      [
+        `ApplicationInformation/${clientId}`,
+        /<espi:thirdPartyNotifyUri>https:\/\/app\.example\/<\/espi:thirdPartyNotifyUri>/,
+      ],
+      [
+        `ApplicationInformation/${notifiedId}`,
+        /<espi:thirdPartyNotifyUri>https:\/\/notify\.example\/espi\/Notification\?app=saver&amp;v=1</,
+      ],
     ];
     for (const [path, caller, timeZone] of cases) {
       const response = dispatchEspi(get(path), fixture.services(timeZone), caller);
       const body = await response.text();
       assert.equal(response.status, 200, `${path}: ${body}`);
       assert.match(response.headers.get("content-type") ?? "", /^application\/atom\+xml/);
-      const expectation = expectations.find(([name]) => name === `${path} ${timeZone}`);
+      const caseName = timeZone === undefined ? path : `${path} ${timeZone}`;
+      const expectation = expectations.find(([name]) => name === caseName);
       if (expectation) assert.match(body, expectation[1]);
       const file = `${fixture.dir}/doc-${files.length}.xml`;
       await Deno.writeTextFile(file, body);
