@@ -14,6 +14,9 @@ import type { MqttTopics } from "./mqtt_topics.ts";
 /** Where HA listens for discovery (its default). */
 export const HA_DISCOVERY_PREFIX = "homeassistant";
 
+/** Where HA publishes its birth (`online`) and last will (`offline`) (its default). */
+export const HA_STATUS_TOPIC = `${HA_DISCOVERY_PREFIX}/status`;
+
 export interface DiscoveryMeter {
   meterId: string;
   /** Friendly name, if the meter reported one. */

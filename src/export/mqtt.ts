@@ -8,7 +8,9 @@
  * - Interval readings go through store-and-forward (`forward_cursor.ts`): QoS 1, in order, each
  *   acknowledged one moves a persisted cursor; a broker outage only delays them.
  * - Availability: last will `offline`, birth `online`, and `offline` on a clean stop.
- * - Home Assistant discovery for every meter (`ha_discovery.ts`).
+ * - Home Assistant discovery for every meter (`ha_discovery.ts`). When HA announces itself with
+ *   `online` on its status topic (after it restarts), discovery and the retained latest values are
+ *   published again, as HA asks of discovery sources.
  *
  * The broker being down, unreachable or refusing the login never stops the gateway: the error is
  * logged once in plain words, the client keeps retrying, and ingest does not wait for it.
@@ -26,7 +28,7 @@ import { type PortLink, portLinks } from "../store/port_links.ts";
 import { latestReadings, listMeters } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
 import { forwardIntervals } from "./forward_cursor.ts";
-import { discoveryMessages, type DiscoveryMeter } from "./ha_discovery.ts";
+import { discoveryMessages, type DiscoveryMeter, HA_STATUS_TOPIC } from "./ha_discovery.ts";
 import type { MqttConfig } from "./mqtt_config.ts";
 import { describeMqttError } from "./mqtt_errors.ts";
 import { intervalBody, linkBody, livePayload, storedPayloads } from "./mqtt_payloads.ts";
@@ -248,7 +250,22 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
     } catch (error) {
       log(`mqtt: announcing state failed: ${error}`);
     }
+    // mqtt.js renews this subscription itself on later connects (a repeat call is a no-op).
+    client.subscribe(HA_STATUS_TOPIC, { qos: 1 }, (error) => {
+      if (error && !state.stopping) log(`mqtt: subscribing to ${HA_STATUS_TOPIC} failed: ${error}`);
+    });
     wakeForwarder();
+  });
+  client.on("message", (topic, payload, packet) => {
+    // A retained birth is an old one, delivered on subscribing: this connect just announced all.
+    if (topic !== HA_STATUS_TOPIC || packet.retain || state.stopping) return;
+    if (new TextDecoder().decode(payload) !== "online") return;
+    published.clear();
+    try {
+      announceAll();
+    } catch (error) {
+      log(`mqtt: announcing state to Home Assistant failed: ${error}`);
+    }
   });
   client.on("close", () => {
     if (state.connected && !state.stopping) {

@@ -1,7 +1,8 @@
 /**
  * A real mosquitto for the export tests: started on a free 127.0.0.1 port with its own temporary
  * config (never a system service), stoppable and restartable on the same port, optionally with a
- * password file and persistence (so a subscriber's session and queue survive a restart).
+ * password file, persistence (so a subscriber's session and queue survive a restart) and a TLS
+ * listener (`mqtts://`).
  *
  * Queue and in-flight limits are off unless asked for: with mosquitto's defaults a fast burst to
  * a QoS 1 subscriber loses messages at the broker, which would hide what the tests check.
@@ -10,6 +11,7 @@
  */
 
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
+import type { TestCertificate } from "../http/tls_fixture.ts";
 
 export interface BrokerOptions {
   /** Login names and passwords; when given, anonymous clients are refused. */
@@ -18,9 +20,12 @@ export interface BrokerOptions {
   persistent?: boolean;
   /** Keep mosquitto's default queue limits (the benchmark shows what they cost). */
   defaultLimits?: boolean;
+  /** Listen with TLS only, with this server certificate (its `ca` is the CA file). */
+  tls?: TestCertificate;
 }
 
 export interface Broker {
+  /** `mqtt://127.0.0.1:<port>`, or `mqtts://…` with `tls`. */
   url: string;
   port: number;
   /** Stops mosquitto (SIGTERM, so a persistent broker saves its state). */
@@ -65,12 +70,22 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   } else {
     lines.push("allow_anonymous true");
   }
+  if (options.tls) {
+    const files = { cafile: options.tls.ca, certfile: options.tls.cert, keyfile: options.tls.key };
+    for (const [setting, pem] of Object.entries(files)) {
+      const file = `${dir}/${setting}.pem`;
+      // A throwaway key, readable by the mosquitto user.
+      await Deno.writeTextFile(file, pem, { mode: 0o644 });
+      await Deno.chmod(file, 0o644);
+      lines.push(`${setting} ${file}`);
+    }
+  }
   const configFile = `${dir}/mosquitto.conf`;
   await Deno.writeTextFile(configFile, lines.join("\n") + "\n");
 
   let process: Deno.ChildProcess | null = null;
   const broker: Broker = {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
     port,
     async start() {
       process = new Deno.Command("mosquitto", {

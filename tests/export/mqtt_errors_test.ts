@@ -1,7 +1,8 @@
 /**
- * What an operator sees when the broker is wrong: an unreachable broker URL or refused
- * credentials give one clear log line, the gateway keeps running and storing, and the readings
- * wait in the backlog. Also the `--mqtt-*` option validation.
+ * What an operator sees when the broker is wrong: an unreachable broker URL, refused credentials
+ * or an `mqtts://` broker whose certificate is not trusted (no `--mqtt-ca`) give one clear log
+ * line, the gateway keeps running and storing, and the readings wait in the backlog. Also that the
+ * right credentials and the right CA do connect, and the `--mqtt-*` option validation.
  *
  * @module
  */
@@ -13,7 +14,8 @@ import { startMqttExport } from "../../src/export/mqtt.ts";
 import { countLiveEvents, renderMetrics } from "../../src/http/metrics.ts";
 import type { MqttConfig } from "../../src/export/mqtt_config.ts";
 import { countRows } from "../e2e/helpers.ts";
-import { freePort, startBroker } from "./broker.ts";
+import { makeTestCertificate } from "../http/tls_fixture.ts";
+import { freePort, startBroker, subscriber } from "./broker.ts";
 import { simulatedGateway, waitFor } from "./fixtures.ts";
 
 function mqttConfig(url: string, login: { username?: string; password?: string } = {}) {
@@ -96,6 +98,56 @@ Deno.test("wrong credentials: clear error, the gateway keeps storing; right ones
     }
   } finally {
     await broker.close();
+  }
+});
+
+Deno.test("mqtts://: --mqtt-ca connects and publishes; without it a clear certificate error", async () => {
+  const certificate = await makeTestCertificate();
+  if (certificate === null) {
+    console.warn("openssl not installed: MQTT TLS test skipped");
+    return;
+  }
+  const broker = await startBroker({ tls: certificate });
+  const dir = await Deno.makeTempDir({ prefix: "openseg-mqtt-ca-" });
+  try {
+    // The broker's CA is not among the system's: refused, in words that point at --mqtt-ca.
+    await keepsStoring(
+      mqttConfig(broker.url),
+      /at mqtts:\/\/127\.0\.0\.1:\d+: TLS failed: .*certificate.*give --mqtt-ca/i,
+    );
+
+    const caFile = `${dir}/ca.pem`;
+    await Deno.writeTextFile(caFile, certificate.ca);
+    const sim = await simulatedGateway({ meters: 1, speed: 600, intervalMinutes: 1 });
+    const exporter = startMqttExport({
+      db: sim.db,
+      bus: sim.bus,
+      config: { ...mqttConfig(broker.url), caFile },
+      softwareVersion: "0.0.0-test",
+      log: (line) => assert.fail(line),
+    });
+    const { client, messages } = await subscriber(broker.url, "openseg/#", { ca: certificate.ca });
+    try {
+      await waitFor("connected", () => exporter.status().connected);
+      const base = `openseg/${exporter.gatewayId}`;
+      await waitFor(
+        "status, demand and interval readings over TLS",
+        () =>
+          messages.some((m) => m.topic === `${base}/status` && m.text === "online") &&
+          messages.some((m) =>
+            m.topic.startsWith(`${base}/meter/`) && m.topic.endsWith("/demand")
+          ) &&
+          messages.some((m) => m.topic.endsWith("/interval")),
+      );
+      await waitFor("intervals acknowledged", () => exporter.status().intervalsSent > 0);
+    } finally {
+      await exporter.stop();
+      await client.endAsync();
+      await sim.close();
+    }
+  } finally {
+    await broker.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

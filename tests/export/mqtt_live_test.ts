@@ -1,7 +1,8 @@
 /**
  * MQTT export against a real mosquitto, fed by a simulated meter through the whole gateway:
  * retained latest values that match the store, availability (birth/last will), link state,
- * Home Assistant discovery payloads (shape, retained) and no MAC address in any topic.
+ * Home Assistant discovery payloads (shape, retained), their republishing when HA announces itself
+ * after a restart, and no MAC address in any topic.
  *
  * @module
  */
@@ -157,6 +158,102 @@ Deno.test("Home Assistant discovery: retained configs with classes, units and un
     }
   } finally {
     await exporter.stop();
+    await sim.close();
+    await broker.close();
+  }
+});
+
+Deno.test("Home Assistant's birth message: discovery and retained values are published again", async () => {
+  const broker = await startBroker();
+  const sim = await simulatedGateway({ meters: 1, speed: 600, intervalMinutes: 5 });
+  const logs: string[] = [];
+  const exporter = startMqttExport({
+    db: sim.db,
+    bus: sim.bus,
+    config: {
+      url: broker.url,
+      username: null,
+      password: null,
+      caFile: null,
+      clientId: null,
+      prefix: "openseg",
+    },
+    softwareVersion: "0.0.0-test",
+    reconnectPeriodMs: 200,
+    log: (line) => logs.push(line),
+  });
+  const { client, messages } = await subscriber(broker.url, "#");
+  try {
+    // Once the price's currency is known, discovery stops changing: nothing re-sends it by itself.
+    await waitFor(
+      "the price",
+      () => latestReadings(sim.db, METER_KEY).price !== undefined,
+    );
+    const configTopics = () =>
+      new Set(messages.filter((m) => m.topic.endsWith("/config")).map((m) => m.topic));
+    await waitFor("6 configs with a price unit", () =>
+      configTopics().size === 6 &&
+      messages.some((m) => m.topic.endsWith("/price/config") && m.text.includes("/kWh")));
+    const meterId = usagePointIdFor(sim.db, METER_KEY);
+    const demandTopic = `openseg/${exporter.gatewayId}/meter/${meterId}/demand`;
+    await waitFor("a demand value", () => messages.some((m) => m.topic === demandTopic));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const since = messages.length;
+    const newer = () => messages.slice(since);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(newer().filter((m) => m.topic.endsWith("/config")), []);
+
+    // HA restarted: it publishes its birth (not retained, as by default).
+    await client.publishAsync("homeassistant/status", "online", { qos: 1 });
+    await waitFor(
+      "every config again",
+      () => [...configTopics()].every((topic) => newer().some((m) => m.topic === topic)),
+    );
+    const statusTopic = `openseg/${exporter.gatewayId}/status`;
+    await waitFor(
+      "status and stored latest values again",
+      () =>
+        newer().some((m) => m.topic === statusTopic && m.text === "online") &&
+        newer().some((m) => m.topic === `openseg/${exporter.gatewayId}/link/sim_0`),
+    );
+    // Still retained, so a later subscriber finds them at once.
+    const late = await subscriber(broker.url, "homeassistant/+/+/+/config");
+    await waitFor("retained configs", () => late.messages.length === 6);
+    assert.ok(late.messages.every((m) => m.retain));
+    await late.client.endAsync();
+
+    // HA's last will (`offline`) changes nothing.
+    const before = messages.length;
+    await client.publishAsync("homeassistant/status", "offline", { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(messages.slice(before).filter((m) => m.topic.endsWith("/config")), []);
+    assert.deepEqual(logs, []);
+
+    // After a broker restart the exporter still listens for HA's birth.
+    await broker.stop();
+    await waitFor("disconnected", () => !exporter.status().connected);
+    await broker.start();
+    await waitFor("reconnected", () => exporter.status().connected && client.connected);
+    await waitFor(
+      "configs after the reconnect",
+      () => messages.slice(before).filter((m) => m.topic.endsWith("/config")).length >= 6,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const afterRestart = messages.length;
+    await client.publishAsync("homeassistant/status", "online", { qos: 1 });
+    await waitFor(
+      "every config after the birth",
+      () =>
+        [...configTopics()].every((topic) =>
+          messages.slice(afterRestart).some((m) => m.topic === topic)
+        ),
+    );
+    // Only the outage itself is logged (how many lines depends on when the socket dies).
+    assert.ok(logs.some((line) => /lost the connection/.test(line)), logs.join("\n"));
+    assert.ok(!logs.some((line) => /subscribing|announcing/.test(line)), logs.join("\n"));
+  } finally {
+    await exporter.stop();
+    await client.endAsync();
     await sim.close();
     await broker.close();
   }
