@@ -301,7 +301,7 @@ async function fanOutBenchmark(): Promise<void> {
       `${latencies.length}/${SUBSCRIBERS * FANOUT_FRAGMENTS} updates received\n` +
       `  write → received p50 ${fmt(p50, 1)} ms, p99 ${fmt(p99, 1)} ms (aim p99 < 50 ms)\n` +
       `  of which commit → received p50 ${fmt(fanOut.p50, 1)} ms, p99 ${fmt(fanOut.p99, 1)} ms ` +
-      "(the rest is reading, decoding and the store's batching: the gateway commits within 10 ms)",
+      "(the rest is reading, decoding and the store's batching: the gateway commits within 2 ms)",
   );
   probe.close();
   for (const client of clients) client.dispose();

@@ -52,7 +52,7 @@ export function startGateway(options: GatewayOptions): Gateway {
     intervalMinutes: options.intervalMinutes,
     // Live subscribers are told after the commit, so the commit delay is their latency. A
     // WAL commit with synchronous=NORMAL is cheap; bursts still batch up to maxBatch.
-    flushIntervalMs: 10,
+    flushIntervalMs: 2,
     onCommit: (committed: StoredEvent[]) => {
       lastCommitMs = Date.now();
       for (const { port, meterKey, event, receivedAtMs } of committed) {
