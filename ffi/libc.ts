@@ -8,7 +8,7 @@
  * @module
  */
 
-import { setTimeout as delayMs } from "node:timers/promises";
+import { IoGate } from "./io_gate.ts";
 
 const LIBC_PATH = "libc.so.6";
 
@@ -164,22 +164,20 @@ export class FdTransport {
   readonly name: string;
   readonly #fd: number;
   readonly #readBuffer = new Uint8Array(READ_BUFFER_BYTES);
-  readonly #closing = new AbortController();
   #peerSeen: boolean;
   #hangUpReported = false;
-  #pendingRead: Promise<Uint8Array | null> | null = null;
-  #writeQueue: Promise<void> = Promise.resolve();
-  #closed: Promise<void> | null = null;
+  readonly #gate: IoGate;
 
   constructor(options: FdTransportOptions) {
     this.#fd = options.fd;
     this.name = options.name;
+    this.#gate = new IoGate(options.name);
     this.#peerSeen = options.peerSeen ?? true;
   }
 
   /** False once `close()` was called. */
   get isOpen(): boolean {
-    return this.#closed === null;
+    return this.#gate.isOpen;
   }
 
   /** Records that the other side has been connected, so its hang-up is reported from now on. */
@@ -192,15 +190,7 @@ export class FdTransport {
    * hang-up, also when the transport is closed while the read waits.
    */
   read(waitMs: number): Promise<Uint8Array | null> {
-    if (!this.isOpen) return Promise.reject(new Error(`${this.name}: read after close`));
-    if (this.#pendingRead !== null) {
-      return Promise.reject(new Error(`${this.name}: only one read may be in flight at a time`));
-    }
-    const pending = this.#readOnce(waitMs).finally(() => {
-      this.#pendingRead = null;
-    });
-    this.#pendingRead = pending;
-    return pending;
+    return this.#gate.read(() => this.#readOnce(waitMs));
   }
 
   async #readOnce(waitMs: number): Promise<Uint8Array | null> {
@@ -232,15 +222,13 @@ export class FdTransport {
       const leftMs = deadline - performance.now();
       if (leftMs <= 0) return hungUp && this.#hangUpReported ? null : new Uint8Array(0);
       // poll returns at once on a hung-up fd: idle a slice instead of spinning on it.
-      if (hungUp) await idle(Math.min(leftMs, IDLE_SLICE_MS), this.#closing.signal);
+      if (hungUp) await this.#gate.idle(Math.min(leftMs, IDLE_SLICE_MS));
     }
   }
 
   /** Writes all bytes, waiting for buffer space; rejects with {@link LibcError} on hang-up. */
   write(bytes: Uint8Array): Promise<void> {
-    const written = this.#writeQueue.then(() => this.#writeAll(bytes));
-    this.#writeQueue = written.catch(() => undefined);
-    return written;
+    return this.#gate.write(() => this.#writeAll(bytes));
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -268,20 +256,8 @@ export class FdTransport {
 
   /** Closes the fd after a pending read and queued writes settle (both are bounded). */
   close(): Promise<void> {
-    this.#closed ??= this.#closeOnce();
-    return this.#closed;
+    return this.#gate.close(() => closeFd(this.#fd));
   }
-
-  async #closeOnce(): Promise<void> {
-    this.#closing.abort();
-    await Promise.allSettled([this.#pendingRead, this.#writeQueue]);
-    closeFd(this.#fd);
-  }
-}
-
-/** Sleeps `ms`, or less once `signal` aborts, so `close()` never waits out an idle read. */
-async function idle(ms: number, signal: AbortSignal): Promise<void> {
-  await delayMs(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /**

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { setTimeout as delayMs } from "node:timers/promises";
+import { IoGate } from "./io_gate.ts";
 import { closeFd } from "./libc.ts";
 
 const LIBRARY_NAMES = ["libserialport.so.0", "libserialport.so"];
@@ -247,14 +247,12 @@ export class SerialPort {
   readonly #rxEvents: Deno.PointerObject;
   readonly #txEvents: Deno.PointerObject;
   readonly #readBuffer = new Uint8Array(READ_BUFFER_BYTES);
-  readonly #closing = new AbortController();
   #hungUp = false;
-  #pendingRead: Promise<Uint8Array | null> | null = null;
-  #writeQueue: Promise<void> = Promise.resolve();
-  #closed: Promise<void> | null = null;
+  readonly #gate: IoGate;
 
   private constructor(name: string, port: Deno.PointerObject, ownership: PortOwnership) {
     this.name = name;
+    this.#gate = new IoGate(name);
     this.#port = port;
     this.#ownership = ownership;
     this.#rxEvents = newEventSet(port, SP_EVENT_RX_READY | SP_EVENT_ERROR);
@@ -315,7 +313,7 @@ export class SerialPort {
 
   /** False once `close()` was called. */
   get isOpen(): boolean {
-    return this.#closed === null;
+    return this.#gate.isOpen;
   }
 
   /**
@@ -323,21 +321,13 @@ export class SerialPort {
    * device hung up (also when closed while waiting); rejects on other errors.
    */
   read(waitMs: number): Promise<Uint8Array | null> {
-    if (!this.isOpen) return Promise.reject(new Error(`${this.name}: read after close`));
-    if (this.#pendingRead !== null) {
-      return Promise.reject(new Error(`${this.name}: only one read may be in flight at a time`));
-    }
-    const pending = this.#readOnce(waitMs).finally(() => {
-      this.#pendingRead = null;
-    });
-    this.#pendingRead = pending;
-    return pending;
+    return this.#gate.read(() => this.#readOnce(waitMs));
   }
 
   async #readOnce(waitMs: number): Promise<Uint8Array | null> {
     if (this.#hungUp) {
       // sp_wait returns at once on a hung-up fd; idling keeps a polling caller off the CPU.
-      await idle(waitMs, this.#closing.signal);
+      await this.#gate.idle(waitMs);
       return null;
     }
     const c = sp();
@@ -377,9 +367,7 @@ export class SerialPort {
 
   /** Writes all bytes; rejects with {@link SerialPortError} when the device is gone (EIO). */
   write(bytes: Uint8Array): Promise<void> {
-    const written = this.#writeQueue.then(() => this.#writeAll(bytes));
-    this.#writeQueue = written.catch(() => undefined);
-    return written;
+    return this.#gate.write(() => this.#writeAll(bytes));
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -403,13 +391,10 @@ export class SerialPort {
    * then frees the event sets and closes the port. Idempotent.
    */
   close(): Promise<void> {
-    this.#closed ??= this.#closeOnce();
-    return this.#closed;
+    return this.#gate.close(() => this.#release());
   }
 
-  async #closeOnce(): Promise<void> {
-    this.#closing.abort();
-    await Promise.allSettled([this.#pendingRead, this.#writeQueue]);
+  #release(): void {
     const c = sp();
     c.sp_free_event_set(this.#rxEvents);
     c.sp_free_event_set(this.#txEvents);
@@ -428,9 +413,4 @@ export class SerialPort {
 function withPath(error: SerialPortError, path: string): SerialPortError {
   error.message = `${path}: ${error.message}`;
   return error;
-}
-
-/** Sleeps `ms`, or less once `signal` aborts, so `close()` never waits out an idle read. */
-async function idle(ms: number, signal: AbortSignal): Promise<void> {
-  await delayMs(ms, undefined, { signal }).catch(() => undefined);
 }
