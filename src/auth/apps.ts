@@ -12,9 +12,15 @@ import { parseScope } from "./scope.ts";
 import { hashSecret, randomSecret, secretMatches } from "./secrets.ts";
 import { mintToken } from "./tokens.ts";
 
-/** The scope an app gets when it registers none: interval data for 48 hours at 15 minutes. */
+/**
+ * The scope an app gets when it registers none: interval energy with its cost and usage summaries
+ * with cost (FB 4, 5, 12, 15, 16; what a Green Button app needs for a bill-like view) for 48 hours
+ * at 15 minutes, with ongoing access (3) and notifications (39). Not live or average demand (6),
+ * register readings (9) or energy sent to the grid (7, 8): those reveal more about the household
+ * and an app must register a scope that asks for them (see `granted_data.ts`).
+ */
 export const DEFAULT_APP_SCOPE =
-  "FB=1_3_4_5_13_14_39;IntervalDuration=900;BlockDuration=daily;HistoryLength=172800";
+  "FB=1_3_4_5_12_13_14_15_16_39;IntervalDuration=900;BlockDuration=daily;HistoryLength=172800";
 
 export interface AppInfo {
   clientId: string;

@@ -1,7 +1,8 @@
 /**
  * ESPI scope strings (`FB=1_3_4_5_13_14_39;IntervalDuration=900;BlockDuration=daily;
  * HistoryLength=172800`): parse and validate into `EspiScope`, compare a requested scope with what
- * an app registered, and describe one in plain words for the owner's consent page.
+ * an app registered, and describe one in plain words for the owner's consent page (which data
+ * from the table in `granted_data.ts`).
  *
  * Parsing is tolerant of what real Green Button clients send (spaces after `;`, a trailing `;`,
  * `BlockDuration=Daily`, several interval durations `900_3600`) and strict about everything else:
@@ -11,6 +12,7 @@
  */
 
 import type { EspiScope } from "./caller.ts";
+import { GRANTED_DATA, grantedData } from "./granted_data.ts";
 
 /** A scope string that cannot be parsed; the message says why (shown as `error_description`). */
 export class ScopeError extends Error {
@@ -131,22 +133,14 @@ export function scopeWithin(requested: EspiScope, allowed: EspiScope): boolean {
   return true;
 }
 
-/** What ESPI function blocks mean, as a homeowner would read them. */
-const FUNCTION_BLOCKS: Record<number, string> = {
-  1: "basic account and meter information",
+/**
+ * Function blocks that say how data is shared rather than which data (that is
+ * `granted_data.ts`), as a homeowner would read them. 13 and 14 (security classes, OAuth itself)
+ * are part of every grant and not worth a line.
+ */
+const SHARING_BLOCKS: Record<number, string> = {
   2: "Download My Data files",
   3: "ongoing automatic access (Connect My Data)",
-  4: "energy use per time interval",
-  5: "electricity use per time interval",
-  6: "power demand",
-  7: "net metering (use minus solar export)",
-  8: "energy sent to and received from the grid separately",
-  9: "meter register readings",
-  12: "cost per time interval",
-  13: "security and privacy settings",
-  14: "sign-in through OAuth (this consent)",
-  15: "usage summaries",
-  16: "usage summaries with cost",
   18: "several meters",
   19: "updates of earlier readings",
   39: "notification when new data arrives",
@@ -154,9 +148,11 @@ const FUNCTION_BLOCKS: Record<number, string> = {
 
 /** The scope in plain sentences for the consent page. */
 export function describeScope(scope: EspiScope): string[] {
-  const data = scope.functionBlocks
-    .filter((block) => FUNCTION_BLOCKS[block] !== undefined && block !== 13 && block !== 14)
-    .map((block) => FUNCTION_BLOCKS[block]);
+  // From the same table the API and the feed enforce, so the page says exactly what is readable.
+  const data = [...grantedData(scope)].map((kind) => GRANTED_DATA[kind].words);
+  const sharing = scope.functionBlocks
+    .filter((block) => SHARING_BLOCKS[block] !== undefined)
+    .map((block) => SHARING_BLOCKS[block]);
   const lines = [
     data.length > 0
       ? `Which data: ${data.join("; ")}.`
@@ -173,6 +169,7 @@ export function describeScope(scope: EspiScope): string[] {
   if (scope.blockDuration !== null) {
     lines.push(`Delivered in ${scope.blockDuration} blocks.`);
   }
+  if (sharing.length > 0) lines.push(`How it is shared: ${sharing.join("; ")}.`);
   return lines;
 }
 

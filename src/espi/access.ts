@@ -2,7 +2,8 @@
  * Who may read which ESPI resource, by the token type ESPI assigns to it: the customer-granted
  * access token for its own Subscription (and the ReadingType/LocalTimeParameters it links to),
  * the client access token for Authorization and ReadServiceStatus, the registration token for
- * the app's own ApplicationInformation, and the owner's session for Download My Data.
+ * the app's own ApplicationInformation, and the owner's session for Download My Data. Which data a
+ * grant shows comes from its function blocks (`src/auth/granted_data.ts`); the owner sees all.
  *
  * Refusals are `HttpError`s: 401 `invalid_token` (or a bare challenge without credentials) when
  * the caller is not authenticated, 403 `insufficient_scope` for a valid caller of the wrong kind
@@ -14,6 +15,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { bearerChallenge } from "../auth/resolve.ts";
 import type { Caller, Grant } from "../auth/caller.ts";
+import { ALL_GRANTED_DATA, grantedData } from "../auth/granted_data.ts";
 import { HttpError } from "../http/errors.ts";
 import { listMeters } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
@@ -61,6 +63,7 @@ export function scopeOfGrant(grant: Grant): FeedScope {
     usagePointIds: grant.usagePointIds,
     intervalDurationS: grant.scope.intervalDurationS,
     historyLengthS: grant.scope.historyLengthS,
+    grantedData: grantedData(grant.scope),
   };
 }
 
@@ -79,6 +82,7 @@ export function requireOwner(
     usagePointIds: listMeters(db).map((meter) => usagePointIdFor(db, meter.meterKey)),
     intervalDurationS: null,
     historyLengthS: null,
+    grantedData: ALL_GRANTED_DATA,
   };
 }
 

@@ -7,8 +7,13 @@
  * ReadingType says (channel, interval length, currency), so equal ReadingTypes share one id and
  * `ReadingType/{id}` can be answered without a lookup.
  *
+ * Each channel names the kinds of granted data (`src/auth/granted_data.ts`) it is: a grant that
+ * lacks one of them does not see the channel.
+ *
  * @module
  */
+
+import type { GrantedData } from "../auth/granted_data.ts";
 
 export type ChannelName =
   | "energyDelivered"
@@ -41,6 +46,8 @@ export interface Channel {
   priced: boolean;
   /** Published only when the meter exports. */
   exportOnly: boolean;
+  /** A grant must include all of these to see the channel. */
+  data: readonly GrantedData[];
   fields: (intervalS: number, currencyCode: number | null) => ReadingTypeFields;
 }
 
@@ -85,6 +92,7 @@ export const CHANNELS: readonly Channel[] = [
     title: "Interval energy delivered",
     priced: true,
     exportOnly: false,
+    data: ["INTERVAL_ENERGY"],
     fields: energy(Code.forward, Code.deltaData, true),
   },
   {
@@ -93,6 +101,7 @@ export const CHANNELS: readonly Channel[] = [
     title: "Interval energy received",
     priced: false,
     exportOnly: true,
+    data: ["INTERVAL_ENERGY", "EXPORTED_ENERGY"],
     fields: energy(Code.reverse, Code.deltaData, false),
   },
   {
@@ -101,6 +110,7 @@ export const CHANNELS: readonly Channel[] = [
     title: "Average demand",
     priced: false,
     exportOnly: false,
+    data: ["DEMAND"],
     fields: (intervalS) => ({
       accumulationBehaviour: Code.accumulationNotApplicable,
       commodity: Code.electricity,
@@ -120,6 +130,7 @@ export const CHANNELS: readonly Channel[] = [
     title: "Register energy delivered",
     priced: false,
     exportOnly: false,
+    data: ["REGISTERS"],
     fields: energy(Code.forward, Code.bulkQuantity, false),
   },
   {
@@ -128,13 +139,16 @@ export const CHANNELS: readonly Channel[] = [
     title: "Register energy received",
     priced: false,
     exportOnly: true,
+    data: ["REGISTERS", "EXPORTED_ENERGY"],
     fields: energy(Code.reverse, Code.bulkQuantity, false),
   },
 ];
 
-/** The channels a meter publishes: the export ones only when it exports. */
-export function channelsFor(exports: boolean): Channel[] {
-  return CHANNELS.filter((channel) => exports || !channel.exportOnly);
+/** The channels a meter publishes to a grant: the export ones only when it exports. */
+export function channelsFor(exports: boolean, granted: ReadonlySet<GrantedData>): Channel[] {
+  return CHANNELS.filter((channel) =>
+    (exports || !channel.exportOnly) && channel.data.every((kind) => granted.has(kind))
+  );
 }
 
 export function channelById(meterReadingId: string): Channel | undefined {

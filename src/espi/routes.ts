@@ -34,6 +34,7 @@ import { type EspiQuery, page, parseEspiQuery } from "./query_params.ts";
 import { applicationInformationXml, authorizationXml, serviceStatusInnerXml } from "./resources.ts";
 import {
   channelReadings,
+  costCurrencyCode,
   dailyBlocks,
   type EspiContext,
   type FeedScope,
@@ -256,7 +257,7 @@ const readingTypes: EspiHandler = (_request, context, caller) => {
       const entry = readingTypeEntry(espi, {
         channel,
         intervalS: usagePoint.intervalS,
-        currencyCode: usagePoint.facts.currencyCode,
+        currencyCode: costCurrencyCode(usagePoint),
         publishedMs: usagePoint.facts.firstSeenMs,
       });
       if (!byId.has(entry.key)) byId.set(entry.key, entry);

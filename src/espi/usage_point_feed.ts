@@ -8,7 +8,11 @@
  *   multiple of their length at or above it that divides a day; beyond a day the request is
  *   refused;
  * - history: nothing that starts before `now - historyLengthS`;
- * - usage points: only the granted ones (checked by the caller of `openUsagePoint`).
+ * - usage points: only the granted ones (checked by the caller of `openUsagePoint`);
+ * - data: only the kinds its function blocks grant (`src/auth/granted_data.ts`, the table GraphQL
+ *   enforces too). A MeterReading of a kind not granted is not published at all, cost and currency
+ *   are left out without `COST`, the UsageSummary without `USAGE_SUMMARY` and its peak demand
+ *   without `PEAK_DEMAND`. Leaving out optional elements keeps every document valid ESPI.
  *
  * Interval data is grouped into one IntervalBlock per local day of the configured time zone; the
  * block id is the day's start in Unix seconds, stable for as long as the data is kept.
@@ -17,6 +21,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import type { GrantedData } from "../auth/granted_data.ts";
 import { QUALITY_CODES } from "../store/migrations.ts";
 import {
   demandAverages,
@@ -60,6 +65,8 @@ export interface FeedScope {
   intervalDurationS: number | null;
   /** How far back the caller may read, seconds; null = everything stored. */
   historyLengthS: number | null;
+  /** The kinds of data the caller may see (the owner: all of them). */
+  grantedData: ReadonlySet<GrantedData>;
 }
 
 export interface UsagePointView {
@@ -71,7 +78,10 @@ export interface UsagePointView {
   /** Interval data starts in [fromMs, toMs). */
   fromMs: number;
   toMs: number;
+  /** The MeterReadings published: those the meter has and the grant includes. */
   channels: Channel[];
+  /** The scope's kinds of data: whether costs, the summary and its peak are shown. */
+  grantedData: ReadonlySet<GrantedData>;
   /** `…/{prefix}/UsagePoint/{id}`. */
   href: string;
   /** Priced intervals, read once per view (two channels and the summary use them). */
@@ -139,10 +149,16 @@ export function openUsagePoint(
       intervalS,
       fromMs: Math.max(...bounds, 0),
       toMs: Math.min(...ends),
-      channels: channelsFor(facts.exports),
+      channels: channelsFor(facts.exports, scope.grantedData),
+      grantedData: scope.grantedData,
       href: `${context.resourceBaseUrl}/${scope.prefix}/UsagePoint/${usagePointId}`,
     },
   };
+}
+
+/** The currency of the view's costs; null when it has none or the grant does not include cost. */
+export function costCurrencyCode(view: UsagePointView): number | null {
+  return view.grantedData.has("COST") ? view.facts.currencyCode : null;
 }
 
 /** ESPI QualityOfReading of a stored quality code; null (omitted) for valid data. */
@@ -175,11 +191,12 @@ export function channelReadings(
     case "energyDelivered":
     case "energyReceived": {
       const delivered = channel.name === "energyDelivered";
+      const priced = delivered && view.grantedData.has("COST");
       return intervalsOf(context, view).map((row) => ({
         startS: row.startMs / 1000,
         durationS: intervalS,
         value: Math.round(delivered ? row.deliveredWh : row.receivedWh),
-        cost: delivered ? row.costHundredThousandths : null,
+        cost: priced ? row.costHundredThousandths : null,
         quality: espiQuality(row.qualityCode),
       }));
     }
@@ -245,7 +262,9 @@ export function usagePointEntry(context: EspiContext, view: UsagePointView): Ato
       link("self", view.href),
       link("up", view.href.slice(0, view.href.lastIndexOf("/"))),
       link("related", `${view.href}/MeterReading`),
-      link("related", `${view.href}/UsageSummary`),
+      ...(view.grantedData.has("USAGE_SUMMARY")
+        ? [link("related", `${view.href}/UsageSummary`)]
+        : []),
       link("related", `${base}/LocalTimeParameters/${LOCAL_TIME_PARAMETERS_ID}`),
     ],
     contentXml: usagePointXml(),
@@ -255,7 +274,7 @@ export function usagePointEntry(context: EspiContext, view: UsagePointView): Ato
 }
 
 export function readingTypeIdOf(view: UsagePointView, channel: Channel): string {
-  return readingTypeId(channel, view.intervalS, view.facts.currencyCode);
+  return readingTypeId(channel, view.intervalS, costCurrencyCode(view));
 }
 
 export function meterReadingEntry(
@@ -335,14 +354,18 @@ export function intervalBlockEntries(
 export const USAGE_SUMMARY_ID = "1";
 export const LOCAL_TIME_PARAMETERS_ID = "1";
 
-/** The UsageSummary of the served window (null when there is no interval data in it). */
+/**
+ * The UsageSummary of the served window; null when there is no interval data in it or the grant
+ * includes no usage summary.
+ */
 export function usageSummaryEntry(context: EspiContext, view: UsagePointView): AtomEntry | null {
+  if (!view.grantedData.has("USAGE_SUMMARY")) return null;
   const intervals = intervalsOf(context, view);
   if (intervals.length === 0) return null;
   const startMs = intervals[0].startMs;
   const endMs = intervals[intervals.length - 1].startMs + view.intervalS * 1000;
   let deliveredWh = 0;
-  let cost: number | null = 0;
+  let cost: number | null = view.grantedData.has("COST") ? 0 : null;
   let worst: number = QUALITY_CODES.valid;
   for (const row of intervals) {
     deliveredWh += row.deliveredWh;
@@ -351,7 +374,9 @@ export function usageSummaryEntry(context: EspiContext, view: UsagePointView): A
       : cost + row.costHundredThousandths;
     worst = Math.max(worst, row.qualityCode);
   }
-  const peak = peakDemandW(context.db, { meterKey: view.meterKey, fromMs: startMs, toMs: endMs });
+  const peak = view.grantedData.has("PEAK_DEMAND")
+    ? peakDemandW(context.db, { meterKey: view.meterKey, fromMs: startMs, toMs: endMs })
+    : null;
   const href = `${view.href}/UsageSummary`;
   return {
     key: `UsagePoint/${view.usagePointId}/UsageSummary/${view.intervalS}`,
@@ -399,7 +424,7 @@ export function usagePointTreeEntries(context: EspiContext, view: UsagePointView
     entries.push(readingTypeEntry(context, {
       channel,
       intervalS: view.intervalS,
-      currencyCode: view.facts.currencyCode,
+      currencyCode: costCurrencyCode(view),
       publishedMs: view.facts.firstSeenMs,
     }));
     entries.push(...intervalBlockEntries(context, view, channel));

@@ -9,6 +9,7 @@
 
 import { type AppInfo, findApp, listApps, type RegisteredApp } from "../auth/apps.ts";
 import { type AuthorizationRecord, listAuthorizations } from "../auth/authorizations.ts";
+import { grantedData } from "../auth/granted_data.ts";
 import { describeScope, parseScope } from "../auth/scope.ts";
 import type { RadioStats } from "../radio/adapter.ts";
 import type { LinkSupervisor } from "../radio/supervisor.ts";
@@ -23,6 +24,7 @@ import { portWarnings, type RadioDeviceInfo, radioDeviceInfo } from "../store/ra
 import type { Access } from "./access.ts";
 import type { GraphqlContext } from "./context.ts";
 import { DateTimeScalar } from "./date_time.ts";
+import { GRANTED_DATA_ENUM } from "./granted_data.ts";
 import {
   type DemandReading,
   type DemandUpdate,
@@ -86,6 +88,8 @@ const Viewer: FieldsOf<Access> = {
   scopeDescription: (access) => access.scopeDescription,
   historyLimitS: (access) => access.historyLimitS,
   finestResolutionS: (access) => access.finestResolutionS,
+  // Only apps have a grant; the owner reads everything.
+  grantedData: (access) => access.grant === null ? null : [...grantedData(access.grant.scope)],
 };
 
 const Gateway: FieldsOf<Root> = {
@@ -365,6 +369,7 @@ export const resolvers = {
   BucketSize: { ONE_MINUTE: 1, FIVE_MINUTES: 5, FIFTEEN_MINUTES: 15, ONE_HOUR: 60 },
   ReadingQuality: { VALID: "valid", ESTIMATED: "estimated", QUESTIONABLE: "questionable" },
   AuthorizationStatus: { ACTIVE: "active", REVOKED: "revoked" },
+  GrantedData: GRANTED_DATA_ENUM,
   Query,
   Viewer,
   Gateway,

@@ -20,6 +20,7 @@ import { admitRequest } from "./access.ts";
 import type { GatewayParts, GraphqlContext } from "./context.ts";
 import { resolverDrift } from "./drift.ts";
 import { apiError } from "./errors.ts";
+import { grantedDataPlugin } from "./granted_data.ts";
 import { DEFAULT_QUERY_LIMITS, queryLimitRules, type QueryLimits } from "./limits.ts";
 import { enforceOwnerOnly } from "./owner_only.ts";
 import { resolvers } from "./resolvers.ts";
@@ -63,6 +64,7 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
     plugins: [
       limitsPlugin(options.limits ?? DEFAULT_QUERY_LIMITS),
       ...(dev ? [] : [ownerIntrospectionPlugin()]),
+      grantedDataPlugin(schema),
     ],
   });
   const handler: RouteHandler = (request, context) => {

@@ -326,7 +326,7 @@ Deno.test("authorization request errors redirect as RFC 6749 §4.1.2.1", async (
       [{ ...base, response_type: "token" }, "unsupported_response_type"],
       [{ ...base, response_type: "code", scope: "FB=1;Colour=blue" }, "invalid_scope"],
       [
-        { ...base, response_type: "code", scope: "FB=1_12;IntervalDuration=900;HistoryLength=60" },
+        { ...base, response_type: "code", scope: "FB=1_6;IntervalDuration=900;HistoryLength=60" },
         "invalid_scope",
       ],
       [

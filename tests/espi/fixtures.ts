@@ -1,7 +1,8 @@
 /**
  * ESPI test fixtures: a database filled with 48 hours of a simulated household (demand, summation
  * and time-of-use prices through the real `IngestWriter`, with a 40-minute outage so some intervals
- * are estimated), HTTP services over it, and constructed callers.
+ * are estimated), HTTP services over it, constructed callers (granted every kind of data unless
+ * narrowed) and `xmllint` with the ESPI 4.0 schema.
  *
  * @module
  */
@@ -119,10 +120,16 @@ export async function espiFixture(): Promise<EspiFixture> {
   };
 }
 
+/** Function blocks granting every kind of data the feed has (`src/auth/granted_data.ts`). */
+export const ALL_DATA_BLOCKS = [1, 3, 4, 5, 6, 8, 9, 12, 13, 14, 15, 16, 39];
+
+/** A grant of every kind of data at 5 minutes for 48 hours; `options` narrow it. */
 export function scope(options: Partial<EspiScope> = {}): EspiScope {
+  const functionBlocks = options.functionBlocks ?? ALL_DATA_BLOCKS;
+  const fb = functionBlocks.join("_");
   return {
-    text: "FB=1_3_4_5_13_14_39;IntervalDuration=300;BlockDuration=daily;HistoryLength=172800",
-    functionBlocks: [1, 3, 4, 5, 13, 14, 39],
+    text: `FB=${fb};IntervalDuration=300;BlockDuration=daily;HistoryLength=172800`,
+    functionBlocks,
     intervalDurationS: 300,
     blockDuration: "daily",
     historyLengthS: 172_800,
@@ -151,4 +158,23 @@ export function accessCaller(
 
 export function get(path: string): Request {
   return new Request(`${RESOURCE_URL}/${path}`);
+}
+
+const REFERENCE = new URL("../../../shared/reference/espi/", import.meta.url);
+const SCHEMA = new URL("schema/espi-4.0/espi.xsd", REFERENCE).pathname;
+const CATALOG = new URL("schema/espi-4.0/catalog.xml", REFERENCE).pathname;
+
+/** Runs xmllint with the ESPI 4.0 schema on the files; returns its exit code and output. */
+export async function xmllint(files: string[]): Promise<{ code: number; output: string }> {
+  const result = await new Deno.Command("xmllint", {
+    args: ["--nonet", "--noout", "--schema", SCHEMA, ...files],
+    env: { XML_CATALOG_FILES: CATALOG },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: result.code,
+    output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
+  };
 }

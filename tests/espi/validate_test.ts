@@ -13,26 +13,7 @@ import type { Caller } from "../../src/auth/caller.ts";
 import { mintToken } from "../../src/auth/tokens.ts";
 import { notificationBody } from "../../src/espi/notify.ts";
 import { dispatchEspi } from "../../src/espi/routes.ts";
-import { accessCaller, END_MS, espiFixture, get, RESOURCE_URL } from "./fixtures.ts";
-
-const REFERENCE = new URL("../../../shared/reference/espi/", import.meta.url);
-const SCHEMA = new URL("schema/espi-4.0/espi.xsd", REFERENCE).pathname;
-const CATALOG = new URL("schema/espi-4.0/catalog.xml", REFERENCE).pathname;
-
-/** Runs xmllint on the files; returns its exit code and combined output. */
-async function xmllint(files: string[]): Promise<{ code: number; output: string }> {
-  const result = await new Deno.Command("xmllint", {
-    args: ["--nonet", "--noout", "--schema", SCHEMA, ...files],
-    env: { XML_CATALOG_FILES: CATALOG },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
-  };
-}
+import { accessCaller, END_MS, espiFixture, get, RESOURCE_URL, xmllint } from "./fixtures.ts";
 
 Deno.test("every ESPI document kind validates against the ESPI 4.0 schema", async () => {
   const fixture = await espiFixture();

@@ -10,8 +10,9 @@ import assert from "node:assert/strict";
 import { revokeAuthorization } from "../../src/auth/authorizations.ts";
 import { startGatewayFixture, waitForMeters } from "./fixture.ts";
 
+/** Interval energy and demand (FB 6: the demand series below), one hour back, hourly. */
 const NARROW_SCOPE =
-  "FB=1_3_4_5_13_14_39;IntervalDuration=3600;BlockDuration=daily;HistoryLength=3600";
+  "FB=1_3_4_5_6_13_14_39;IntervalDuration=3600;BlockDuration=daily;HistoryLength=3600";
 
 Deno.test("access matrix: owner, narrow app, no token, revoked token", async () => {
   const fixture = await startGatewayFixture({ simulated: 2 });
