@@ -6,7 +6,8 @@
  *    layers in-process (admission, yoga's pipeline, GraphQL execution);
  * 2. a 48-hour demand series in 15-minute buckets: server time per request;
  * 3. fan-out: 100 SSE subscribers (`graphql-sse`), a fragment written on the pseudo-terminal →
- *    the update received by every client; p50/p99 latency.
+ *    the update received by every client (in another process, two kinds of client); p50/p99
+ *    latency, against a plain `Deno.serve` SSE broadcast to the same clients.
  *
  * Run: `npx deno task bench`, or `deno run -A bench/graphql.ts [seconds per load round]`.
  *
@@ -14,7 +15,6 @@
  */
 
 import { execute, parse } from "graphql";
-import { createClient } from "graphql-sse";
 import { createSession, SESSION_COOKIE } from "../src/auth/sessions.ts";
 import { OWNER_ACCESS } from "../src/graphql/access.ts";
 import type { GraphqlContext } from "../src/graphql/context.ts";
@@ -34,7 +34,8 @@ import { SCRIPTED_METER, startGatewayFixture } from "../tests/graphql/fixture.ts
 const ROUND_S = Number(Deno.args[0] ?? 3);
 const CONCURRENCY = 32;
 const SUBSCRIBERS = 100;
-const FANOUT_FRAGMENTS = 30;
+/** Enough that p99 is a percentile, not the one slowest event. */
+const FANOUT_EVENTS = 200;
 const METER = "0x0013500100004242";
 const HOUR_MS = 3_600_000;
 
@@ -109,6 +110,8 @@ function percentiles(values: number[]): { p50: number; p99: number } {
 }
 
 const fmt = (value: number, digits = 0) => value.toFixed(digits);
+/** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */
+const wallNowMs = () => performance.timeOrigin + performance.now();
 const us = (ms: number) => `${fmt(ms * 1000)} µs`;
 
 async function queryBenchmarks(): Promise<void> {
@@ -244,69 +247,195 @@ async function queryBenchmarks(): Promise<void> {
   await Deno.remove(dir, { recursive: true });
 }
 
-async function fanOutBenchmark(): Promise<void> {
+/** Latency percentiles of one fan-out run, ms. */
+interface FanOutFigures {
+  received: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** From the store's commit (gateway runs only). */
+  afterCommit?: { p50: number; p99: number };
+}
+
+/**
+ * Fragments written on the pty → updates received by `SUBSCRIBERS` SSE clients in a separate
+ * process (as phones are). Latencies are wall-clock, so the two processes share a clock.
+ */
+async function gatewayFanOut(kind: ClientKind) {
   const fixture = await startGatewayFixture({ simulated: 0, scripted: true });
   const scripted = fixture.scripted!;
   const baseS = Math.floor(Date.now() / 1000) - 3600;
-  await scripted.write(demandFragment(SCRIPTED_METER, baseS * 1000, 1));
+  await scripted.write(demandFragment(SCRIPTED_METER, baseS * 1000, 0));
   await waitFor(
     "the scripted meter",
     () => (fixture.db.prepare("SELECT count(*) AS n FROM meters").get() as { n: number }).n === 1,
   );
-  const writtenAtMs = new Map<number, number>();
   const committedAtMs = new Map<number, number>();
-  const latencies: number[] = [];
-  const afterCommit: number[] = [];
   // Splits the latency: the store's batching up to the commit, then the bus and SSE fan-out.
-  const probe = fixture.bus.subscribe();
-  void (async () => {
-    for await (const event of probe) {
-      if (event.type === "stored" && event.event.kind === "demand") {
-        committedAtMs.set(event.event.demandW ?? 0, performance.now());
-      }
-    }
-  })();
-  let received = 0;
-  const clients = Array.from({ length: SUBSCRIBERS }, () =>
-    createClient({
-      url: `${fixture.url}/graphql`,
-      headers: { Cookie: fixture.ownerCookie },
-      retryAttempts: 0,
-    }));
-  const done = clients.map(async (client) => {
-    const updates = client.iterate({
-      query: "subscription { demand { demand { signedDemandW } } }",
-    });
-    for await (const result of updates) {
-      // deno-lint-ignore no-explicit-any
-      const value = (result.data as any).demand.demand.signedDemandW as number;
-      const sentMs = writtenAtMs.get(value);
-      if (sentMs !== undefined) latencies.push(performance.now() - sentMs);
-      const committedMs = committedAtMs.get(value);
-      if (committedMs !== undefined) afterCommit.push(performance.now() - committedMs);
-      if (++received && value === FANOUT_FRAGMENTS) break;
+  const stopObserving = fixture.bus.observe((event) => {
+    if (event.type === "stored" && event.event.kind === "demand") {
+      committedAtMs.set(event.event.demandW ?? 0, wallNowMs());
     }
   });
-  await waitFor("every subscriber", () => fixture.bus.subscriberCount === SUBSCRIBERS + 1, 30_000);
-  for (let i = 1; i <= FANOUT_FRAGMENTS; i++) {
-    writtenAtMs.set(i, performance.now());
-    await scripted.write(demandFragment(SCRIPTED_METER, (baseS + i) * 1000, i));
+  const figures = await runFanOut(
+    separateProcessClients(`${fixture.url}/graphql`, fixture.ownerCookie, kind),
+    (i) => scripted.write(demandFragment(SCRIPTED_METER, (baseS + i) * 1000, i)),
+    committedAtMs,
+  );
+  stopObserving();
+  await fixture.close();
+  return figures;
+}
+
+/**
+ * The baseline: a plain `Deno.serve` SSE endpoint enqueuing the same event to every stream, to
+ * the same clients in a separate process: what the transport and the clients cost on this machine
+ * without the serial line, the store or GraphQL.
+ */
+async function plainSseFanOut(kind: ClientKind) {
+  const encoder = new TextEncoder();
+  const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    let stream: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        streams.add(stream = controller);
+        controller.enqueue(encoder.encode(":\n\n"));
+      },
+      cancel: () => void streams.delete(stream),
+    });
+    return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+  });
+  const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/`;
+  const figures = await runFanOut(separateProcessClients(url, "", kind), (i) => {
+    const data = JSON.stringify({ data: { demand: { demand: { signedDemandW: i } } } });
+    const event = encoder.encode(`event: next\ndata: ${data}\n\n`);
+    for (const stream of streams) stream.enqueue(event);
+    return Promise.resolve();
+  });
+  for (const stream of streams) stream.close();
+  await server.shutdown();
+  return figures;
+}
+
+/** Sends `FANOUT_EVENTS` events 100 ms apart once the clients are ready; measures arrivals. */
+async function runFanOut(
+  clients: FanOutClients,
+  send: (value: number) => Promise<void>,
+  committedAtMs?: Map<number, number>,
+): Promise<FanOutFigures> {
+  await clients.ready;
+  const sentAtMs = new Map<number, number>();
+  for (let i = 1; i <= FANOUT_EVENTS; i++) {
+    sentAtMs.set(i, wallNowMs());
+    await send(i);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  await Promise.race([Promise.all(done), new Promise((resolve) => setTimeout(resolve, 10_000))]);
-  const { p50, p99 } = percentiles(latencies);
-  const fanOut = percentiles(afterCommit);
+  const receivedAtMs = await clients.received;
+  const latencies: number[] = [];
+  const afterCommit: number[] = [];
+  for (const [value, times] of receivedAtMs) {
+    const sentMs = sentAtMs.get(value);
+    const committedMs = committedAtMs?.get(value);
+    for (const atMs of times) {
+      if (sentMs !== undefined) latencies.push(atMs - sentMs);
+      if (committedMs !== undefined) afterCommit.push(atMs - committedMs);
+    }
+  }
+  return {
+    received: latencies.length,
+    ...percentiles(latencies),
+    max: Math.max(...latencies),
+    afterCommit: committedAtMs ? percentiles(afterCommit) : undefined,
+  };
+}
+
+async function fanOutBenchmarks(): Promise<void> {
   console.log(
-    `fan-out: ${SUBSCRIBERS} SSE subscribers × ${FANOUT_FRAGMENTS} fragments written on the pty: ` +
-      `${latencies.length}/${SUBSCRIBERS * FANOUT_FRAGMENTS} updates received\n` +
-      `  write → received p50 ${fmt(p50, 1)} ms, p99 ${fmt(p99, 1)} ms (aim p99 < 50 ms)\n` +
-      `  of which commit → received p50 ${fmt(fanOut.p50, 1)} ms, p99 ${fmt(fanOut.p99, 1)} ms ` +
-      "(the rest is reading, decoding and the store's batching: the gateway commits within 2 ms)",
+    `fan-out: ${SUBSCRIBERS} SSE subscribers in another process × ${FANOUT_EVENTS} events 100 ms ` +
+      "apart; for the gateway each event is a fragment written on the pty (aim p99 < 50 ms); " +
+      "the baseline is a plain Deno.serve SSE broadcast to the same clients:",
   );
-  probe.close();
-  for (const client of clients) client.dispose();
-  await fixture.close();
+  for (const kind of ["stream", "graphql-sse"] as const) {
+    const baseline = await plainSseFanOut(kind);
+    const gateway = await gatewayFanOut(kind);
+    for (const [name, figures] of [["baseline", baseline], ["gateway", gateway]] as const) {
+      const commit = figures.afterCommit
+        ? `; commit → received p50 ${fmt(figures.afterCommit.p50, 1)}, p99 ${
+          fmt(figures.afterCommit.p99, 1)
+        }`
+        : "";
+      console.log(
+        `  ${kind.padEnd(11)} ${name.padEnd(8)} ${figures.received}/${
+          SUBSCRIBERS * FANOUT_EVENTS
+        } received, p50 ${fmt(figures.p50, 1)} ms, p99 ${fmt(figures.p99, 1)} ms, max ${
+          fmt(figures.max, 1)
+        } ms` + commit,
+      );
+    }
+  }
+}
+
+/** `stream`: a plain streaming POST read as events (what `EventSource` does); or `graphql-sse`. */
+type ClientKind = "stream" | "graphql-sse";
+
+interface FanOutClients {
+  /** Resolves when every client's subscription is established. */
+  ready: Promise<void>;
+  /** Wall-clock arrival times by demand value, once every client saw the last event. */
+  received: Promise<Map<number, number[]>>;
+}
+
+/** `SUBSCRIBERS` clients of one kind in a separate process (see `fanout_clients.ts`). */
+function separateProcessClients(url: string, cookie: string, kind: ClientKind): FanOutClients {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+      new URL("./fanout_clients.ts", import.meta.url).pathname,
+      url,
+      String(SUBSCRIBERS),
+      String(FANOUT_EVENTS),
+      kind,
+    ],
+    env: { OPENSEG_BENCH_COOKIE: cookie },
+    stdout: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter())
+    .getReader();
+  const nextLine = async () => {
+    const { value, done } = await lines.read();
+    if (done) throw new Error("the fan-out client process ended early");
+    return value;
+  };
+  const ready = nextLine().then((line) => {
+    if (line !== "ready") throw new Error(`unexpected line from the clients: ${line}`);
+  });
+  const received = ready.then(nextLine).then(async (line) => {
+    await child.status;
+    return new Map(
+      Object.entries(JSON.parse(line) as Record<string, number[]>).map((
+        [value, times],
+      ) => [Number(value), times]),
+    );
+  });
+  return { ready, received };
+}
+
+function lineSplitter(): TransformStream<string, string> {
+  let buffered = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      const lines = (buffered + chunk).split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) controller.enqueue(line);
+    },
+    flush(controller) {
+      if (buffered !== "") controller.enqueue(buffered);
+    },
+  });
 }
 
 await queryBenchmarks();
-await fanOutBenchmark();
+await fanOutBenchmarks();

@@ -9,8 +9,8 @@
 import type { HttpServices } from "../http/routes.ts";
 import { findAuthorization, grantOf } from "./authorizations.ts";
 import type { Caller } from "./caller.ts";
-import { findSession } from "./sessions.ts";
-import { findToken } from "./tokens.ts";
+import { findSession, sessionLive } from "./sessions.ts";
+import { findToken, tokenLive } from "./tokens.ts";
 
 /** Resolves the caller of a request (a bearer token wins over a session cookie). */
 export function resolveCaller(request: Request, services: HttpServices): Caller {
@@ -22,6 +22,23 @@ export function resolveCaller(request: Request, services: HttpServices): Caller 
   const sessionId = findSession(services.db, request, nowMs);
   if (sessionId !== null) return { kind: "owner", sessionId };
   return { kind: "anonymous" };
+}
+
+/**
+ * True while the credential a caller was resolved from still holds: the owner's session not
+ * ended or expired, the token not revoked or expired. For requests that outlive their admission,
+ * such as a subscription stream.
+ */
+export function callerStillValid(services: HttpServices, caller: Caller): boolean {
+  const nowMs = services.nowMs();
+  switch (caller.kind) {
+    case "anonymous":
+      return false;
+    case "owner":
+      return sessionLive(services.db, caller.sessionId, nowMs);
+    default:
+      return tokenLive(services.db, caller.tokenId, nowMs);
+  }
 }
 
 function callerForToken(services: HttpServices, token: string, nowMs: number): Caller {

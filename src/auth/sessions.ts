@@ -44,6 +44,13 @@ export function findSession(db: DatabaseSync, request: Request, nowMs: number): 
   return row !== undefined && row.expiresMs > nowMs ? idHash : null;
 }
 
+/** True while the session with this stored hash (from `findSession`) exists and has not expired. */
+export function sessionLive(db: DatabaseSync, sessionIdHash: string, nowMs: number): boolean {
+  const row = db.prepare("SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?")
+    .get(sessionIdHash) as { expiresMs: number } | undefined;
+  return row !== undefined && row.expiresMs > nowMs;
+}
+
 /** Ends the session with this stored hash (from `findSession`). */
 export function endSession(db: DatabaseSync, sessionIdHash: string): void {
   db.prepare("DELETE FROM owner_sessions WHERE id_hash = ?").run(sessionIdHash);

@@ -91,6 +91,15 @@ export function findToken(db: DatabaseSync, token: string, nowMs: number): Token
   };
 }
 
+/** True while the token with this id is neither revoked nor expired. */
+export function tokenLive(db: DatabaseSync, tokenId: string, nowMs: number): boolean {
+  const row = db.prepare(
+    "SELECT expires_ms AS expiresAtMs, revoked_ms AS revokedMs FROM oauth_tokens WHERE token_id = ?",
+  ).get(tokenId) as { expiresAtMs: number | null; revokedMs: number | null } | undefined;
+  return row !== undefined && row.revokedMs === null &&
+    (row.expiresAtMs === null || row.expiresAtMs > nowMs);
+}
+
 /** Revokes one token by its id; true when it was live. */
 export function revokeToken(db: DatabaseSync, tokenId: string, nowMs: number): boolean {
   const result = db.prepare(

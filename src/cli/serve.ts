@@ -17,6 +17,7 @@ import { startGateway } from "../gateway.ts";
 import { healthRoute } from "../http/health.ts";
 import { lazyRoutes } from "../http/lazy_routes.ts";
 import { healthzRoute } from "../http/healthz.ts";
+import type { SharedSubscriptionStats } from "../graphql/shared_subscriptions.ts";
 import { countLiveEvents, metricsRoute } from "../http/metrics.ts";
 import { startHttpServer } from "../http/server.ts";
 import { staticRoutes } from "../http/static.ts";
@@ -75,6 +76,7 @@ async function serve(config: ServeConfig): Promise<void> {
   const bus = new LiveBus();
   // Subscribed before the gateway starts, so the counters see its first events.
   const liveCounts = countLiveEvents(bus);
+  let subscriptionStats: SharedSubscriptionStats | null = null;
   const gateway = startGateway({
     db,
     ports,
@@ -148,10 +150,15 @@ async function serve(config: ServeConfig): Promise<void> {
             version: packageJson.version,
             startedMs,
             dev: config.graphqlDev,
+            onSubscriptionStats: (stats) => (subscriptionStats = stats),
           }),
       ),
       ...staticRoutes(),
-      metricsRoute({ live: liveCounts, mqtt: mqtt ?? undefined }),
+      metricsRoute({
+        live: liveCounts,
+        mqtt: mqtt ?? undefined,
+        subscriptions: () => subscriptionStats,
+      }),
     ],
   });
   const baseUrl = http.services.publicBaseUrl;

@@ -15,7 +15,7 @@
  */
 
 import { findApp } from "../auth/apps.ts";
-import type { Grant } from "../auth/caller.ts";
+import type { Caller, Grant } from "../auth/caller.ts";
 import { bearerChallenge, resolveCaller } from "../auth/resolve.ts";
 import { describeScope } from "../auth/scope.ts";
 import { fromOwnOrigin } from "../http/origin.ts";
@@ -34,6 +34,11 @@ export interface Access {
   finestResolutionS: number | null;
   /** Plain sentences of the grant; null for the owner. */
   scopeDescription: string[] | null;
+  /**
+   * The credential admitted, re-checked while a subscription streams; null for in-process callers
+   * with no credential (benchmarks).
+   */
+  caller: Caller | null;
 }
 
 export const OWNER_ACCESS: Access = {
@@ -44,6 +49,7 @@ export const OWNER_ACCESS: Access = {
   historyLimitS: null,
   finestResolutionS: null,
   scopeDescription: null,
+  caller: null,
 };
 
 /** The access of a request, or the response refusing it. */
@@ -68,13 +74,14 @@ export function admitRequest(request: Request, services: HttpServices): Access |
         { "WWW-Authenticate": bearerChallenge("insufficient_scope") },
       );
     case "access":
-      return appAccess(services, caller.grant);
+      return appAccess(services, caller);
     case "owner":
-      return csrfRefusal(request, services) ?? OWNER_ACCESS;
+      return csrfRefusal(request, services) ?? { ...OWNER_ACCESS, caller };
   }
 }
 
-function appAccess(services: HttpServices, grant: Grant): Access {
+function appAccess(services: HttpServices, caller: Extract<Caller, { kind: "access" }>): Access {
+  const grant = caller.grant;
   return {
     kind: "app",
     grant,
@@ -83,6 +90,7 @@ function appAccess(services: HttpServices, grant: Grant): Access {
     historyLimitS: grant.scope.historyLengthS,
     finestResolutionS: grant.scope.intervalDurationS,
     scopeDescription: describeScope(grant.scope),
+    caller,
   };
 }
 

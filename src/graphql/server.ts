@@ -10,6 +10,8 @@
  * series answers in half the time); mutations and subscriptions run on graphql-js, and so does any
  * query whose compiled run reports an error, so errors are graphql-js's own.
  *
+ * Identical subscriptions share one execution per event (`shared_subscriptions.ts`).
+ *
  * @module
  */
 
@@ -26,6 +28,11 @@ import { jitQueriesPlugin } from "./jit.ts";
 import { DEFAULT_QUERY_LIMITS, queryLimitRules, type QueryLimits } from "./limits.ts";
 import { enforceOwnerOnly } from "./owner_only.ts";
 import { resolvers } from "./resolvers.ts";
+import {
+  sharedSubscriptions,
+  type SharedSubscriptionsOptions,
+  type SharedSubscriptionStats,
+} from "./shared_subscriptions.ts";
 
 export const GRAPHQL_PATH = "/graphql";
 export const SCHEMA_URL = new URL("../../schema/openseg.graphql", import.meta.url);
@@ -34,6 +41,9 @@ export interface GraphqlRoutesOptions extends GatewayParts {
   /** `--graphql-dev`: GraphiQL and introspection for every admitted caller, not only the owner. */
   dev?: boolean;
   limits?: QueryLimits;
+  subscriptions?: SharedSubscriptionsOptions;
+  /** Receives the live subscription counts once the routes exist (for `/metrics`). */
+  onSubscriptionStats?: (stats: SharedSubscriptionStats) => void;
 }
 
 /** The executable schema: the SDL file with the resolvers; throws when they drift apart. */
@@ -57,6 +67,8 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
     version: options.version,
     startedMs: options.startedMs,
   };
+  const subscriptions = sharedSubscriptions(options.subscriptions);
+  options.onSubscriptionStats?.(subscriptions.stats);
   const yoga = createYoga<GraphqlContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -68,6 +80,8 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
       ...(dev ? [] : [ownerIntrospectionPlugin()]),
       grantedDataPlugin(schema),
       jitQueriesPlugin(),
+      // Last, so it shares the subscribe function the plugins before it have settled on.
+      subscriptions.plugin,
     ],
   });
   const handler: RouteHandler = (request, context) => {

@@ -1,7 +1,7 @@
 /**
  * `GET /metrics` in the Prometheus text format (0.0.4): fragments per type and link changes since
  * start (counted from the live bus), persistent decode warnings, link state per port, store rows
- * and bytes, and the MQTT exporter's connection and backlog. HTTP and SSE metrics are not here yet.
+ * and bytes, the MQTT exporter's connection and backlog, and the GraphQL subscription streams open.
  *
  * Store figures are read per scrape with `count(*)` over the ring tables, which stay small
  * (48 hours) — a scrape costs a few milliseconds.
@@ -11,6 +11,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import type { MqttExporter } from "../export/mqtt.ts";
+import type { SharedSubscriptionStats } from "../graphql/shared_subscriptions.ts";
 import type { LiveBus } from "../live/bus.ts";
 import type { LinkState } from "../radio/events.ts";
 import { portLinks } from "../store/port_links.ts";
@@ -50,6 +51,8 @@ export interface MetricsOptions {
   live: LiveCounts;
   /** Absent when MQTT export is off. */
   mqtt?: MqttExporter;
+  /** GraphQL's subscription counts; null until GraphQL is loaded (on its first request). */
+  subscriptions?: () => SharedSubscriptionStats | null;
 }
 
 const RING_TABLES = ["demand", "summation", "intervals", "demand_rollup", "prices", "messages"];
@@ -124,6 +127,18 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
   const pages = db.prepare("PRAGMA page_count").get() as { page_count: number };
   const pageSize = db.prepare("PRAGMA page_size").get() as { page_size: number };
   sample("openseg_store_bytes", {}, pages.page_count * pageSize.page_size);
+
+  if (options.subscriptions) {
+    const stats = options.subscriptions();
+    family("openseg_graphql_subscription_clients", "gauge", "GraphQL subscription streams open.");
+    sample("openseg_graphql_subscription_clients", {}, stats?.clients ?? 0);
+    family(
+      "openseg_graphql_subscription_executions",
+      "gauge",
+      "Subscription executions running (clients asking the same thing share one).",
+    );
+    sample("openseg_graphql_subscription_executions", {}, stats?.executions ?? 0);
+  }
 
   if (options.mqtt) {
     const status = options.mqtt.status();

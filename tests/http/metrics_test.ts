@@ -1,12 +1,16 @@
 /**
  * `/metrics` over the real HTTP server, fed by a simulated meter through the gateway: Prometheus
- * text with fragment counters, link state, store rows and bytes (MQTT metrics only with an
- * exporter, see `renderMetrics` there).
+ * text with fragment counters, link state, store rows and bytes, GraphQL subscription streams
+ * (MQTT metrics only with an exporter, see `renderMetrics` there).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { createClient } from "graphql-sse";
+import { createSession, SESSION_COOKIE } from "../../src/auth/sessions.ts";
+import { graphqlRoutes } from "../../src/graphql/server.ts";
+import type { SharedSubscriptionStats } from "../../src/graphql/shared_subscriptions.ts";
 import { countLiveEvents, metricsRoute } from "../../src/http/metrics.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { simulatedGateway, waitFor } from "../export/fixtures.ts";
@@ -53,6 +57,64 @@ Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", asy
       assert.match(line, /^[a-z_]+(\{[^}]*\})? \d+(\.\d+)?$/, line);
     }
   } finally {
+    await http.shutdown();
+    live.close();
+    await sim.close();
+  }
+});
+
+Deno.test("/metrics: GraphQL subscription streams and their shared executions", async () => {
+  const sim = await simulatedGateway({ meters: 1, speed: 600, intervalMinutes: 5 });
+  const live = countLiveEvents(sim.bus);
+  let stats: SharedSubscriptionStats | null = null;
+  const http = startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    services: { db: sim.db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
+    routes: [
+      ...graphqlRoutes({
+        bus: sim.bus,
+        supervisors: [],
+        version: "0.0.0-test",
+        startedMs: Date.now(),
+        onSubscriptionStats: (received) => (stats = received),
+      }),
+      metricsRoute({ live, subscriptions: () => stats }),
+    ],
+  });
+  const cookie = `${SESSION_COOKIE}=${
+    createSession(sim.db, { nowMs: Date.now(), secure: false }).sessionId
+  }`;
+  const gauges = async () => {
+    const text = await (await fetch(`${http.url}/metrics`)).text();
+    const value = (name: string) => Number(text.match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1]);
+    return {
+      clients: value("openseg_graphql_subscription_clients"),
+      executions: value("openseg_graphql_subscription_executions"),
+    };
+  };
+  const queries = [
+    "subscription { demand { demand { demandW } } }",
+    "subscription { demand { demand { demandW } } }",
+    "subscription { intervals { interval { deliveredWh } } }",
+  ];
+  let connected = 0;
+  const clients = queries.map(() =>
+    createClient({ url: `${http.url}/graphql`, headers: { Cookie: cookie }, retryAttempts: 0 })
+  );
+  try {
+    assert.deepEqual(await gauges(), { clients: 0, executions: 0 });
+    const streams = clients.map((client, i) =>
+      client.iterate({ query: queries[i] }, { connected: () => void connected++ })
+    );
+    for (const stream of streams) void stream.next().catch(() => {});
+    await waitFor("three streams", () => connected === 3);
+    assert.deepEqual(await gauges(), { clients: 3, executions: 2 });
+    for (const client of clients) client.dispose();
+    await waitFor("the streams to close", () => stats?.clients === 0);
+    assert.deepEqual(await gauges(), { clients: 0, executions: 0 });
+  } finally {
+    for (const client of clients) client.dispose();
     await http.shutdown();
     live.close();
     await sim.close();
