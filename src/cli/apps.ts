@@ -31,7 +31,9 @@ const addOptions = {
   scope: {
     flag: "scope",
     type: "strings",
-    description: "ESPI scope the app may ask for (default 48 h of 15-min data); repeatable",
+    description:
+      "ESPI scope the app may ask for (default: 48 h of 15-min interval energy, cost, usage " +
+      "summaries); repeatable",
   },
   notifyUri: {
     flag: "notify-uri",

@@ -9,8 +9,9 @@
  *
  * Sharing is only between callers who would get identical results: the owner's sessions, or the
  * tokens of one app authorization. Each client's credential is still re-checked, at most every
- * `recheckMs` while events flow: a revoked or expired token, or an ended session, gets one
- * `UNAUTHENTICATED` error and the end of its stream instead of further data.
+ * `recheckMs` while events flow and every `idleRecheckMs` when none do: a revoked or expired token,
+ * or an ended session, gets one `UNAUTHENTICATED` error and the end of its stream instead of
+ * further data.
  *
  * @module
  */
@@ -23,8 +24,10 @@ import type { GraphqlContext } from "./context.ts";
 import { apiError } from "./errors.ts";
 
 export interface SharedSubscriptionsOptions {
-  /** Least time between re-checks of one client's credential (default 1000 ms). */
+  /** Least time between re-checks of one client's credential while events flow (default 1000 ms). */
   recheckMs?: number;
+  /** How often every client's credential is checked when no events flow (default 5000 ms). */
+  idleRecheckMs?: number;
   /** Results queued for one client before its oldest are dropped (default 256). */
   maxQueued?: number;
 }
@@ -46,6 +49,7 @@ export function sharedSubscriptions(
   options: SharedSubscriptionsOptions = {},
 ): { plugin: Plugin<GraphqlContext>; stats: SharedSubscriptionStats } {
   const recheckMs = options.recheckMs ?? 1000;
+  const idleRecheckMs = Math.max(10, options.idleRecheckMs ?? 5000);
   const maxQueued = Math.max(1, options.maxQueued ?? 256);
   const executions = new Map<string, SharedExecution>();
   const plugin: Plugin<GraphqlContext> = {
@@ -58,7 +62,7 @@ export function sharedSubscriptions(
           if (execution === undefined) {
             execution = new SharedExecution(
               Promise.resolve().then(() => (subscribeFn as Subscribe)(args)),
-              () => executions.delete(key),
+              { idleRecheckMs, onEnd: () => executions.delete(key) },
             );
             executions.set(key, execution);
           }
@@ -101,10 +105,20 @@ class SharedExecution {
   #results: Results | null = null;
   #ended = false;
   readonly #onEnd: () => void;
+  readonly #idleChecks: ReturnType<typeof setInterval>;
 
-  constructor(source: Promise<SubscribeResult>, onEnd: () => void) {
+  constructor(
+    source: Promise<SubscribeResult>,
+    options: { idleRecheckMs: number; onEnd: () => void },
+  ) {
     this.#source = source;
-    this.#onEnd = onEnd;
+    this.#onEnd = options.onEnd;
+    // A quiet meter sends nothing for a while: credentials must not outlive their revocation then
+    // either. The timer does not keep the process alive.
+    this.#idleChecks = setInterval(() => {
+      for (const client of this.#clients) client.recheck();
+    }, options.idleRecheckMs);
+    Deno.unrefTimer(this.#idleChecks);
     source.then(
       (result) => {
         if (!isResults(result)) return this.#end();
@@ -162,6 +176,7 @@ class SharedExecution {
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    clearInterval(this.#idleChecks);
     this.#onEnd();
     void this.#results?.return?.();
   }
@@ -191,27 +206,30 @@ class Client implements Results {
 
   offer(result: ExecutionResult): void {
     if (this.#closing || this.#closed) return;
-    if (performance.now() - this.#checkedAtMs >= this.#options.recheckMs) {
-      this.#checkedAtMs = performance.now();
-      if (!this.#options.stillValid()) {
-        // The last thing this client hears; then its stream ends and it leaves the execution.
-        this.#queue = [{
-          errors: [
-            apiError(
-              "UNAUTHENTICATED",
-              "the credential of this subscription was revoked or has expired",
-            ),
-          ],
-        }];
-        this.#closing = true;
-        this.onLeave();
-        this.#deliver();
-        return;
-      }
-    }
+    if (performance.now() - this.#checkedAtMs >= this.#options.recheckMs && !this.recheck()) return;
     if (this.#queue.length >= this.#options.maxQueued) this.#queue.shift();
     this.#queue.push(result);
     this.#deliver();
+  }
+
+  /** Checks the credential now; when it no longer holds, ends the stream and returns false. */
+  recheck(): boolean {
+    if (this.#closing || this.#closed) return false;
+    this.#checkedAtMs = performance.now();
+    if (this.#options.stillValid()) return true;
+    // The last thing this client hears; then its stream ends and it leaves the execution.
+    this.#queue = [{
+      errors: [
+        apiError(
+          "UNAUTHENTICATED",
+          "the credential of this subscription was revoked or has expired",
+        ),
+      ],
+    }];
+    this.#closing = true;
+    this.onLeave();
+    this.#deliver();
+    return false;
   }
 
   finish(): void {

@@ -137,8 +137,8 @@ export async function startGatewayFixture(
         version: "0.0.0-test",
         startedMs: Date.now(),
         dev: options.dev,
-        // Every event re-checks the credential, so revocation tests need not wait a second.
-        subscriptions: { recheckMs: 0 },
+        // Credentials re-checked on every event and often when idle: tests need not wait seconds.
+        subscriptions: { recheckMs: 0, idleRecheckMs: 100 },
       }),
     ],
     onError: (error) => console.error(error),

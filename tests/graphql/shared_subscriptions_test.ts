@@ -2,8 +2,8 @@
  * Shared subscription executions over real SSE: identical subscriptions of one caller share one
  * bus subscription yet each client gets every update and leaves on its own; different callers
  * never share; a revoked app token's stream ends with `UNAUTHENTICATED` while the owner's goes
- * on; an ended owner session ends its stream too. Each event on the bus comes from a fragment
- * written on the pseudo-terminal.
+ * on, also when no events flow; an ended owner session ends its stream too. Each event on the
+ * bus comes from a fragment written on the pseudo-terminal.
  *
  * @module
  */
@@ -172,6 +172,18 @@ Deno.test("a revoked token's stream ends with UNAUTHENTICATED; the owner's goes 
     }
     await waitFor("the owner's second update", () => owner.values().length === 2);
     assert.deepEqual(owner.values(), [100, 200]);
+  }));
+
+Deno.test("a revoked token's stream ends even while the meter sends nothing", () =>
+  withScriptedMeter(async ({ fixture, meterId, follow }) => {
+    const app = fixture.appToken({ scope: DEMAND_SCOPE, meterIds: [meterId] });
+    const quiet = follow({ Authorization: `Bearer ${app.token}` });
+    await waitFor("the connected client", () => quiet.isConnected());
+    assert.ok(revokeAuthorization(fixture.db, app.authorizationId, Date.now()));
+    await waitFor("the revoked stream to end", () => quiet.isEnded());
+    const last = quiet.received.at(-1) as { errors: { extensions?: { code?: string } }[] };
+    assert.equal(last.errors[0].extensions?.code, "UNAUTHENTICATED");
+    await waitFor("the execution to end", () => fixture.bus.subscriberCount === 0);
   }));
 
 Deno.test("signing out ends the owner's stream from that session only", () =>
