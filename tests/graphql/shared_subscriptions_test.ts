@@ -151,6 +151,24 @@ Deno.test("different callers or documents never share an execution", () =>
     assert.deepEqual(notGranted.received, []);
   }));
 
+Deno.test("a subscription that cannot start answers its error to each client and keeps nothing", () =>
+  withScriptedMeter(async ({ fixture, follow, writeDemand }) => {
+    const owner = { Cookie: fixture.ownerCookie };
+    const query = 'subscription { demand(meterId: "no-such-meter") { meterId } }';
+    const clients = [follow(owner, query), follow(owner, query)];
+    await waitFor("both streams to end", () => clients.every((c) => c.isEnded()));
+    for (const client of clients) {
+      const [only] = client.received as { errors: { extensions?: { code?: string } }[] }[];
+      assert.equal(only.errors[0].extensions?.code, "NOT_FOUND");
+    }
+    assert.equal(fixture.bus.subscriberCount, 0);
+    // The same document later, for a meter that exists, starts afresh and works.
+    const working = follow(owner);
+    await waitFor("the working client", () => working.isConnected());
+    await writeDemand(1, 42);
+    await waitFor("its update", () => working.values().length === 1);
+  }));
+
 Deno.test("a revoked token's stream ends with UNAUTHENTICATED; the owner's goes on", () =>
   withScriptedMeter(async ({ fixture, meterId, follow, writeDemand }) => {
     const app = fixture.appToken({ scope: DEMAND_SCOPE, meterIds: [meterId] });
