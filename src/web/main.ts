@@ -228,14 +228,19 @@ async function start(): Promise<void> {
     }
   });
   stream<IntervalEvent>("intervals", INTERVALS_SUBSCRIPTION, ({ intervals: update }) => {
+    // Prices change on the meter's schedule; a completed interval is the moment to catch up, for
+    // every meter, so one chosen later shows its current price.
+    graphql<{ meter: Meter }>(METER_QUERY, { id: update.meterId }).then(({ meter: fresh }) => {
+      const meter = meters.find((m) => m.id === fresh.id);
+      if (meter !== undefined) meter.price = fresh.price;
+      // The owner may have chosen another meter meanwhile.
+      if (fresh.id !== selectedId) return;
+      now.showPrice(fresh.price);
+      history.setPrice(fresh.price);
+    }, fail);
     if (update.meterId !== selectedId) return;
     const endMs = Date.parse(update.interval.start) + update.interval.durationS * 1000;
     history.reload(endMs).catch(fail);
-    // Prices change on the meter's schedule; a completed interval is the moment to catch up.
-    graphql<{ meter: Meter }>(METER_QUERY, { id: update.meterId }).then(({ meter }) => {
-      now.showPrice(meter.price);
-      history.setPrice(meter.price);
-    }, fail);
   });
   stream<MessagesEvent>("messages", MESSAGES_SUBSCRIPTION, ({ messages: update }) => {
     messages.update(update.meterId, update.message);

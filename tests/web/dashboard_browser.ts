@@ -1,12 +1,16 @@
 /**
  * The dashboard in a real headless Chromium against a gateway fed by a fast simulated meter: sign
- * in, watch the live value change, check the chart against the API, name the meter, confirm a
- * utility message, revoke an app (its token then gets 401) and approve another, download the
+ * in, watch the live value change, check the chart against the API in the 6 h, 24 h and 48 h views
+ * (the 48 h one spanning the whole backfill), name the meter, confirm a utility message, revoke an app (its token then gets 401) and approve another, download the
  * Green Button file and validate it with `xmllint` against ESPI 4.0, see the page go stale and
  * come back when the network drops and go stale when the radio is unplugged, sign out; no console
  * errors, nothing wider than a phone. Screenshots at phone and desktop sizes go to
  * `.test-results/screenshots/`. First-load bytes and load → first live value are measured and
  * printed, not asserted.
+ *
+ * A second test runs a gateway with two meters: the meter picker lists them by name or short id,
+ * and choosing one switches the live value and the chart to that meter's readings (checked against
+ * the API), also after renaming; a reload keeps the names.
  *
  * `dashboard_test.ts` runs this file in a child `deno test --allow-all`: playwright-core reads
  * the home directory, the OS release and `/proc/sys`, beyond the suite's permissions.
@@ -15,11 +19,13 @@
  */
 
 import assert from "node:assert/strict";
-import type { Browser, Locator, Page } from "playwright-core";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { DEFAULT_APP_SCOPE, registerApp } from "../../src/auth/apps.ts";
 import { createAuthorization } from "../../src/auth/authorizations.ts";
 import { ACCESS_TOKEN_EXPIRES_IN_S, mintToken } from "../../src/auth/tokens.ts";
 import { buildWebAssets } from "../../src/web/build.ts";
+import { CHART_VIEWS } from "../../src/web/chart_data.ts";
+import { formatPower } from "../../src/web/format.ts";
 import { collectConsoleErrors, launchChromium } from "./browser.ts";
 import { startDropProxy } from "./drop_proxy.ts";
 import { type DashboardFixture, OWNER_PASSWORD, startDashboardFixture } from "./fixture.ts";
@@ -31,6 +37,15 @@ const CATALOG = new URL("schema/espi-4.0/catalog.xml", REFERENCE).pathname;
 /** A demand reading every 8 sim seconds arrives about every 130 ms. */
 const SPEED = 60;
 const TIMED_LOADS = 5;
+const HOUR_MS = 3_600_000;
+/** `toFixed(1)` coordinates, and a little float error. */
+const PX_TOLERANCE = 0.11;
+
+let built: Promise<void> | null = null;
+/** Builds the dashboard once for the tests in this file. */
+function buildOnce(): Promise<void> {
+  return built ??= buildWebAssets();
+}
 
 /** Runs xmllint on a file against the ESPI 4.0 schema. */
 async function xmllint(file: string): Promise<{ code: number; output: string }> {
@@ -47,16 +62,22 @@ async function xmllint(file: string): Promise<{ code: number; output: string }> 
   };
 }
 
-/** Waits until the meter's 48-hour backfill has caught up and it reports live; returns its id. */
-async function waitForLiveMeter(fixture: DashboardFixture): Promise<string> {
+/**
+ * Waits until every simulated meter has caught up with its backfill and reports live; returns
+ * their ids in the API's order (the fixture's order).
+ */
+async function waitForLiveMeters(fixture: DashboardFixture): Promise<string[]> {
   const deadlineMs = Date.now() + 60_000;
   while (Date.now() < deadlineMs) {
     const reply = await fixture.graphql("{ meters { id demand { demandW } } }");
-    const meter = reply.data?.meters?.find((m: { demand: unknown }) => m.demand !== null);
-    if (meter !== undefined && fixture.device.simTimeMs >= Date.now()) return meter.id;
+    const meters: { id: string; demand: unknown }[] = reply.data?.meters ?? [];
+    if (
+      meters.length === fixture.devices.length && meters.every((m) => m.demand !== null) &&
+      fixture.devices.every((device) => device.simTimeMs >= Date.now())
+    ) return meters.map((m) => m.id);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error("the simulated meter did not catch up");
+  throw new Error("the simulated meters did not catch up");
 }
 
 /** An app with an active grant and its access token, and an app waiting for approval. */
@@ -113,15 +134,26 @@ interface FreshLoad {
   firstLiveValueMs: number;
 }
 
+/** A new browser context with the test's owner session (no sign-in page). */
+async function signedInContext(
+  browser: Browser,
+  baseUrl: string,
+  fixture: DashboardFixture,
+  options: { viewport?: { width: number; height: number } } = {},
+): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  const [name, value] = fixture.ownerCookie.split("=");
+  await context.addCookies([{ name, value, url: baseUrl }]);
+  return context;
+}
+
 /** Loads the dashboard in a new, signed-in context with an empty cache. */
 async function freshLoad(
   browser: Browser,
   baseUrl: string,
   fixture: DashboardFixture,
 ): Promise<FreshLoad> {
-  const context = await browser.newContext();
-  const [name, value] = fixture.ownerCookie.split("=");
-  await context.addCookies([{ name, value, url: baseUrl }]);
+  const context = await signedInContext(browser, baseUrl, fixture);
   const page = await context.newPage();
   await page.goto(`${baseUrl}/`, { waitUntil: "load" });
   const bytes = await firstLoadBytes(page);
@@ -138,20 +170,184 @@ async function freshLoad(
 
 interface ChartSnapshot {
   points: number;
-  /** Vertices (M and L commands) of the demand path. */
-  pathPoints: number;
-  from: string | null;
-  to: string | null;
+  from: string;
+  to: string;
+  /** Vertices (M and L commands) of the demand path, px. */
+  vertices: { x: number; y: number }[];
+  /** Bars of bought energy drawn. */
+  importBars: number;
+  /** Left and right edges of the plot (where the grid lines run), px. */
+  plotLeftPx: number;
+  plotRightPx: number;
+  /** Where the time axis labels sit, px. */
+  tickXs: number[];
 }
 
 /** What one drawing of the chart shows, read at once (it may be redrawn at any moment). */
 function chartSnapshot(chart: Locator): Promise<ChartSnapshot> {
-  return chart.evaluate((svg) => ({
-    points: Number(svg.getAttribute("data-points")),
-    pathPoints: svg.querySelector("path.demand")?.getAttribute("d")?.match(/[ML]/g)?.length ?? 0,
-    from: svg.getAttribute("data-from"),
-    to: svg.getAttribute("data-to"),
-  }));
+  return chart.evaluate((svg) => {
+    const d = svg.querySelector("path.demand")?.getAttribute("d") ?? "";
+    const grid = svg.querySelector("line.gridline");
+    return {
+      points: Number(svg.getAttribute("data-points")),
+      from: svg.getAttribute("data-from") ?? "",
+      to: svg.getAttribute("data-to") ?? "",
+      vertices: [...d.matchAll(/[ML](-?[\d.]+),(-?[\d.]+)/g)]
+        .map((match) => ({ x: Number(match[1]), y: Number(match[2]) })),
+      importBars: svg.querySelectorAll("rect.bar.import").length,
+      plotLeftPx: Number(grid?.getAttribute("x1")),
+      plotRightPx: Number(grid?.getAttribute("x2")),
+      tickXs: [...svg.querySelectorAll(".time-axis text")]
+        .map((label) => Number(label.getAttribute("x"))),
+    };
+  });
+}
+
+interface DemandBucket {
+  start: string;
+  durationS: number;
+  avgW: number;
+}
+
+const CHART_DATA_QUERY =
+  `query ($id: ID!, $from: DateTime!, $to: DateTime!, $bucket: BucketSize!) { meter(id: $id) {
+    demandSeries(from: $from, to: $to, bucket: $bucket) { start durationS avgW }
+    intervals(from: $from, to: $to) { start } } }`;
+
+/** The time at a horizontal position of the chart. */
+function timeAtPx(chart: ChartSnapshot, xPx: number): number {
+  const fromMs = Date.parse(chart.from);
+  const toMs = Date.parse(chart.to);
+  return fromMs + (xPx - chart.plotLeftPx) / (chart.plotRightPx - chart.plotLeftPx) *
+      (toMs - fromMs);
+}
+
+/**
+ * How the drawing differs from the API's data for its window ("" when it does not): a vertex per
+ * bucket, each at its bucket's middle, heights on one linear scale of the buckets' averages, and
+ * a bar per energy bin.
+ */
+function chartMismatch(chart: ChartSnapshot, series: DemandBucket[], bins: number): string {
+  if (chart.vertices.length !== chart.points) {
+    return `${chart.vertices.length} line vertices for ${chart.points} points`;
+  }
+  if (chart.points !== series.length) {
+    return `${chart.points} points drawn, ${series.length} buckets in the API`;
+  }
+  if (chart.importBars !== bins) return `${chart.importBars} bars drawn, ${bins} bins in the API`;
+  const pxPerMs = (chart.plotRightPx - chart.plotLeftPx) /
+    (Date.parse(chart.to) - Date.parse(chart.from));
+  for (const [i, bucket] of series.entries()) {
+    const middleMs = Date.parse(bucket.start) + bucket.durationS * 500;
+    const atMs = timeAtPx(chart, chart.vertices[i].x);
+    if (Math.abs(atMs - middleMs) * pxPerMs > PX_TOLERANCE) {
+      return `point ${i} at ${new Date(atMs).toISOString()}, its bucket ${bucket.start}`;
+    }
+  }
+  // Least-squares line through (average W, height px); every point must lie on it, but the
+  // newest, whose bucket may have filled further since the drawing.
+  const pairs = series.slice(0, -1).map((bucket, i) => [bucket.avgW, chart.vertices[i].y]);
+  if (pairs.length < 2) return "";
+  const meanW = pairs.reduce((sum, [w]) => sum + w, 0) / pairs.length;
+  const meanY = pairs.reduce((sum, [, y]) => sum + y, 0) / pairs.length;
+  const varianceW = pairs.reduce((sum, [w]) => sum + (w - meanW) ** 2, 0);
+  if (varianceW === 0) return "";
+  const pxPerW = pairs.reduce((sum, [w, y]) => sum + (w - meanW) * (y - meanY), 0) / varianceW;
+  if (!(pxPerW < 0)) return `heights do not rise with demand (${pxPerW} px/W)`;
+  for (const [i, [w, y]] of pairs.entries()) {
+    const expectedY = meanY + (w - meanW) * pxPerW;
+    if (Math.abs(y - expectedY) > PX_TOLERANCE * 1.5) {
+      return `point ${i} at height ${y} px, ${expectedY.toFixed(2)} px for its ${w} W`;
+    }
+  }
+  return "";
+}
+
+/**
+ * Waits until the chart draws this view of this meter's data exactly as the API has it for the
+ * drawn window (a bucket can fill between drawing and asking; the next interval redraws).
+ */
+async function waitForChartOf(
+  page: Page,
+  fixture: DashboardFixture,
+  meterId: string,
+  hours: number,
+): Promise<{ chart: ChartSnapshot; series: DemandBucket[] }> {
+  const view = CHART_VIEWS.find((v) => v.hours === hours)!;
+  const svg = page.locator(`#chart svg[data-hours="${hours}"]`);
+  const deadlineMs = Date.now() + 30_000;
+  for (;;) {
+    await svg.waitFor();
+    const chart = await chartSnapshot(svg);
+    const reply = await fixture.graphql(CHART_DATA_QUERY, {
+      id: meterId,
+      from: chart.from,
+      to: chart.to,
+      bucket: view.bucket,
+    });
+    const series: DemandBucket[] = reply.data.meter.demandSeries;
+    const bins = new Set(
+      reply.data.meter.intervals.map((i: { start: string }) =>
+        Math.floor(Date.parse(i.start) / view.barMs)
+      ),
+    );
+    const mismatch = chartMismatch(chart, series, bins.size);
+    if (mismatch === "") return { chart, series };
+    if (Date.now() > deadlineMs) {
+      throw new Error(`the ${hours} h chart does not draw meter ${meterId}'s data: ${mismatch}`);
+    }
+    await page.waitForTimeout(250);
+  }
+}
+
+const LATEST_DEMAND_QUERY = `query ($id: ID!) { meter(id: $id) { demand { signedDemandW } } }`;
+
+/**
+ * Checks that for about a second the live value is only ever this meter's latest reading as the
+ * API has it just before or just after (the meter reads every 2 s: at most one new reading comes
+ * meanwhile); another meter's readings, every 130 ms, would show if they leaked through. A stalled
+ * simulator can burst two readings at once, so a mismatch is looked at again; returns the value.
+ */
+async function assertLiveValueOf(
+  page: Page,
+  fixture: DashboardFixture,
+  meterId: string,
+): Promise<string> {
+  const latest = async () =>
+    formatPower(
+      (await fixture.graphql(LATEST_DEMAND_QUERY, { id: meterId })).data.meter.demand
+        .signedDemandW,
+    );
+  let problem = "";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const before = await latest();
+    // Time for the live stream to bring that reading.
+    await page.waitForTimeout(200);
+    const shown: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      shown.push(await text(page, "#now-power"));
+      await page.waitForTimeout(50);
+    }
+    const after = await latest();
+    if (shown.every((value) => value === before || value === after)) return shown.at(-1)!;
+    problem = `the meter read ${before} then ${after}; the page showed ` +
+      [...new Set(shown)].join(", ");
+  }
+  throw new Error(`the live value is not meter ${meterId}'s: ${problem}`);
+}
+
+/** The picker's options as `value label`. */
+function pickerOptions(page: Page): Promise<string[]> {
+  return page.locator("#meter-select option").evaluateAll((options) =>
+    options.map((option) => `${option.getAttribute("value")} ${option.textContent}`)
+  );
+}
+
+async function pageWidthPx(page: Page): Promise<number> {
+  return await page.evaluate(() =>
+    (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } })
+      .document.documentElement.scrollWidth
+  );
 }
 
 /** Waits until the element's text is no longer `before`. */
@@ -185,14 +381,14 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    await buildWebAssets();
+    await buildOnce();
     const fixture = await startDashboardFixture({ speed: SPEED, backfillHours: 48 });
     // The browser reaches the gateway through a proxy that can cut the network.
     const proxy = startDropProxy(Number(new URL(fixture.url).port));
     const baseUrl = proxy.url;
     const browser = await launchChromium();
     try {
-      const meterId = await waitForLiveMeter(fixture);
+      const [meterId] = await waitForLiveMeters(fixture);
       const { token } = seedApps(fixture, meterId);
       const context = await browser.newContext({ viewport: { width: 360, height: 780 } });
       const page = await context.newPage();
@@ -235,39 +431,80 @@ Deno.test({
         assert.equal(await page.locator("#now").getAttribute("class"), "card");
       });
 
-      await t.step("the chart shows as many points as the API has buckets", async () => {
-        const views = [["6 h", 6, "FIVE_MINUTES"], ["24 h", 24, "FIFTEEN_MINUTES"]] as const;
-        for (const [button, hours, bucket] of views) {
+      await t.step("the chart draws the API's buckets and bars, 6 h and 24 h", async () => {
+        for (const [button, hours] of [["6 h", 6], ["24 h", 24]] as const) {
           await page.getByRole("button", { name: button }).click();
-          let drawn: ChartSnapshot | null = null;
-          let expected = -1;
-          // A new bucket can fill between drawing and asking; the next interval redraws.
-          for (let attempt = 0; attempt < 5 && drawn?.points !== expected; attempt++) {
-            if (attempt > 0) await page.waitForTimeout(500);
-            const chart = page.locator(`#chart svg[data-hours="${hours}"]`);
-            await chart.waitFor();
-            drawn = await chartSnapshot(chart);
-            assert.equal(drawn.pathPoints, drawn.points, "the line has a vertex per point");
-            const reply = await fixture.graphql(
-              `query ($id: ID!, $from: DateTime!, $to: DateTime!, $bucket: BucketSize!) {
-                meter(id: $id) { demandSeries(from: $from, to: $to, bucket: $bucket) { start } } }`,
-              { id: meterId, from: drawn.from, to: drawn.to, bucket },
-            );
-            expected = reply.data.meter.demandSeries.length;
-          }
-          assert.equal(drawn?.points, expected, `${button}: points drawn vs buckets`);
-          assert.ok(expected > 0);
+          const { series } = await waitForChartOf(page, fixture, meterId, hours);
+          assert.ok(series.length > 0);
         }
         assert.ok(await page.locator("#chart rect.bar").count() > 0, "energy bars");
         assert.ok(await page.locator("#chart rect.band").count() > 0, "price tier bands");
       });
 
-      await t.step("screenshots at phone and desktop sizes", async () => {
-        const pageWidthPx = await page.evaluate(() =>
-          (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } })
-            .document.documentElement.scrollWidth
+      await t.step("the 48 h view spans the whole backfill; 24 h comes back", async () => {
+        const day = await waitForChartOf(page, fixture, meterId, 24);
+        await page.getByRole("button", { name: "48 h" }).click();
+        const { chart, series } = await waitForChartOf(page, fixture, meterId, 48);
+        assert.equal(
+          await page.getByRole("button", { name: "48 h" }).getAttribute("aria-pressed"),
+          "true",
         );
-        assert.equal(pageWidthPx, 360, "nothing sticks out sideways on a phone");
+        const fromMs = Date.parse(chart.from);
+        const toMs = Date.parse(chart.to);
+        assert.equal(toMs - fromMs, 48 * HOUR_MS, "the time axis runs over 48 hours");
+        // What the store holds, asked far beyond the window: it reaches back past the window's
+        // start (the backfill), so the line must run across the whole window.
+        const bucket = CHART_VIEWS.find((view) => view.hours === 48)!.bucket;
+        const stored: DemandBucket[] = (await fixture.graphql(CHART_DATA_QUERY, {
+          id: meterId,
+          from: new Date(fromMs - 48 * HOUR_MS).toISOString(),
+          to: new Date(toMs + 48 * HOUR_MS).toISOString(),
+          bucket,
+        })).data.meter.demandSeries;
+        const bucketMs = series[0].durationS * 1000;
+        assert.ok(Date.parse(stored[0].start) <= fromMs + bucketMs, "the store covers the window");
+        const firstMs = timeAtPx(chart, chart.vertices[0].x);
+        const lastMs = timeAtPx(chart, chart.vertices.at(-1)!.x);
+        assert.ok(firstMs - fromMs <= bucketMs, `the line starts at ${new Date(firstMs)}`);
+        assert.ok(toMs - lastMs <= 2 * bucketMs, `the line ends at ${new Date(lastMs)}`);
+        assert.ok(chart.points > day.chart.points, "more buckets than the 24 h view");
+        // The time labels: evenly spaced on whole hours across the window, over more than a day.
+        const ticksMs = chart.tickXs.map((x) => timeAtPx(chart, x));
+        const stepMs = ticksMs[1] - ticksMs[0];
+        const toleranceMs = 2 * 60_000;
+        assert.ok(
+          Math.abs(stepMs - Math.round(stepMs / HOUR_MS) * HOUR_MS) < toleranceMs,
+          `ticks ${stepMs} ms apart`,
+        );
+        for (const [i, tickMs] of ticksMs.entries()) {
+          assert.ok(Math.abs(tickMs - (ticksMs[0] + i * stepMs)) < toleranceMs, `tick ${i}`);
+        }
+        assert.ok(ticksMs[0] > fromMs - toleranceMs && ticksMs[0] - fromMs < stepMs, "first tick");
+        // (A label too close to the right edge to fit is left out.)
+        assert.ok(
+          ticksMs.at(-1)! < toMs + toleranceMs && toMs - ticksMs.at(-1)! < 2 * stepMs,
+          "last tick",
+        );
+        assert.ok(ticksMs.at(-1)! - ticksMs[0] >= 24 * HOUR_MS, "the labels span over a day");
+        console.log(
+          `48 h view: ${chart.points} points over ${
+            ((lastMs - firstMs) / HOUR_MS).toFixed(2)
+          } h, ` +
+            `${chart.importBars} bars, ${ticksMs.length} time labels ${stepMs / HOUR_MS} h apart`,
+        );
+
+        await page.getByRole("button", { name: "24 h" }).click();
+        const back = await waitForChartOf(page, fixture, meterId, 24);
+        assert.equal(Date.parse(back.chart.to) - Date.parse(back.chart.from), 24 * HOUR_MS);
+        assert.ok(back.chart.points < chart.points, "fewer buckets than the 48 h view");
+        assert.equal(
+          await page.getByRole("button", { name: "48 h" }).getAttribute("aria-pressed"),
+          "false",
+        );
+      });
+
+      await t.step("screenshots at phone and desktop sizes", async () => {
+        assert.equal(await pageWidthPx(page), 360, "nothing sticks out sideways on a phone");
         await screenshot(page, "dashboard-360x780.png");
         await screenshot(page, "dashboard-360-full-page.png", true);
         await page.setViewportSize({ width: 1280, height: 800 });
@@ -366,6 +603,99 @@ Deno.test({
     } finally {
       await browser.close();
       proxy.close();
+      await fixture.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "the dashboard in Chromium with two meters: the picker switches live value and chart",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await buildOnce();
+    const fixture = await startDashboardFixture({
+      speed: SPEED,
+      backfillHours: 3,
+      meters: [
+        { seed: 3, solar: true },
+        // Demand every 2 s of wall time: between two readings the page and the API agree exactly,
+        // and the first meter's readings (every 130 ms) would show at once if they leaked through.
+        { seed: 7, demandEverySimS: 120 },
+      ],
+    });
+    const browser = await launchChromium();
+    try {
+      const [firstId, secondId] = await waitForLiveMeters(fixture);
+      const renamed = await fixture.graphql(
+        `mutation ($id: ID!) { renameMeter(id: $id, name: "Garage") { name } }`,
+        { id: secondId },
+      );
+      assert.equal(renamed.data?.renameMeter.name, "Garage", JSON.stringify(renamed));
+      const context = await signedInContext(browser, fixture.url, fixture, {
+        viewport: { width: 360, height: 780 },
+      });
+      const page = await context.newPage();
+      const consoleErrors = collectConsoleErrors(page);
+      const picker = page.getByRole("combobox", { name: "Meter", exact: true });
+      await page.goto(`${fixture.url}/`);
+      await page.locator("#dashboard").waitFor({ state: "visible" });
+
+      await t.step("the picker lists each meter by name, else by its short id", async () => {
+        await picker.waitFor({ state: "visible" });
+        assert.deepEqual(await pickerOptions(page), [
+          `${firstId} Meter ${firstId.slice(0, 8)}`,
+          `${secondId} Garage`,
+        ]);
+        assert.equal(await picker.inputValue(), firstId);
+        await waitForChartOf(page, fixture, firstId, 24);
+        assert.equal(await pageWidthPx(page), 360, "nothing sticks out sideways on a phone");
+      });
+
+      await t.step("choosing the other meter switches the live value and the chart", async () => {
+        await picker.selectOption({ label: "Garage" });
+        await waitForChartOf(page, fixture, secondId, 24);
+        const shown = await assertLiveValueOf(page, fixture, secondId);
+        // Its next readings come through the live stream, and only its own.
+        await waitForTextChange(page, "#now-power", shown);
+        await assertLiveValueOf(page, fixture, secondId);
+        await page.getByRole("button", { name: "6 h" }).click();
+        await waitForChartOf(page, fixture, secondId, 6);
+        await screenshot(page, "dashboard-360x780-two-meters.png");
+      });
+
+      await t.step("a name saved in the meters panel shows in the picker", async () => {
+        const row = page.locator(`#meter-list li[data-meter="${firstId}"]`);
+        await row.getByLabel("Name").fill("House");
+        await row.getByRole("button", { name: "Save" }).click();
+        await page.locator("#meter-select option", { hasText: "House" })
+          .waitFor({ state: "attached" });
+        assert.deepEqual(await pickerOptions(page), [`${firstId} House`, `${secondId} Garage`]);
+        // The dashboard reloads after saving; the chosen meter and view stay.
+        assert.equal(await picker.inputValue(), secondId);
+        await assertLiveValueOf(page, fixture, secondId);
+        await waitForChartOf(page, fixture, secondId, 6);
+      });
+
+      await t.step(
+        "after a reload the names stay; the page starts on the first meter",
+        async () => {
+          await page.reload();
+          await page.locator("#dashboard").waitFor({ state: "visible" });
+          await picker.waitFor({ state: "visible" });
+          assert.deepEqual(await pickerOptions(page), [`${firstId} House`, `${secondId} Garage`]);
+          // The choice lives in the page only (src/web does not store it).
+          assert.equal(await picker.inputValue(), firstId);
+          await waitForChartOf(page, fixture, firstId, 24);
+        },
+      );
+
+      await t.step("no console errors", () => {
+        assert.deepEqual(consoleErrors, []);
+      });
+      await context.close();
+    } finally {
+      await browser.close();
       await fixture.close();
     }
   },

@@ -1,9 +1,10 @@
 /**
- * A gateway for the browser test, as `openseg serve` mounts it: a real SQLite file, one simulated
- * meter on a pseudo-terminal running fast (with solar, time-of-use prices and frequent utility
- * messages, and a backfilled history), and the HTTP server with the OAuth/owner pages, ESPI,
- * GraphQL and the dashboard's static routes. The owner has a password; the test also gets a
- * session cookie of its own for checking what the page shows against the API.
+ * A gateway for the browser test, as `openseg serve` mounts it: a real SQLite file, simulated
+ * meters (by default one), each on its own pseudo-terminal and radio port, running fast (with
+ * solar, time-of-use prices and frequent utility messages, and a backfilled history), and the HTTP
+ * server with the OAuth/owner pages, ESPI, GraphQL and the dashboard's static routes. The owner has
+ * a password; the test also gets a session cookie of its own for checking what the page shows
+ * against the API.
  *
  * @module
  */
@@ -27,17 +28,39 @@ import { openDatabase } from "../../src/store/db.ts";
 
 export const OWNER_PASSWORD = "correct horse battery";
 
+/** One simulated meter: its household and how often it pushes demand. */
+export interface FixtureMeter {
+  /** Household seed: each seed is a different home. */
+  seed: number;
+  solar?: boolean;
+  /** One utility message per this many sim hours on average (default 24). */
+  messageEveryHours?: number;
+  /** Demand push period in sim seconds (default 8, like a real meter). */
+  demandEverySimS?: number;
+}
+
+/** The default: one solar household with a utility message every quarter of an hour. */
+const DEFAULT_METERS: readonly FixtureMeter[] = [{ seed: 3, solar: true, messageEveryHours: 0.25 }];
+
 export interface DashboardFixtureOptions {
   /** Sim time runs this many times faster than the clock. */
   speed: number;
   backfillHours: number;
+  /**
+   * The simulated meters, on ports `sim:0`, `sim:1`, …, with the MACs of `simulatedMacs(index)`,
+   * so the API (which orders meters by MAC) lists them in this order.
+   */
+  meters?: readonly FixtureMeter[];
 }
 
 export interface DashboardFixture {
   url: string;
   db: DatabaseSync;
+  /** The first simulated meter. */
   device: SimulatedMeter;
-  /** Stops the simulated radio and hangs up its line, as pulling the USB stick does. */
+  /** Every simulated meter, in the order of `options.meters`. */
+  devices: SimulatedMeter[];
+  /** Stops the first simulated radio and hangs up its line, as pulling the USB stick does. */
   unplug(): Promise<void>;
   /** A session of the test's own (`name=value`), for API checks next to the browser. */
   ownerCookie: string;
@@ -53,29 +76,37 @@ export async function startDashboardFixture(
   const dir = await Deno.makeTempDir({ prefix: "openseg-web-" });
   const db = openDatabase(`${dir}/openseg.db`);
   await setOwnerPassword(db, OWNER_PASSWORD, Date.now());
-  const pty = PseudoTerminal.open();
-  const device = startSimulatedMeter({
-    transport: pty,
-    ...simulatedMacs(0),
-    household: createHousehold({ seed: 3, solar: true, messageEveryHours: 0.25 }),
-    speed: options.speed,
-    backfillMs: options.backfillHours * 3_600_000,
+  const meters = (options.meters ?? DEFAULT_METERS).map((meter, index) => {
+    const pty = PseudoTerminal.open();
+    const device = startSimulatedMeter({
+      transport: pty,
+      ...simulatedMacs(index),
+      household: createHousehold({
+        seed: meter.seed,
+        solar: meter.solar ?? false,
+        messageEveryHours: meter.messageEveryHours,
+      }),
+      speed: options.speed,
+      backfillMs: options.backfillHours * 3_600_000,
+      demandEverySimS: meter.demandEverySimS,
+    });
+    // Unplugging and the gateway's stop both end the device; only the first does anything.
+    let stopped: Promise<void> | null = null;
+    const stop = () =>
+      stopped ??= (async () => {
+        await pty.close();
+        await device.stop();
+      })();
+    return { pty, device, stop };
   });
-  // Unplugging and the gateway's stop both end the device; only the first does anything.
-  let stopped: Promise<void> | null = null;
-  const stopDevice = () =>
-    stopped ??= (async () => {
-      await pty.close();
-      await device.stop();
-    })();
   const bus = new LiveBus();
   const gateway: Gateway = startGateway({
     db,
-    ports: [{
-      port: "sim:0",
+    ports: meters.map(({ pty, stop }, index) => ({
+      port: `sim:${index}`,
       open: () => SerialPort.adoptFd(pty.openSlaveFd(), pty.slavePath),
-      stop: stopDevice,
-    }],
+      stop,
+    })),
     retentionHours: 48,
     intervalMinutes: 15,
     pollSeconds: 60,
@@ -103,9 +134,10 @@ export async function startDashboardFixture(
   return {
     url: server.url,
     db,
-    device,
+    device: meters[0].device,
+    devices: meters.map((meter) => meter.device),
     ownerCookie,
-    unplug: stopDevice,
+    unplug: meters[0].stop,
     async graphql(query, variables = {}, token) {
       const response = await fetch(`${server.url}/graphql`, {
         method: "POST",
