@@ -26,6 +26,7 @@ import { ACCESS_TOKEN_EXPIRES_IN_S, mintToken } from "../../src/auth/tokens.ts";
 import { buildWebAssets } from "../../src/web/build.ts";
 import { CHART_VIEWS } from "../../src/web/chart_data.ts";
 import { formatPower } from "../../src/web/format.ts";
+import { waitFor } from "../e2e/helpers.ts";
 import { collectConsoleErrors, launchChromium } from "./browser.ts";
 import { startDropProxy } from "./drop_proxy.ts";
 import { type DashboardFixture, OWNER_PASSWORD, startDashboardFixture } from "./fixture.ts";
@@ -538,10 +539,13 @@ Deno.test({
         await row.getByRole("button", { name: "Confirm" }).click();
         await page.locator("#announce", { hasText: "Confirmation sent" })
           .waitFor({ state: "attached" });
-        const sent = fixture.device.receivedCommands.filter((c) => c.name === "confirmMessage");
-        assert.ok(
-          sent.some((c) => parseInt(c.messageId, 16) === Number(messageId)),
-          `confirm_message for ${messageId} reached the meter`,
+        // "Sent" means written to the radio; the meter reads it from the pty a moment later.
+        await waitFor(
+          `confirm_message for ${messageId} to reach the meter`,
+          () =>
+            fixture.device.receivedCommands.some((c) =>
+              c.name === "confirmMessage" && parseInt(c.messageId, 16) === Number(messageId)
+            ),
         );
       });
 
