@@ -1,7 +1,8 @@
 /**
  * The dashboard's browser entry: loads the owner's view of the gateway over GraphQL, wires the
  * panels to the live subscriptions (demand, intervals, messages, radio link state) and to the
- * owner's actions, and shows the sign-in card when there is no session. Bundled by `build.ts`.
+ * owner's actions, remembers the chosen meter across reloads, and shows the sign-in card when there
+ * is no session. Bundled by `build.ts`.
  *
  * @module
  */
@@ -44,12 +45,35 @@ import { type StreamState, subscribe } from "./sse.ts";
 const FIRST_VALUE_MARK = "openseg:first-value";
 const FIRST_LIVE_VALUE_MARK = "openseg:first-live-value";
 
+/**
+ * Where the chosen meter is remembered across reloads, per browser (`localStorage` is per origin,
+ * so per gateway).
+ */
+const METER_KEY = "openseg:meter";
+
 const TICK_MS = 1000;
 /** Streams that come back within this are reloaded together. */
 const RELOAD_DEBOUNCE_MS = 300;
 
 function announce(text: string): void {
   byId("announce").textContent = text;
+}
+
+/** The meter chosen before the last reload; null when none, or storage is blocked (private mode). */
+function rememberedMeter(): string | null {
+  try {
+    return localStorage.getItem(METER_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function rememberMeter(meterId: string): void {
+  try {
+    localStorage.setItem(METER_KEY, meterId);
+  } catch {
+    // Not remembered; the page starts on the first meter next time.
+  }
 }
 
 function describeFailure(error: unknown): string {
@@ -71,7 +95,8 @@ async function start(): Promise<void> {
   const linkStates = new Map<string, LinkState>();
   const stops: (() => void)[] = [];
   let meters: Meter[] = [];
-  let selectedId: string | null = null;
+  // One no longer there (a stale id) gives way to the first meter in `showMeters()`.
+  let selectedId: string | null = rememberedMeter();
   let loaded = false;
   let firstLive = true;
   // Live events that arrive before the first load are applied right after it.
@@ -133,6 +158,7 @@ async function start(): Promise<void> {
   const select = byId<HTMLSelectElement>("meter-select");
   select.addEventListener("change", () => {
     selectedId = select.value;
+    rememberMeter(selectedId);
     showMeters();
   });
 

@@ -1,6 +1,7 @@
 /**
- * The "Meters and radio" panel: each meter's name (editable in place), join state, signal and
- * the age of its last reading; each radio's link state, reconnects and last fragment.
+ * The "Meters and radio" panel: each meter's name (editable in place, its field labelled "Name of
+ * <meter>" for screen readers), join state, signal and the age of its last reading; each radio's
+ * link state, reconnects and last fragment.
  *
  * @module
  */
@@ -74,7 +75,13 @@ export function createMetersPanel(
     const form = h(
       "form",
       { class: "rename" },
-      h("label", { for: inputId }, "Name"),
+      // "Name" on screen; with several meters, each field's accessible name says whose it is.
+      h(
+        "label",
+        { for: inputId },
+        "Name",
+        h("span", { class: "visually-hidden" }, ` of ${meterLabel(meter)}`),
+      ),
       input,
       h("button", { type: "submit" }, "Save"),
     );

@@ -8,9 +8,11 @@
  * `.test-results/screenshots/`. First-load bytes and load → first live value are measured and
  * printed, not asserted.
  *
- * A second test runs a gateway with two meters: the meter picker lists them by name or short id,
- * and choosing one switches the live value and the chart to that meter's readings (checked against
- * the API), also after renaming; a reload keeps the names.
+ * A second test runs a gateway with two meters: the meter picker (labelled "Meter") lists them by
+ * name or short id, each rename field's accessible name says which meter it names, and choosing one
+ * switches the live value and the chart to that meter's readings (checked against the API), also
+ * after renaming; a reload keeps the names and the chosen meter, a remembered meter that is gone
+ * gives way to the first one, and with storage blocked the picker still works.
  *
  * `dashboard_test.ts` runs this file in a child `deno test --allow-all`: playwright-core reads
  * the home directory, the OS release and `/proc/sys`, beyond the suite's permissions.
@@ -337,6 +339,24 @@ async function assertLiveValueOf(
   throw new Error(`the live value is not meter ${meterId}'s: ${problem}`);
 }
 
+/** Where the page remembers the chosen meter (`src/web/main.ts`). */
+const METER_KEY = "openseg:meter";
+
+/** The page's `localStorage`, as far as this file (type-checked without the DOM lib) uses it. */
+type PageGlobal = { localStorage: { setItem(key: string, value: string): void } };
+
+/** The accessible names of the page's text fields, as Chromium computes them, in page order. */
+async function textboxNames(page: Page): Promise<string[]> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { nodes } = await cdp.send("Accessibility.getFullAXTree");
+    return nodes.filter((node) => !node.ignored && node.role?.value === "textbox")
+      .map((node) => String(node.name?.value));
+  } finally {
+    await cdp.detach();
+  }
+}
+
 /** The picker's options as `value label`. */
 function pickerOptions(page: Page): Promise<string[]> {
   return page.locator("#meter-select option").evaluateAll((options) =>
@@ -524,12 +544,17 @@ Deno.test({
       });
 
       await t.step("the owner names the meter", async () => {
-        await page.getByLabel("Name").fill("House panel");
+        // The field's accessible name says which meter it names (its visible label is "Name").
+        await page.getByLabel(`Name of Meter ${meterId.slice(0, 8)}`, { exact: true })
+          .fill("House panel");
         await page.getByRole("button", { name: "Save" }).click();
         await page.locator("#announce", { hasText: "Name saved" }).waitFor({ state: "attached" });
         const reply = await fixture.graphql("{ meters { name } }");
         assert.deepEqual(reply.data.meters, [{ name: "House panel" }]);
-        assert.equal(await page.getByLabel("Name").inputValue(), "House panel");
+        assert.equal(
+          await page.getByLabel("Name of House panel", { exact: true }).inputValue(),
+          "House panel",
+        );
       });
 
       await t.step("confirming a message sends it to the meter", async () => {
@@ -646,7 +671,8 @@ Deno.test({
       });
       const page = await context.newPage();
       const consoleErrors = collectConsoleErrors(page);
-      const picker = page.getByRole("combobox", { name: "Meter", exact: true });
+      // The rename fields' names ("Name of Meter …") contain "Meter" too.
+      const picker = page.getByLabel("Meter", { exact: true });
       await page.goto(`${fixture.url}/`);
       await page.locator("#dashboard").waitFor({ state: "visible" });
 
@@ -657,8 +683,27 @@ Deno.test({
           `${secondId} Garage`,
         ]);
         assert.equal(await picker.inputValue(), firstId);
+        assert.equal(
+          await page.getByRole("combobox", { name: "Meter", exact: true }).count(),
+          1,
+          "the picker's accessible name is Meter",
+        );
         await waitForChartOf(page, fixture, firstId, 24);
         assert.equal(await pageWidthPx(page), 360, "nothing sticks out sideways on a phone");
+      });
+
+      await t.step("each rename field's accessible name says which meter it names", async () => {
+        const expected = [
+          [firstId, `Name of Meter ${firstId.slice(0, 8)}`],
+          [secondId, "Name of Garage"],
+        ];
+        for (const [id, name] of expected) {
+          const row = page.locator(`#meter-list li[data-meter="${id}"]`);
+          assert.equal(await row.getByRole("textbox", { name, exact: true }).count(), 1, name);
+          assert.equal(await row.locator("label").getAttribute("for"), `name-${id}`);
+        }
+        // As Chromium itself gives them to screen readers: two fields, two names.
+        assert.deepEqual(await textboxNames(page), expected.map(([, name]) => name));
       });
 
       await t.step("choosing the other meter switches the live value and the chart", async () => {
@@ -675,34 +720,78 @@ Deno.test({
 
       await t.step("a name saved in the meters panel shows in the picker", async () => {
         const row = page.locator(`#meter-list li[data-meter="${firstId}"]`);
-        await row.getByLabel("Name").fill("House");
+        await row.getByLabel(`Name of Meter ${firstId.slice(0, 8)}`, { exact: true }).fill("House");
         await row.getByRole("button", { name: "Save" }).click();
         await page.locator("#meter-select option", { hasText: "House" })
           .waitFor({ state: "attached" });
         assert.deepEqual(await pickerOptions(page), [`${firstId} House`, `${secondId} Garage`]);
+        assert.equal(await row.getByLabel("Name of House", { exact: true }).inputValue(), "House");
         // The dashboard reloads after saving; the chosen meter and view stay.
         assert.equal(await picker.inputValue(), secondId);
         await assertLiveValueOf(page, fixture, secondId);
         await waitForChartOf(page, fixture, secondId, 6);
       });
 
-      await t.step(
-        "after a reload the names stay; the page starts on the first meter",
-        async () => {
-          await page.reload();
-          await page.locator("#dashboard").waitFor({ state: "visible" });
-          await picker.waitFor({ state: "visible" });
-          assert.deepEqual(await pickerOptions(page), [`${firstId} House`, `${secondId} Garage`]);
-          // The choice lives in the page only (src/web does not store it).
-          assert.equal(await picker.inputValue(), firstId);
-          await waitForChartOf(page, fixture, firstId, 24);
-        },
-      );
+      await t.step("after a reload the names and the chosen meter stay", async () => {
+        await page.reload();
+        await page.locator("#dashboard").waitFor({ state: "visible" });
+        await picker.waitFor({ state: "visible" });
+        assert.deepEqual(await pickerOptions(page), [`${firstId} House`, `${secondId} Garage`]);
+        assert.equal(await picker.inputValue(), secondId);
+        // The view is not remembered: 24 h again.
+        await waitForChartOf(page, fixture, secondId, 24);
+        await assertLiveValueOf(page, fixture, secondId);
+      });
+
+      await t.step("a remembered meter that is gone gives way to the first one", async () => {
+        await page.evaluate(
+          ([key, value]) => (globalThis as unknown as PageGlobal).localStorage.setItem(key, value),
+          [METER_KEY, "no-such-meter"],
+        );
+        await page.reload();
+        await page.locator("#dashboard").waitFor({ state: "visible" });
+        await picker.waitFor({ state: "visible" });
+        assert.equal(await picker.inputValue(), firstId);
+        await waitForChartOf(page, fixture, firstId, 24);
+        assert.notEqual(await text(page, "#now-power"), "–");
+      });
 
       await t.step("no console errors", () => {
         assert.deepEqual(consoleErrors, []);
       });
       await context.close();
+
+      await t.step("with storage blocked the picker works, nothing remembered", async () => {
+        const blocked = await signedInContext(browser, fixture.url, fixture);
+        // As when the browser blocks site data: touching localStorage throws.
+        await blocked.addInitScript(`Object.defineProperty(window, "localStorage", {
+          get() { throw new DOMException("The operation is insecure.", "SecurityError"); },
+        });`);
+        const page = await blocked.newPage();
+        const errors = collectConsoleErrors(page);
+        await page.goto(`${fixture.url}/`);
+        const picker = page.getByLabel("Meter", { exact: true });
+        await picker.waitFor({ state: "visible" });
+        assert.equal(
+          await page.evaluate(() => {
+            try {
+              return typeof (globalThis as unknown as PageGlobal).localStorage;
+            } catch (error) {
+              return (error as Error).name;
+            }
+          }),
+          "SecurityError",
+        );
+        assert.equal(await picker.inputValue(), firstId);
+        await picker.selectOption({ label: "Garage" });
+        await waitForChartOf(page, fixture, secondId, 24);
+        await page.reload();
+        await picker.waitFor({ state: "visible" });
+        assert.equal(await picker.inputValue(), firstId);
+        await waitForChartOf(page, fixture, firstId, 24);
+        assert.deepEqual(errors, []);
+        await blocked.close();
+      });
     } finally {
       await browser.close();
       await fixture.close();
