@@ -10,9 +10,9 @@
 
 import assert from "node:assert/strict";
 import { consentFields } from "../auth/fixtures.ts";
+import { xmllint } from "../espi/fixtures.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const ESPI = new URL("../../../shared/reference/espi/", import.meta.url).pathname;
 const PERMISSIONS = [
   "--allow-ffi",
   "--allow-env",
@@ -76,17 +76,14 @@ async function startServe(dbPath: string) {
   return { child, url: seen.match(/HTTP on (http:\/\/[0-9.:]+)/)![1], drained };
 }
 
-async function xmllint(xml: string): Promise<{ code: number; output: string }> {
+async function validateEspi(xml: string): Promise<{ code: number; output: string }> {
   const file = await Deno.makeTempFile({ suffix: ".xml" });
   await Deno.writeTextFile(file, xml);
-  const result = await new Deno.Command("xmllint", {
-    args: ["--nonet", "--noout", "--schema", `${ESPI}schema/espi-4.0/espi.xsd`, file],
-    env: { XML_CATALOG_FILES: `${ESPI}schema/espi-4.0/catalog.xml` },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  await Deno.remove(file);
-  return { code: result.code, output: text(result.stdout) + text(result.stderr) };
+  try {
+    return await xmllint([file]);
+  } finally {
+    await Deno.remove(file);
+  }
 }
 
 Deno.test("third party: register → owner approves → token → ESPI feed → refresh → revoke → 401", async () => {
@@ -190,7 +187,7 @@ Deno.test("third party: register → owner approves → token → ESPI feed → 
     const xml = await feed.text();
     assert.equal(feed.status, 200, xml);
     assert.match(feed.headers.get("content-type")!, /application\/atom\+xml/);
-    const validation = await xmllint(xml);
+    const validation = await validateEspi(xml);
     assert.equal(validation.code, 0, validation.output);
     const durations = [...xml.matchAll(/<(?:espi:)?duration>(\d+)</g)].map((m) => Number(m[1]));
     assert.ok(durations.includes(900), "15-minute interval readings");

@@ -29,14 +29,12 @@ import { buildWebAssets } from "../../src/web/build.ts";
 import { CHART_VIEWS } from "../../src/web/chart_data.ts";
 import { formatPower } from "../../src/web/format.ts";
 import { waitFor } from "../e2e/helpers.ts";
+import { xmllint } from "../espi/fixtures.ts";
 import { collectConsoleErrors, launchChromium } from "./browser.ts";
 import { startDropProxy } from "./drop_proxy.ts";
 import { type DashboardFixture, OWNER_PASSWORD, startDashboardFixture } from "./fixture.ts";
 
 const SCREENSHOTS = new URL("../../.test-results/screenshots/", import.meta.url);
-const REFERENCE = new URL("../../../shared/reference/espi/", import.meta.url);
-const SCHEMA = new URL("schema/espi-4.0/espi.xsd", REFERENCE).pathname;
-const CATALOG = new URL("schema/espi-4.0/catalog.xml", REFERENCE).pathname;
 /** A demand reading every 8 sim seconds arrives about every 130 ms. */
 const SPEED = 60;
 const TIMED_LOADS = 5;
@@ -48,21 +46,6 @@ let built: Promise<void> | null = null;
 /** Builds the dashboard once for the tests in this file. */
 function buildOnce(): Promise<void> {
   return built ??= buildWebAssets();
-}
-
-/** Runs xmllint on a file against the ESPI 4.0 schema. */
-async function xmllint(file: string): Promise<{ code: number; output: string }> {
-  const result = await new Deno.Command("xmllint", {
-    args: ["--nonet", "--noout", "--schema", SCHEMA, file],
-    env: { XML_CATALOG_FILES: CATALOG },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
-  };
 }
 
 /**
@@ -599,7 +582,7 @@ Deno.test({
           await download.saveAs(file);
           const xml = await Deno.readTextFile(file);
           assert.match(xml, /<espi:IntervalBlock>/);
-          const result = await xmllint(file);
+          const result = await xmllint([file]);
           assert.equal(result.code, 0, result.output);
         } finally {
           await Deno.remove(file);
