@@ -52,6 +52,8 @@ export interface RegisteredApp {
   registrationAccessToken: string;
 }
 
+const LOOPBACK_HOSTS = ["127.0.0.1", "[::1]", "localhost"];
+
 /** Why a redirect URI cannot be registered, or null when it can. */
 export function redirectUriProblem(uri: string, isPublic: boolean): string | null {
   let url: URL;
@@ -61,7 +63,7 @@ export function redirectUriProblem(uri: string, isPublic: boolean): string | nul
     return `'${uri}' is not an absolute URI`;
   }
   if (url.hash !== "" || uri.includes("#")) return `'${uri}' must not have a fragment`;
-  const loopback = ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);
+  const loopback = LOOPBACK_HOSTS.includes(url.hostname);
   if (url.protocol === "https:") return null;
   if (url.protocol === "http:" && loopback) return null;
   // Native apps receive the code on a private-use scheme such as com.example.app:/callback.
@@ -69,6 +71,31 @@ export function redirectUriProblem(uri: string, isPublic: boolean): string | nul
   return `'${uri}' must be https (http only for localhost${
     isPublic ? ", or a reverse-domain app scheme" : ""
   })`;
+}
+
+/**
+ * True when `candidate` is one of the app's registered redirect URIs: exactly, or — for a
+ * registered `http` loopback URI — with any port (RFC 8252 §7.3: a native app listens on whatever
+ * ephemeral port it got). Everything else, including the path and query of a loopback URI, must
+ * match exactly; other hosts never get port flexibility.
+ */
+export function redirectUriRegistered(registered: string[], candidate: string): boolean {
+  if (registered.includes(candidate)) return true;
+  const portless = loopbackWithoutPort(candidate);
+  return portless !== null && registered.some((uri) => loopbackWithoutPort(uri) === portless);
+}
+
+/** An `http` loopback URI with its port removed, or null for any other URI. */
+function loopbackWithoutPort(uri: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== "http:" || !LOOPBACK_HOSTS.includes(url.hostname)) return null;
+  url.port = "";
+  return url.href;
 }
 
 /** Why a notify URI cannot be registered (https only, http for localhost), or null when it can. */

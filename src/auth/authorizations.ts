@@ -3,6 +3,9 @@
  * app on the consent page, each with opaque random `authorizationId` and `subscriptionId` and the
  * usage points granted; revoked by the owner or the app, which also kills its tokens.
  *
+ * An approval on the consent page is *pending* until the app exchanges its code: it is listed
+ * nowhere (it grants nothing yet) and is deleted by the sweep once the code has expired.
+ *
  * @module
  */
 
@@ -29,6 +32,8 @@ export interface CreateAuthorizationOptions {
   scope: string;
   usagePointIds: string[];
   nowMs: number;
+  /** Set by the consent page: the approval waits for its code until then. */
+  codePendingUntilMs?: number;
 }
 
 /** Records an approved authorization and its subscription. */
@@ -48,7 +53,8 @@ export function createAuthorization(
   };
   db.prepare(
     `INSERT INTO oauth_authorizations (authorization_id, subscription_id, client_id, scope,
-       usage_point_ids_json, status, created_ms) VALUES (?, ?, ?, ?, ?, 'active', ?)`,
+       usage_point_ids_json, status, created_ms, code_pending_until_ms)
+       VALUES (?, ?, ?, ?, ?, 'active', ?, ?)`,
   ).run(
     record.authorizationId,
     record.subscriptionId,
@@ -56,6 +62,7 @@ export function createAuthorization(
     record.scope,
     JSON.stringify(record.usagePointIds),
     record.createdMs,
+    options.codePendingUntilMs ?? null,
   );
   return record;
 }
@@ -71,15 +78,31 @@ export function findAuthorization(
   return row === undefined ? null : toRecord(row);
 }
 
-/** Authorizations, newest first; only one app's when `clientId` is given. */
+/** Authorizations (not pending ones), newest first; only one app's when `clientId` is given. */
 export function listAuthorizations(
   db: DatabaseSync,
   filter: { clientId?: string } = {},
 ): AuthorizationRecord[] {
+  const settled = `${SELECT} WHERE code_pending_until_ms IS NULL`;
   const rows = filter.clientId === undefined
-    ? db.prepare(`${SELECT} ORDER BY created_ms DESC`).all()
-    : db.prepare(`${SELECT} WHERE client_id = ? ORDER BY created_ms DESC`).all(filter.clientId);
+    ? db.prepare(`${settled} ORDER BY created_ms DESC`).all()
+    : db.prepare(`${settled} AND client_id = ? ORDER BY created_ms DESC`).all(filter.clientId);
   return (rows as unknown as AuthorizationRow[]).map(toRecord);
+}
+
+/** The app exchanged the code: the authorization is no longer pending. */
+export function settleAuthorization(db: DatabaseSync, authorizationId: string): void {
+  db.prepare(
+    "UPDATE oauth_authorizations SET code_pending_until_ms = NULL WHERE authorization_id = ?",
+  ).run(authorizationId);
+}
+
+/** Deletes approvals whose code expired unexchanged (their codes go with them); returns how many. */
+export function sweepPendingAuthorizations(db: DatabaseSync, nowMs: number): number {
+  return Number(
+    db.prepare("DELETE FROM oauth_authorizations WHERE code_pending_until_ms <= ?").run(nowMs)
+      .changes,
+  );
 }
 
 /** Revokes an authorization and all its tokens; false when unknown or already revoked. */

@@ -9,7 +9,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import { repeatedKey } from "../http/body.ts";
-import { type AppInfo, findApp } from "./apps.ts";
+import { type AppInfo, findApp, redirectUriRegistered } from "./apps.ts";
 import type { EspiScope } from "./caller.ts";
 import { isS256Challenge } from "./pkce.ts";
 import { parseScope, ScopeError, scopeWithin } from "./scope.ts";
@@ -48,7 +48,7 @@ export function validateAuthorizeRequest(
     return { kind: "fatal", description: "client_id or redirect_uri appears twice." };
   }
   const redirectUri = given ?? (app.redirectUris.length === 1 ? app.redirectUris[0] : null);
-  if (redirectUri === null || !app.redirectUris.includes(redirectUri)) {
+  if (redirectUri === null || !redirectUriRegistered(app.redirectUris, redirectUri)) {
     return {
       kind: "fatal",
       description: "The redirect_uri does not match the one registered for this app.",

@@ -16,9 +16,18 @@ export type ClientAuthResult =
     description: string;
   };
 
-/** The client id a request claims (for rate-limit keys), before authenticating it. */
-export function claimedClientId(request: Request, form: URLSearchParams): string {
-  return parseBasic(request.headers.get("authorization"))?.id ?? form.get("client_id") ?? "-";
+/**
+ * The account a request's failures count against (the rate-limit key, with its address): the
+ * client id it claims when that app is registered, else `-`. An invented id must never become a
+ * key of its own, or every random id would get fresh attempts and a new stored row.
+ */
+export function rateLimitAccount(
+  db: DatabaseSync,
+  request: Request,
+  form: URLSearchParams,
+): string {
+  const claimed = parseBasic(request.headers.get("authorization"))?.id ?? form.get("client_id");
+  return claimed !== null && findApp(db, claimed) !== null ? claimed : "-";
 }
 
 /** Authenticates the client of a token or revocation request. */

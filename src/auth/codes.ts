@@ -20,23 +20,21 @@ export interface IssueCodeOptions {
   nowMs: number;
 }
 
-export interface CodeRecord {
+/** A stored code, found by its secret; not yet checked against the presenting client. */
+export interface StoredCode {
+  codeHash: string;
   authorizationId: string;
   clientId: string;
   redirectUri: string | null;
   codeChallenge: string | null;
+  expiresMs: number;
+  /** When it was redeemed; null while unused. */
+  usedMs: number | null;
 }
-
-export type RedeemResult =
-  | { ok: true; code: CodeRecord }
-  /** `reused`: the code was redeemed before — its authorization's tokens must die (RFC 6749 §4.1.2). */
-  | { ok: false; reason: "unknown" | "expired" | "reused"; authorizationId?: string };
 
 /** Issues a code; returns the secret for the redirect. */
 export function issueCode(db: DatabaseSync, options: IssueCodeOptions): string {
   const code = randomSecret();
-  // Used codes are kept a day past expiry so a replay is recognised as one.
-  db.prepare("DELETE FROM oauth_codes WHERE expires_ms <= ?").run(options.nowMs - KEEP_USED_MS);
   db.prepare(
     `INSERT INTO oauth_codes (code_hash, authorization_id, client_id, redirect_uri,
        code_challenge, expires_ms) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -51,31 +49,36 @@ export function issueCode(db: DatabaseSync, options: IssueCodeOptions): string {
   return code;
 }
 
-/** Marks a code used (atomically: of two concurrent redemptions one wins) and returns it. */
-export function redeemCode(db: DatabaseSync, code: string, nowMs: number): RedeemResult {
-  if (code === "" || code.length > 256) return { ok: false, reason: "unknown" };
-  const codeHash = hashSecret(code);
+/**
+ * The code behind `code`, used or not, or null. It changes nothing: the caller checks client,
+ * redirect_uri and verifier first and only then claims it, so a wrong presenter cannot burn it.
+ */
+export function findCode(db: DatabaseSync, code: string): StoredCode | null {
+  if (code === "" || code.length > 256) return null;
   const row = db.prepare(
-    `SELECT authorization_id AS authorizationId, client_id AS clientId,
+    `SELECT code_hash AS codeHash, authorization_id AS authorizationId, client_id AS clientId,
        redirect_uri AS redirectUri, code_challenge AS codeChallenge, expires_ms AS expiresMs,
        used_ms AS usedMs FROM oauth_codes WHERE code_hash = ?`,
-  ).get(codeHash) as (CodeRecord & { expiresMs: number; usedMs: number | null }) | undefined;
-  if (row === undefined) return { ok: false, reason: "unknown" };
-  if (row.usedMs !== null) {
-    return { ok: false, reason: "reused", authorizationId: row.authorizationId };
-  }
-  if (row.expiresMs <= nowMs) return { ok: false, reason: "expired" };
-  const claimed = db.prepare(
+  ).get(hashSecret(code)) as StoredCode | undefined;
+  return row ?? null;
+}
+
+/** Marks a code used; false when it already was (of two concurrent redemptions one wins). */
+export function claimCode(db: DatabaseSync, codeHash: string, nowMs: number): boolean {
+  return db.prepare(
     "UPDATE oauth_codes SET used_ms = ? WHERE code_hash = ? AND used_ms IS NULL",
   ).run(nowMs, codeHash).changes > 0;
-  if (!claimed) return { ok: false, reason: "reused", authorizationId: row.authorizationId };
-  return {
-    ok: true,
-    code: {
-      authorizationId: row.authorizationId,
-      clientId: row.clientId,
-      redirectUri: row.redirectUri,
-      codeChallenge: row.codeChallenge,
-    },
-  };
+}
+
+/**
+ * Deletes unused codes past expiry and used ones a day past it (kept so that a replay is
+ * recognised as one); returns how many.
+ */
+export function sweepCodes(db: DatabaseSync, nowMs: number): number {
+  return Number(
+    db.prepare(
+      `DELETE FROM oauth_codes WHERE expires_ms <= ?
+         OR (used_ms IS NULL AND expires_ms <= ?)`,
+    ).run(nowMs - KEEP_USED_MS, nowMs).changes,
+  );
 }

@@ -20,7 +20,7 @@ import {
   validateAuthorizeRequest,
 } from "./authorize_request.ts";
 import { createAuthorization } from "./authorizations.ts";
-import { issueCode } from "./codes.ts";
+import { CODE_EXPIRES_IN_S, issueCode } from "./codes.ts";
 import { foreignOriginPage, loginUrl } from "./owner_pages.ts";
 import { describeScope } from "./scope.ts";
 import { findSession } from "./sessions.ts";
@@ -77,6 +77,7 @@ async function decide(request: Request, context: RouteContext): Promise<Response
     scope: authorizeRequest.scope.text,
     usagePointIds,
     nowMs: nowMs(),
+    codePendingUntilMs: nowMs() + CODE_EXPIRES_IN_S * 1000,
   });
   const code = issueCode(db, {
     authorizationId: authorization.authorizationId,

@@ -9,9 +9,10 @@
 import { readForm } from "../http/body.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
 import { revokeAuthorization } from "./authorizations.ts";
-import { authenticateClient, claimedClientId } from "./client_auth.ts";
+import { authenticateClient, rateLimitAccount } from "./client_auth.ts";
 import { tokenError, tooManyRequests } from "./oauth_errors.ts";
-import { rateLimitKey, rateLimitState, recordFailure } from "./rate_limit.ts";
+import { clearFailures, rateLimitKey, reserveAttempt } from "./rate_limit.ts";
+import { sweepAuthStateIfDue } from "./sweep.ts";
 import { findToken, revokeToken } from "./tokens.ts";
 
 /** The revocation route. */
@@ -22,14 +23,13 @@ export function revokeRoutes(): Route[] {
 async function revoke(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
   const form = await readForm(request);
-  const key = rateLimitKey("token", context.remoteAddr, claimedClientId(request, form));
-  const limit = rateLimitState(db, key, nowMs());
-  if (limit.limited) return tooManyRequests(limit.retryAfterS);
+  sweepAuthStateIfDue(db, nowMs());
+  const key = rateLimitKey("token", context.remoteAddr, rateLimitAccount(db, request, form));
+  const attempt = reserveAttempt(db, key, nowMs());
+  if (attempt.limited) return tooManyRequests(attempt.retryAfterS);
   const client = authenticateClient(db, request, form);
-  if (!client.ok) {
-    recordFailure(db, key, nowMs());
-    return tokenError(client.error, client.description);
-  }
+  if (!client.ok) return tokenError(client.error, client.description);
+  clearFailures(db, key);
   const token = form.get("token");
   if (token === null) return tokenError("invalid_request", "token is missing");
   const record = findToken(db, token, nowMs());

@@ -2,7 +2,12 @@
  * `POST /oauth/token`: the `authorization_code` (with PKCE), `refresh_token` (rotating: the old
  * refresh and access tokens die) and `client_credentials` grants. Responses carry ESPI's
  * `resourceURI` and `authorizationURI`. Failed client authentication and bad grants count towards
- * a per-address-and-client rate limit.
+ * a per-address-and-client rate limit (the client only when it is registered).
+ *
+ * A code is consumed only by its own client with its redirect_uri and PKCE verifier; anyone else
+ * gets `invalid_grant` and the code stays usable. Presenting a used code again with all of that
+ * right, or a rotated refresh token, ends the authorization (RFC 6749 §4.1.2, OAuth 2.0 Security
+ * BCP §4.14).
  *
  * @module
  */
@@ -10,25 +15,29 @@
 import type { DatabaseSync } from "node:sqlite";
 import { readForm } from "../http/body.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
-import type { AppInfo } from "./apps.ts";
+import { type AppInfo, redirectUriRegistered } from "./apps.ts";
 import {
   type AuthorizationRecord,
   findAuthorization,
   revokeAuthorization,
+  settleAuthorization,
 } from "./authorizations.ts";
-import { authenticateClient, claimedClientId } from "./client_auth.ts";
-import { redeemCode } from "./codes.ts";
+import { authenticateClient, rateLimitAccount } from "./client_auth.ts";
+import { claimCode, findCode, type StoredCode } from "./codes.ts";
 import { tokenError, tokenJson, tooManyRequests } from "./oauth_errors.ts";
 import { verifierMatches } from "./pkce.ts";
+import type { EspiScope } from "./caller.ts";
 import { parseScope, ScopeError, scopeWithin } from "./scope.ts";
-import { clearFailures, rateLimitKey, rateLimitState, recordFailure } from "./rate_limit.ts";
+import { clearFailures, rateLimitKey, reserveAttempt } from "./rate_limit.ts";
+import { sweepAuthStateIfDue } from "./sweep.ts";
 import {
   ACCESS_TOKEN_EXPIRES_IN_S,
   CLIENT_TOKEN_EXPIRES_IN_S,
+  findRevokedRefreshToken,
   findToken,
   mintToken,
   REFRESH_TOKEN_EXPIRES_IN_S,
-  revokeAuthorizationTokens,
+  rotateAuthorizationTokens,
 } from "./tokens.ts";
 
 /** ESPI resource paths the token response points at. */
@@ -50,9 +59,11 @@ interface GrantContext {
 async function token(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
   const form = await readForm(request);
-  const key = rateLimitKey("token", context.remoteAddr, claimedClientId(request, form));
-  const limit = rateLimitState(db, key, nowMs());
-  if (limit.limited) return tooManyRequests(limit.retryAfterS);
+  sweepAuthStateIfDue(db, nowMs());
+  const key = rateLimitKey("token", context.remoteAddr, rateLimitAccount(db, request, form));
+  // Counted as a failure until it succeeds: checked and recorded in one synchronous step.
+  const attempt = reserveAttempt(db, key, nowMs());
+  if (attempt.limited) return tooManyRequests(attempt.retryAfterS);
 
   const client = authenticateClient(db, request, form);
   let response: Response;
@@ -77,56 +88,71 @@ async function token(request: Request, context: RouteContext): Promise<Response>
       ? tokenError("invalid_request", "grant_type is missing")
       : tokenError("unsupported_grant_type", `grant_type '${grantType}' is not supported`);
   }
-  if (response.status === 401 || response.status === 400) recordFailure(db, key, nowMs());
-  else if (response.ok) clearFailures(db, key);
+  if (response.ok) clearFailures(db, key);
   return response;
 }
 
 function authorizationCodeGrant({ db, app, form, nowMs, baseUrl }: GrantContext): Response {
   const code = form.get("code");
   if (code === null) return tokenError("invalid_request", "code is missing");
-  const redeemed = redeemCode(db, code, nowMs);
-  if (!redeemed.ok) {
-    if (redeemed.reason === "reused" && redeemed.authorizationId !== undefined) {
-      // RFC 6749 §4.1.2: a replayed code may be stolen; end what it granted.
-      revokeAuthorization(db, redeemed.authorizationId, nowMs);
-    }
-    return tokenError(
-      "invalid_grant",
-      `the code is ${redeemed.reason === "unknown" ? "invalid" : redeemed.reason}`,
-    );
+  const stored = findCode(db, code);
+  // Another client's code looks like no code at all, and stays usable for its own client.
+  if (stored === null || stored.clientId !== app.clientId) {
+    return tokenError("invalid_grant", "the code is invalid");
   }
-  const issued = redeemed.code;
-  if (issued.clientId !== app.clientId) {
-    return tokenError("invalid_grant", "the code was issued to another client");
+  const problem = presentationProblem(stored, app, form);
+  if (problem !== null) return tokenError("invalid_grant", problem);
+  if (stored.usedMs === null && stored.expiresMs <= nowMs) {
+    return tokenError("invalid_grant", "the code is expired");
   }
-  const redirectUri = form.get("redirect_uri");
-  if (
-    issued.redirectUri !== null
-      ? redirectUri !== issued.redirectUri
-      : (redirectUri !== null && !app.redirectUris.includes(redirectUri))
-  ) {
-    return tokenError("invalid_grant", "redirect_uri does not match the authorization request");
+  // Only now, with client, redirect_uri and verifier right, is the code consumed (or a replay).
+  if (stored.usedMs !== null || !claimCode(db, stored.codeHash, nowMs)) {
+    // RFC 6749 §4.1.2: a replayed code may be stolen; end what it granted.
+    revokeAuthorization(db, stored.authorizationId, nowMs);
+    return tokenError("invalid_grant", "the code is reused");
   }
-  const verifier = form.get("code_verifier");
-  if (issued.codeChallenge !== null) {
-    if (verifier === null) return tokenError("invalid_grant", "code_verifier is missing");
-    if (!verifierMatches(verifier, issued.codeChallenge)) {
-      return tokenError("invalid_grant", "code_verifier does not match the code_challenge");
-    }
-  } else if (verifier !== null) {
-    return tokenError("invalid_grant", "no code_challenge was sent for this code");
-  }
-  const authorization = findAuthorization(db, issued.authorizationId);
+  const authorization = findAuthorization(db, stored.authorizationId);
   if (authorization === null || authorization.status !== "active") {
     return tokenError("invalid_grant", "the authorization was revoked");
   }
+  settleAuthorization(db, authorization.authorizationId);
   return grantTokens(db, authorization, nowMs, baseUrl);
+}
+
+/** Why this client's redemption of `stored` does not match its authorization request, or null. */
+function presentationProblem(stored: StoredCode, app: AppInfo, form: URLSearchParams) {
+  const redirectUri = form.get("redirect_uri");
+  if (
+    stored.redirectUri !== null
+      ? redirectUri !== stored.redirectUri
+      : (redirectUri !== null && !redirectUriRegistered(app.redirectUris, redirectUri))
+  ) {
+    return "redirect_uri does not match the authorization request";
+  }
+  const verifier = form.get("code_verifier");
+  if (stored.codeChallenge !== null) {
+    if (verifier === null) return "code_verifier is missing";
+    if (!verifierMatches(verifier, stored.codeChallenge)) {
+      return "code_verifier does not match the code_challenge";
+    }
+  } else if (verifier !== null) {
+    return "no code_challenge was sent for this code";
+  }
+  return null;
 }
 
 function refreshTokenGrant({ db, app, form, nowMs, baseUrl }: GrantContext): Response {
   const refreshToken = form.get("refresh_token");
   if (refreshToken === null) return tokenError("invalid_request", "refresh_token is missing");
+  const replayed = findRevokedRefreshToken(db, refreshToken, nowMs);
+  if (
+    replayed !== null && replayed.clientId === app.clientId && replayed.authorizationId !== null
+  ) {
+    // Security BCP §4.14.2: a rotated refresh token used again means two parties hold the chain;
+    // end the authorization so that neither keeps it.
+    revokeAuthorization(db, replayed.authorizationId, nowMs);
+    return tokenError("invalid_grant", "the refresh token was already used");
+  }
   const record = findToken(db, refreshToken, nowMs);
   if (record === null || record.kind !== "refresh" || record.clientId !== app.clientId) {
     return tokenError("invalid_grant", "the refresh token is invalid, expired or revoked");
@@ -151,7 +177,7 @@ function refreshTokenGrant({ db, app, form, nowMs, baseUrl }: GrantContext): Res
   db.exec("BEGIN IMMEDIATE");
   try {
     // Rotation: the presented refresh token and every access token before it stop working.
-    revokeAuthorizationTokens(db, authorization.authorizationId, nowMs);
+    rotateAuthorizationTokens(db, authorization.authorizationId, nowMs);
     const response = grantTokens(db, authorization, nowMs, baseUrl);
     db.exec("COMMIT");
     return response;
@@ -168,12 +194,20 @@ function clientCredentialsGrant({ db, app, form, nowMs, baseUrl }: GrantContext)
   const requested = form.get("scope");
   let scope = app.scopes[0];
   if (requested !== null) {
+    let asked: EspiScope;
     try {
-      scope = parseScope(requested).text;
+      asked = parseScope(requested);
     } catch (error) {
       if (!(error instanceof ScopeError)) throw error;
       return tokenError("invalid_scope", error.message);
     }
+    // The token carries the app's registered scope: answer the one covering the request, never
+    // the request itself (RFC 6749 §5.1: the response names the scope actually granted).
+    const covering = app.scopes.find((registered) => scopeWithin(asked, parseScope(registered)));
+    if (covering === undefined) {
+      return tokenError("invalid_scope", "the scope exceeds what the app registered");
+    }
+    scope = covering;
   }
   const minted = mintToken(db, {
     kind: "client",

@@ -9,6 +9,7 @@
 import { Buffer } from "node:buffer";
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
+import { withHashSlot } from "./hash_slots.ts";
 import { hashesMatch, hashSecret } from "./secrets.ts";
 
 export const MIN_PASSWORD_LENGTH = 10;
@@ -28,7 +29,10 @@ export function passwordProblem(password: string): string | null {
   return null;
 }
 
-/** `scrypt$N$r$p$salt$hash` (salt and hash base64url). */
+/**
+ * `scrypt$N$r$p$salt$hash` (salt and hash base64url). Throws `HashingBusyError` when hashing is at
+ * capacity (see `hash_slots.ts`), as does `verifyPassword`.
+ */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(SCRYPT.saltBytes);
   const key = await derive(password, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keyBytes);
@@ -137,10 +141,12 @@ function derive(
   p: number,
   keyBytes: number,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, keyBytes, { N: n, r, p, maxmem: 128 * n * r * 2 }, (error, key) => {
-      if (error) reject(error);
-      else resolve(key);
-    });
-  });
+  return withHashSlot(() =>
+    new Promise((resolve, reject) => {
+      scrypt(password, salt, keyBytes, { N: n, r, p, maxmem: 128 * n * r * 2 }, (error, key) => {
+        if (error) reject(error);
+        else resolve(key);
+      });
+    })
+  );
 }

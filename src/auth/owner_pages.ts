@@ -18,8 +18,10 @@ import {
   setOwnerPassword,
   setupCodeMatches,
 } from "./owner.ts";
-import { clearFailures, rateLimitKey, rateLimitState, recordFailure } from "./rate_limit.ts";
+import { HASH_BUSY_RETRY_AFTER_S, HashingBusyError } from "./hash_slots.ts";
+import { clearFailures, rateLimitKey, reserveAttempt } from "./rate_limit.ts";
 import { clearSessionCookie, createSession, endSession, findSession } from "./sessions.ts";
+import { sweepAuthStateIfDue } from "./sweep.ts";
 
 /** Where the owner lands after signing in without a `next`. */
 export const OWNER_HOME = "/owner/authorizations";
@@ -65,6 +67,33 @@ export function tooManyAttemptsPage(retryAfterS: number): Response {
   );
 }
 
+/** 503 page with `Retry-After`: password hashing is at capacity. */
+function busyPage(): Response {
+  return htmlPage(
+    "Busy",
+    `<p>The gateway is busy checking other sign-ins. Try again in ${HASH_BUSY_RETRY_AFTER_S}
+seconds.</p>`,
+    { status: 503, headers: { "Retry-After": String(HASH_BUSY_RETRY_AFTER_S) } },
+  );
+}
+
+/**
+ * Runs password hashing for a reserved attempt; on overload the attempt is released (it guessed
+ * nothing) and the answer is the 503 page.
+ */
+async function hashOrBusy<T>(
+  attempt: { release(): void },
+  work: () => Promise<T>,
+): Promise<T | Response> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof HashingBusyError)) throw error;
+    attempt.release();
+    return busyPage();
+  }
+}
+
 function showLogin(_request: Request, context: RouteContext): Response {
   if (!ownerHasPassword(context.services.db)) return setupNeededPage();
   return loginPage(safeNext(context.url.searchParams.get("next")), null, 200);
@@ -73,16 +102,20 @@ function showLogin(_request: Request, context: RouteContext): Response {
 async function login(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
   if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
-  const key = rateLimitKey("login", context.remoteAddr, "owner");
-  const limit = rateLimitState(db, key, nowMs());
-  if (limit.limited) return tooManyAttemptsPage(limit.retryAfterS);
   const form = await readForm(request);
   const next = safeNext(form.get("next"));
   if (!ownerHasPassword(db)) return setupNeededPage();
-  if (!await checkOwnerPassword(db, form.get("password") ?? "")) {
-    recordFailure(db, key, nowMs());
-    return loginPage(next, "Wrong password.", 401);
-  }
+  sweepAuthStateIfDue(db, nowMs());
+  const key = rateLimitKey("login", context.remoteAddr, "owner");
+  // Reserved before hashing, in one synchronous step: concurrent guesses cannot overtake it.
+  const attempt = reserveAttempt(db, key, nowMs());
+  if (attempt.limited) return tooManyAttemptsPage(attempt.retryAfterS);
+  const matches = await hashOrBusy(
+    attempt,
+    () => checkOwnerPassword(db, form.get("password") ?? ""),
+  );
+  if (matches instanceof Response) return matches;
+  if (!matches) return loginPage(next, "Wrong password.", 401);
   clearFailures(db, key);
   const session = createSession(db, { nowMs: nowMs(), secure: context.services.secure });
   return seeOther(next, { "Set-Cookie": session.setCookie });
@@ -105,22 +138,24 @@ async function setup(request: Request, context: RouteContext): Promise<Response>
   const { db, nowMs } = context.services;
   if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
   if (ownerHasPassword(db)) return seeOther("/owner/login");
-  const key = rateLimitKey("setup", context.remoteAddr, "owner");
-  const limit = rateLimitState(db, key, nowMs());
-  if (limit.limited) return tooManyAttemptsPage(limit.retryAfterS);
   const form = await readForm(request);
+  sweepAuthStateIfDue(db, nowMs());
+  const key = rateLimitKey("setup", context.remoteAddr, "owner");
+  const attempt = reserveAttempt(db, key, nowMs());
+  if (attempt.limited) return tooManyAttemptsPage(attempt.retryAfterS);
   if (!setupCodeMatches(db, form.get("setup_code") ?? "", nowMs())) {
-    recordFailure(db, key, nowMs());
     return setupPage("That setup code is not the one printed on the console.", 401);
   }
+  // The right code is proof enough: what follows is about the new password, not a guess.
+  clearFailures(db, key);
   const password = form.get("password") ?? "";
   const problem = passwordProblem(password);
   if (problem !== null) return setupPage(`Not set: ${problem}.`, 400);
   if (password !== form.get("password_again")) {
     return setupPage("Not set: the two passwords differ.", 400);
   }
-  clearFailures(db, key);
-  await setOwnerPassword(db, password, nowMs());
+  const set = await hashOrBusy(attempt, () => setOwnerPassword(db, password, nowMs()));
+  if (set instanceof Response) return set;
   const session = createSession(db, { nowMs: nowMs(), secure: context.services.secure });
   return seeOther(OWNER_HOME, { "Set-Cookie": session.setCookie });
 }

@@ -25,7 +25,6 @@ export function createSession(
 ): NewSession {
   const expiresInS = options.expiresInS ?? SESSION_EXPIRES_IN_S;
   const sessionId = randomSecret();
-  db.prepare("DELETE FROM owner_sessions WHERE expires_ms <= ?").run(options.nowMs);
   db.prepare("INSERT INTO owner_sessions (id_hash, created_ms, expires_ms) VALUES (?, ?, ?)")
     .run(hashSecret(sessionId), options.nowMs, options.nowMs + expiresInS * 1000);
   return { sessionId, setCookie: sessionCookie(sessionId, options.secure, expiresInS) };
@@ -54,6 +53,11 @@ export function sessionLive(db: DatabaseSync, sessionIdHash: string, nowMs: numb
 /** Ends the session with this stored hash (from `findSession`). */
 export function endSession(db: DatabaseSync, sessionIdHash: string): void {
   db.prepare("DELETE FROM owner_sessions WHERE id_hash = ?").run(sessionIdHash);
+}
+
+/** Deletes expired sessions; returns how many. */
+export function sweepSessions(db: DatabaseSync, nowMs: number): number {
+  return Number(db.prepare("DELETE FROM owner_sessions WHERE expires_ms <= ?").run(nowMs).changes);
 }
 
 /** The `Set-Cookie` value carrying a session id. */

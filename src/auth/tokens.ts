@@ -6,6 +6,11 @@
  * access tokens for one authorization), `client` (client_credentials: Authorization and
  * ReadServiceStatus) and `registration` (the app's ApplicationInformation).
  *
+ * Bounded: an app holds at most `CLIENT_TOKENS_MAX` client tokens (a new one evicts the oldest),
+ * expired tokens and revoked access/client tokens are swept, and revoked refresh tokens are kept
+ * until they expire (at most `ROTATED_REFRESH_KEPT` per authorization) only so that a replay can be
+ * recognised.
+ *
  * @module
  */
 
@@ -17,6 +22,10 @@ export type TokenKind = "access" | "refresh" | "client" | "registration";
 export const ACCESS_TOKEN_EXPIRES_IN_S = 3600;
 export const CLIENT_TOKEN_EXPIRES_IN_S = 3600;
 export const REFRESH_TOKEN_EXPIRES_IN_S = 90 * 24 * 3600;
+/** Live client_credentials tokens per app; minting one more revokes (deletes) the oldest. */
+export const CLIENT_TOKENS_MAX = 10;
+/** Rotated refresh tokens remembered per authorization for replay detection. */
+export const ROTATED_REFRESH_KEPT = 10;
 
 export interface MintTokenOptions {
   kind: TokenKind;
@@ -65,23 +74,56 @@ export function mintToken(db: DatabaseSync, options: MintTokenOptions): MintedTo
     options.nowMs,
     expiresAtMs,
   );
+  if (options.kind === "client") {
+    // Keep the new token and the newest CLIENT_TOKENS_MAX - 1 others (ties in created_ms are
+    // broken arbitrarily, never against the new one).
+    db.prepare(
+      `DELETE FROM oauth_tokens WHERE kind = 'client' AND client_id = ? AND token_id != ?
+         AND token_id NOT IN (SELECT token_id FROM oauth_tokens
+           WHERE kind = 'client' AND client_id = ? AND token_id != ?
+           ORDER BY created_ms DESC LIMIT ?)`,
+    ).run(options.clientId, tokenId, options.clientId, tokenId, CLIENT_TOKENS_MAX - 1);
+  }
   return { token, tokenId, expiresAtMs };
 }
 
 /** The live token behind `token`, or null when unknown, expired or revoked. */
 export function findToken(db: DatabaseSync, token: string, nowMs: number): TokenRecord | null {
+  const row = storedToken(db, token);
+  if (row === null || row.revokedMs !== null) return null;
+  if (row.expiresAtMs !== null && row.expiresAtMs <= nowMs) return null;
+  return toRecord(row);
+}
+
+/**
+ * A refresh token that was revoked (by rotation, or with its authorization) and has not expired,
+ * or null. Presenting one is a replay: someone else may hold its successor.
+ */
+export function findRevokedRefreshToken(
+  db: DatabaseSync,
+  token: string,
+  nowMs: number,
+): TokenRecord | null {
+  const row = storedToken(db, token);
+  if (row === null || row.kind !== "refresh" || row.revokedMs === null) return null;
+  if (row.expiresAtMs !== null && row.expiresAtMs <= nowMs) return null;
+  return toRecord(row);
+}
+
+type StoredToken = TokenRecord & { tokenHash: string; revokedMs: number | null };
+
+function storedToken(db: DatabaseSync, token: string): StoredToken | null {
   if (token === "" || token.length > 512) return null;
   const row = db.prepare(
     `SELECT token_hash AS tokenHash, token_id AS tokenId, kind, client_id AS clientId,
        authorization_id AS authorizationId, expires_ms AS expiresAtMs, revoked_ms AS revokedMs
      FROM oauth_tokens WHERE token_hash = ?`,
-  ).get(hashSecret(token)) as
-    | (TokenRecord & { tokenHash: string; revokedMs: number | null })
-    | undefined;
+  ).get(hashSecret(token)) as StoredToken | undefined;
   // The index lookup finds the candidate; the constant-time compare is what accepts it.
-  if (row === undefined || !secretMatches(token, row.tokenHash)) return null;
-  if (row.revokedMs !== null) return null;
-  if (row.expiresAtMs !== null && row.expiresAtMs <= nowMs) return null;
+  return row !== undefined && secretMatches(token, row.tokenHash) ? row : null;
+}
+
+function toRecord(row: StoredToken): TokenRecord {
   return {
     tokenId: row.tokenId,
     kind: row.kind,
@@ -118,4 +160,35 @@ export function revokeAuthorizationTokens(
     "UPDATE oauth_tokens SET revoked_ms = ? WHERE authorization_id = ? AND revoked_ms IS NULL",
   ).run(nowMs, authorizationId);
   return Number(result.changes);
+}
+
+/**
+ * Refresh-token rotation: revokes every token of the authorization and forgets all but the newest
+ * `ROTATED_REFRESH_KEPT` revoked refresh tokens, so an app refreshing in a loop stays bounded.
+ */
+export function rotateAuthorizationTokens(
+  db: DatabaseSync,
+  authorizationId: string,
+  nowMs: number,
+): void {
+  revokeAuthorizationTokens(db, authorizationId, nowMs);
+  db.prepare(
+    `DELETE FROM oauth_tokens WHERE authorization_id = ? AND kind = 'refresh'
+       AND token_id NOT IN (SELECT token_id FROM oauth_tokens
+         WHERE authorization_id = ? AND kind = 'refresh' ORDER BY created_ms DESC LIMIT ?)`,
+  ).run(authorizationId, authorizationId, ROTATED_REFRESH_KEPT);
+}
+
+/**
+ * Deletes expired tokens, revoked access and client tokens, and the revoked refresh tokens of
+ * revoked authorizations (nothing left to protect); returns how many.
+ */
+export function sweepTokens(db: DatabaseSync, nowMs: number): number {
+  return Number(
+    db.prepare(
+      `DELETE FROM oauth_tokens WHERE expires_ms <= ?
+         OR (revoked_ms IS NOT NULL AND (kind != 'refresh' OR authorization_id IN
+           (SELECT authorization_id FROM oauth_authorizations WHERE status = 'revoked')))`,
+    ).run(nowMs).changes,
+  );
 }

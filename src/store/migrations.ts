@@ -20,6 +20,9 @@
  * - Export tables (migration 3: `export_cursors`, `gateway_identity`) are durable: the cursor of
  *   the last interval each sink (MQTT) acknowledged per meter, and the gateway's opaque id.
  * - Migration 4 adds `oauth_apps.notify_uri`, where an app receives ESPI notifications.
+ * - Migration 5 bounds the access-control tables: `oauth_authorizations.code_pending_until_ms`
+ *   marks an approval whose code has not been exchanged yet (it is listed nowhere and is swept when
+ *   the code expires), and indexes let the sweep and the failure-table cap find old rows cheaply.
  *
  * @module
  */
@@ -261,6 +264,28 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 4,
     // Where an app wants ESPI BatchList notifications; NULL: the app polls.
     sql: "ALTER TABLE oauth_apps ADD COLUMN notify_uri TEXT;",
+  },
+  {
+    version: 5,
+    sql: `
+      ALTER TABLE oauth_authorizations ADD COLUMN code_pending_until_ms INTEGER;
+      -- Approvals made before this migration whose codes were never exchanged: pending, so the
+      -- sweep removes them instead of the owner's page listing them as active forever.
+      UPDATE oauth_authorizations SET code_pending_until_ms = (
+          SELECT max(c.expires_ms) FROM oauth_codes c
+          WHERE c.authorization_id = oauth_authorizations.authorization_id)
+        WHERE EXISTS (SELECT 1 FROM oauth_codes c
+            WHERE c.authorization_id = oauth_authorizations.authorization_id)
+          AND NOT EXISTS (SELECT 1 FROM oauth_codes c
+            WHERE c.authorization_id = oauth_authorizations.authorization_id
+              AND c.used_ms IS NOT NULL)
+          AND NOT EXISTS (SELECT 1 FROM oauth_tokens t
+            WHERE t.authorization_id = oauth_authorizations.authorization_id);
+      CREATE INDEX auth_failures_by_time ON auth_failures (at_ms);
+      CREATE INDEX oauth_tokens_by_expiry ON oauth_tokens (expires_ms);
+      CREATE INDEX oauth_codes_by_expiry ON oauth_codes (expires_ms);
+      CREATE INDEX oauth_codes_by_authorization ON oauth_codes (authorization_id);
+    `,
   },
 ];
 

@@ -11,35 +11,9 @@ import {
   probe,
   REDIRECT_URI,
   startTestGateway,
-  type TestGateway,
   tokenRequest,
 } from "./fixtures.ts";
-
-const VERIFIER = "dBjftJeZ4CVP-mJ92K9lWbhYiq5r0AaWcLqK7e0n_Jk4xYz";
-
-async function withGateway(test: (gateway: TestGateway) => Promise<void>) {
-  const gateway = await startTestGateway();
-  try {
-    await test(gateway);
-  } finally {
-    await gateway.close();
-  }
-}
-
-/** Registers a confidential app, has the owner approve it and returns its code redirect. */
-async function approvedCode(gateway: TestGateway, extra: Record<string, string> = {}) {
-  const registered = addApp(gateway);
-  const cookie = await ownerSession(gateway);
-  const redirect = await authorize(gateway, cookie, {
-    response_type: "code",
-    client_id: registered.app.clientId,
-    redirect_uri: REDIRECT_URI,
-    state: "xyz 123",
-    ...extra,
-  });
-  const auth = basic(registered.app.clientId, registered.clientSecret!);
-  return { registered, cookie, redirect, code: redirect.searchParams.get("code")!, auth };
-}
+import { approvedCode, VERIFIER, withGateway } from "./flow_helpers.ts";
 
 Deno.test("the full flow: register → authorize → token → refresh → revoke", async () => {
   await withGateway(async (gateway) => {
