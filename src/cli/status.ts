@@ -1,6 +1,7 @@
 /**
  * `openseg status --db FILE [--json]`: what the cache holds per meter — rows per kind, oldest and
- * newest meter time, last link state and warning counters. Reads without writing.
+ * newest meter time, last link state and warning counters, and the last four digits of the
+ * radio's install code (the store keeps no more of it). Reads without writing.
  *
  * @module
  */
@@ -53,6 +54,9 @@ export function formatStatus(meters: MeterStatus[]): string {
     const warnings = Object.entries(m.warnings).map(([kind, n]) => `${kind} ${n}`).join(", ");
     return [
       `meter ${m.meterKey} on ${m.port}${m.deviceMac ? ` (radio ${m.deviceMac})` : ""}`,
+      ...(m.installCodeLast4 === null
+        ? []
+        : [`  install:  code ends ${m.installCodeLast4} (the whole code is on the radio's label)`]),
       `  rows:     ${rows}`,
       `  span:     ${iso(m.oldestMs)} .. ${iso(m.newestMs)}`,
       `  link:     ${m.link ? `${m.link.state} since ${iso(m.link.atMs)}` : "-"}` +

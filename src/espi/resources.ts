@@ -4,11 +4,20 @@
  * seconds (`TimeType`), energy Wh with powerOfTenMultiplier 0, cost in hundred-thousandths of the
  * currency.
  *
+ * Whatever the store holds, the feed stays schema-valid: a number outside its element's XSD type
+ * (Int48 values and costs, UInt16 currencies) is left out, and every such element is optional.
+ *
  * Inputs are plain values; reading the store and the access rules live elsewhere.
  *
  * @module
  */
 
+import {
+  ESPI_INT48,
+  ESPI_UINT16,
+  isPlausible,
+  type PlausibleRange,
+} from "../radio/plausible_range.ts";
 import { escapeXml } from "./atom.ts";
 import type { ReadingTypeFields } from "./channels.ts";
 import type { LocalTimeParameters } from "./local_time.ts";
@@ -25,6 +34,15 @@ export interface ReadingValue {
 }
 
 const el = (name: string, value: string | number) => `<espi:${name}>${value}</espi:${name}>`;
+
+/** The element when `value` is an integer of the XSD type `range`, else nothing. */
+function typedEl(name: string, value: number | null, range: PlausibleRange): string {
+  return value !== null && Number.isInteger(value) && isPlausible(value, range)
+    ? el(name, value)
+    : "";
+}
+
+const int48El = (name: string, value: number | null) => typedEl(name, value, ESPI_INT48);
 const interval = (name: string, startS: number, durationS: number) =>
   `<espi:${name}>${el("duration", durationS)}${el("start", startS)}</espi:${name}>`;
 
@@ -42,7 +60,7 @@ export function readingTypeXml(fields: ReadingTypeFields): string {
   return "<espi:ReadingType>" +
     el("accumulationBehaviour", fields.accumulationBehaviour) +
     el("commodity", fields.commodity) +
-    (fields.currency === undefined ? "" : el("currency", fields.currency)) +
+    typedEl("currency", fields.currency ?? null, ESPI_UINT16) +
     el("dataQualifier", fields.dataQualifier) +
     el("flowDirection", fields.flowDirection) +
     el("intervalLength", fields.intervalLength) +
@@ -65,13 +83,13 @@ export function intervalBlockXml(readings: ReadingValue[]): string {
   for (const reading of readings) {
     parts.push(
       "<espi:IntervalReading>" +
-        (reading.cost === null ? "" : `<espi:cost>${reading.cost}</espi:cost>`) +
+        int48El("cost", reading.cost) +
         (reading.quality === null
           ? ""
           : `<espi:ReadingQuality><espi:quality>${reading.quality}</espi:quality></espi:ReadingQuality>`) +
         `<espi:timePeriod><espi:duration>${reading.durationS}</espi:duration>` +
         `<espi:start>${reading.startS}</espi:start></espi:timePeriod>` +
-        `<espi:value>${reading.value}</espi:value></espi:IntervalReading>`,
+        int48El("value", reading.value) + "</espi:IntervalReading>",
     );
   }
   parts.push("</espi:IntervalBlock>");
@@ -95,17 +113,15 @@ export interface UsageSummaryValues {
 
 const measurement = (name: string, uom: number, value: number, timeStampS: number) =>
   `<espi:${name}>${el("powerOfTenMultiplier", 0)}${el("timeStamp", timeStampS)}${el("uom", uom)}${
-    el("value", value)
+    int48El("value", value)
   }</espi:${name}>`;
 
 /** UsageSummary (ESPI 4.0 name of ElectricPowerUsageSummary) for the served window. */
 export function usageSummaryXml(summary: UsageSummaryValues): string {
   return "<espi:UsageSummary>" +
     interval("billingPeriod", summary.startS, summary.durationS) +
-    (summary.costHundredThousandths === null
-      ? ""
-      : el("billToDate", summary.costHundredThousandths)) +
-    (summary.currencyCode === null ? "" : el("currency", summary.currencyCode)) +
+    int48El("billToDate", summary.costHundredThousandths) +
+    typedEl("currency", summary.currencyCode, ESPI_UINT16) +
     measurement("currentBillingPeriodOverAllConsumption", 72, summary.deliveredWh, summary.endS) +
     (summary.peakDemand === null
       ? ""

@@ -9,11 +9,20 @@
 import type { RadioAdapter, RadioAdapterFactory } from "./adapter.ts";
 import type { RadioCommand } from "./commands.ts";
 import type { LinkState, MeterEvent } from "./events.ts";
+import { MeterIdentityGate, type MeterIdentityOptions } from "./meter_identity.ts";
 import { createRavenAdapter } from "./raven/adapter.ts";
 import type { ByteTransport } from "./transport.ts";
 
-/** Kinds of trouble a supervisor counts (persisted by the store as warning counters). */
-export type LinkProblem = "decodeError" | "fieldWarning" | "deviceWarning" | "openFailed";
+/**
+ * Kinds of trouble a supervisor counts (persisted by the store as warning counters).
+ * `unconfirmedMeter`: one event dropped because its meter id never proved real.
+ */
+export type LinkProblem =
+  | "decodeError"
+  | "fieldWarning"
+  | "deviceWarning"
+  | "openFailed"
+  | "unconfirmedMeter";
 
 /** Join state of one meter as its radio last reported it. */
 export interface MeterJoinState {
@@ -42,6 +51,8 @@ export interface LinkSupervisorOptions {
   maxBackoffMs?: number;
   /** Gap between queued commands; some EMU-2 firmware drops back-to-back commands. */
   commandGapMs?: number;
+  /** When a meter id counts as real (`meter_identity.ts`); events of others are held back. */
+  meterIdentity?: MeterIdentityOptions;
   now?: () => number;
 }
 
@@ -54,10 +65,16 @@ interface QueuedCommand {
 /** Supervises one radio link; `start()` runs it in the background until `stop()`. */
 export class LinkSupervisor {
   readonly port: string;
-  #options: Required<Omit<LinkSupervisorOptions, "onLinkState" | "onProblem">> & {
-    onLinkState?: LinkSupervisorOptions["onLinkState"];
-    onProblem?: LinkSupervisorOptions["onProblem"];
-  };
+  #options:
+    & Required<
+      Omit<LinkSupervisorOptions, "onLinkState" | "onProblem" | "meterIdentity">
+    >
+    & {
+      onLinkState?: LinkSupervisorOptions["onLinkState"];
+      onProblem?: LinkSupervisorOptions["onProblem"];
+    };
+  /** Kept across reconnects: a meter confirmed once stays confirmed for this port. */
+  readonly #identity: MeterIdentityGate;
   #state: LinkState = "closed";
   #stopped = true;
   #adapter: RadioAdapter | null = null;
@@ -72,6 +89,7 @@ export class LinkSupervisor {
 
   constructor(options: LinkSupervisorOptions) {
     this.port = options.port;
+    this.#identity = new MeterIdentityGate(options.meterIdentity);
     this.#options = {
       createAdapter: createRavenAdapter,
       pollIntervalMs: 60_000,
@@ -192,7 +210,16 @@ export class LinkSupervisor {
       }
       for (const event of result.events) {
         this.#observe(event, receivedAtMs);
-        this.#guard("onEvent", () => this.#options.onEvent(event, receivedAtMs));
+        const { pass, dropped } = this.#identity.admit(event, receivedAtMs);
+        for (const lost of dropped) {
+          this.#options.onProblem?.(
+            "unconfirmedMeter",
+            `${lost.event.fragment} of meter ${lost.event.meter} dropped: id never confirmed`,
+          );
+        }
+        for (const ready of pass) {
+          this.#guard("onEvent", () => this.#options.onEvent(ready.event, ready.receivedAtMs));
+        }
       }
       if (receivedAtMs >= nextPollMs) {
         nextPollMs = receivedAtMs + this.#options.pollIntervalMs;

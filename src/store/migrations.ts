@@ -23,6 +23,9 @@
  * - Migration 5 bounds the access-control tables: `oauth_authorizations.code_pending_until_ms`
  *   marks an approval whose code has not been exchanged yet (it is listed nowhere and is swept when
  *   the code expires), and indexes let the sweep and the failure-table cap find old rows cheaply.
+ * - Migration 6 removes the radio's secrets stored in clear by migration 1: `devices.install_code`
+ *   becomes `install_code_last4` (the last four hex digits), `meters.auth` is dropped (see
+ *   `secrets.ts`). It runs with `scrub`, so no copy of the old values stays in the file or WAL.
  *
  * @module
  */
@@ -33,6 +36,11 @@ import type { DatabaseSync } from "node:sqlite";
 export interface Migration {
   version: number;
   sql: string;
+  /**
+   * The migration removes secrets: run it with `secure_delete` (freed space is zeroed) and
+   * truncate the WAL after it, so no old copy of the values stays on disk.
+   */
+  scrub?: boolean;
 }
 
 /** Interval quality codes as stored; higher is worse, so `max()` merges them. */
@@ -287,6 +295,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oauth_codes_by_authorization ON oauth_codes (authorization_id);
     `,
   },
+  {
+    version: 6,
+    scrub: true,
+    // Only codes of 12+ hex digits keep a hint (the rule of secrets.ts); `auth` goes entirely.
+    sql: `
+      ALTER TABLE devices ADD COLUMN install_code_last4 TEXT;
+      UPDATE devices SET install_code_last4 = CASE
+          WHEN length(install_code) >= 14 AND lower(substr(install_code, 1, 2)) = '0x'
+            AND lower(substr(install_code, 3)) NOT GLOB '*[^0-9a-f]*'
+          THEN lower(substr(install_code, -4)) END,
+        install_code = NULL;
+      ALTER TABLE devices DROP COLUMN install_code;
+      UPDATE meters SET auth = NULL;
+      ALTER TABLE meters DROP COLUMN auth;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's `user_version`, each in one transaction. */
@@ -294,6 +318,8 @@ export function applyMigrations(db: DatabaseSync, migrations: readonly Migration
   const row = db.prepare("PRAGMA user_version").get() as { user_version: number };
   for (const migration of migrations) {
     if (migration.version <= row.user_version) continue;
+    const secureDelete = migration.scrub ? pragmaValue(db, "secure_delete") : null;
+    if (migration.scrub) db.exec("PRAGMA secure_delete = ON");
     db.exec("BEGIN IMMEDIATE");
     try {
       db.exec(migration.sql);
@@ -303,6 +329,16 @@ export function applyMigrations(db: DatabaseSync, migrations: readonly Migration
     } catch (error) {
       db.exec("ROLLBACK");
       throw error;
+    } finally {
+      if (secureDelete !== null) db.exec(`PRAGMA secure_delete = ${secureDelete}`);
     }
+    // Old frames in the WAL may still hold the removed values: copy back and empty it.
+    if (migration.scrub) db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
+}
+
+/** A numeric PRAGMA's current value. */
+function pragmaValue(db: DatabaseSync, name: "secure_delete"): number {
+  const row = db.prepare(`PRAGMA ${name}`).get() as Record<string, number>;
+  return Math.trunc(Number(row[name]));
 }

@@ -32,6 +32,11 @@ export interface MeterStatus {
   meterKey: string;
   port: string;
   deviceMac: string | null;
+  /**
+   * Last four hex digits of the radio's install code, to match the radio's label (which has the
+   * whole code the utility asks for); null before the radio reported one.
+   */
+  installCodeLast4: string | null;
   rows: MeterRowCounts;
   /** Oldest/newest meter time over demand, summation and prices; null when none are stored. */
   oldestMs: number | null;
@@ -149,6 +154,9 @@ export function storeStatus(db: DatabaseSync, options: { nowMs?: number } = {}):
     `SELECT kind, sum(count) AS n FROM warnings
      WHERE meter_key = :m OR (meter_key = '' AND port = :p) GROUP BY kind ORDER BY kind`,
   );
+  const device = db.prepare(
+    "SELECT install_code_last4 AS installCodeLast4 FROM devices WHERE device_mac = ?",
+  );
   return listMeters(db).map((meter): MeterStatus => {
     const rows = Object.fromEntries(
       Object.entries(counts).map(([kind, statement]) => [
@@ -168,10 +176,14 @@ export function storeStatus(db: DatabaseSync, options: { nowMs?: number } = {}):
       kind: string;
       n: number;
     }[];
+    const deviceRow = meter.deviceMac === null
+      ? undefined
+      : device.get(meter.deviceMac) as { installCodeLast4: string | null } | undefined;
     return {
       meterKey: meter.meterKey,
       port: meter.port,
       deviceMac: meter.deviceMac,
+      installCodeLast4: deviceRow?.installCodeLast4 ?? null,
       rows,
       oldestMs: times.oldestMs,
       newestMs: times.newestMs,

@@ -3,7 +3,8 @@
  *
  * - demand, summation, price: ring rows keyed (meter, meter time); a repeat is a duplicate.
  * - message: upsert by (meter, message id), keeping a confirmation already seen.
- * - deviceInfo → `devices`; meterInfo → `meters`; connection → `join_state`.
+ * - deviceInfo → `devices`; meterInfo → `meters`; connection → `join_state`. Their secrets (the
+ *   install code, the meter's `Auth`) are not stored: see `secrets.ts`.
  * - meterList is handled by the meter-key rule (`ports`), not stored per meter.
  * - everything else (time, schedule, periodUsage, profile, fastPoll, deviceWarning, blockPrice,
  *   unknown, empty message): the latest one per meter and kind in `latest_state`, as JSON.
@@ -14,6 +15,7 @@
 import type { MeterEvent } from "../radio/events.ts";
 import type { IntervalDeriver } from "./interval_deriver.ts";
 import type { DemandRollupBatch } from "./rollup.ts";
+import { installCodeLast4 } from "./secrets.ts";
 import { finiteOrNull, flagOrNull, integerOrNull, textOrNull } from "./values.ts";
 import type { EventWrites, RingRows } from "./writes.ts";
 
@@ -89,7 +91,7 @@ export function storeEvent(targets: StoreTargets, item: EventToStore): StoreOutc
       const deviceMac = textOrNull(event.device);
       if (deviceMac === null) return "invalid";
       writes.upsertDevice(deviceMac, port, receivedMs, {
-        installCode: textOrNull(event.installCode),
+        installCodeLast4: installCodeLast4(event.installCode),
         firmwareVersion: textOrNull(event.firmwareVersion),
         hardwareVersion: textOrNull(event.hardwareVersion),
         imageType: textOrNull(event.imageType),
@@ -105,7 +107,6 @@ export function storeEvent(targets: StoreTargets, item: EventToStore): StoreOutc
         meterType: textOrNull(event.meterType),
         nickName: textOrNull(event.nickName),
         account: textOrNull(event.account),
-        auth: textOrNull(event.auth),
         host: textOrNull(event.host),
         enabled: flagOrNull(event.enabled),
       });

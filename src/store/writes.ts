@@ -38,7 +38,8 @@ export interface MessageRow {
 }
 
 export interface DeviceRow {
-  installCode: string | null;
+  /** Last four hex digits of the radio's install code (see `secrets.ts`); never the code. */
+  installCodeLast4: string | null;
   firmwareVersion: string | null;
   hardwareVersion: string | null;
   imageType: string | null;
@@ -52,7 +53,6 @@ export interface MeterInfoRow {
   meterType: string | null;
   nickName: string | null;
   account: string | null;
-  auth: string | null;
   host: string | null;
   enabled: number | null;
 }
@@ -146,15 +146,15 @@ export class EventWrites {
     );
     this.#meterInfo = prepare(
       `INSERT INTO meters (meter_key, port, device_mac, first_seen_ms, last_seen_ms, meter_type,
-         name, account, auth, host, enabled, info_received_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         name, account, host, enabled, info_received_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (meter_key) DO UPDATE SET
          meter_type = excluded.meter_type, name = coalesce(meters.name, excluded.name), account = excluded.account,
-         auth = excluded.auth, host = excluded.host, enabled = excluded.enabled,
+         host = excluded.host, enabled = excluded.enabled,
          info_received_ms = excluded.info_received_ms`,
     );
     this.#device = prepare(
-      `INSERT OR REPLACE INTO devices (device_mac, port, install_code, firmware_version,
+      `INSERT OR REPLACE INTO devices (device_mac, port, install_code_last4, firmware_version,
          hardware_version, image_type, manufacturer, model_id, date_code_date, date_code_lot,
          received_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -285,7 +285,6 @@ export class EventWrites {
       row.meterType,
       row.nickName,
       row.account,
-      row.auth,
       row.host,
       row.enabled,
       receivedMs,
@@ -296,7 +295,7 @@ export class EventWrites {
     this.#device.run(
       deviceMac,
       port,
-      row.installCode,
+      row.installCodeLast4,
       row.firmwareVersion,
       row.hardwareVersion,
       row.imageType,

@@ -52,10 +52,10 @@ function fragment(root: string, children: [string, string][]): string {
   return [`<${root}>`, ...lines, `</${root}>`, ""].join("\r\n");
 }
 
-function demandFragment(demandHex: string): string {
+function demandFragment(demandHex: string, meter = METER_MAC): string {
   return fragment("InstantaneousDemand", [
     ["DeviceMacId", DEVICE_MAC],
-    ["MeterMacId", METER_MAC],
+    ["MeterMacId", meter],
     ["TimeStamp", "0x1c909300"],
     ["Demand", demandHex],
     ["Multiplier", "0x00000001"],
@@ -169,6 +169,9 @@ class Harness {
       onProblem: (kind, detail) => this.problems.push({ kind, detail }),
       readWaitMs: READ_WAIT_MS,
       commandGapMs: COMMAND_GAP_MS,
+      // The radio is played by hand, a fragment at a time, so every meter id counts at once;
+      // the identity rule has its own test below.
+      meterIdentity: { agreements: 1 },
       ...options,
     });
   }
@@ -285,6 +288,34 @@ Deno.test("supervisor: asks for details of new meters and tracks their join stat
     assert.equal(rejoining?.connected, false);
     assert.equal(rejoining?.linkStrengthPercent, 30);
     assert.equal(harness.supervisor.meters.length, 2);
+  });
+});
+
+Deno.test("supervisor: events of an unconfirmed meter id wait for it; a phantom is dropped and counted", async () => {
+  const meterIdentity = { agreements: 3, windowEvents: 4, maxCandidates: 8 };
+  await withLink({ meterIdentity }, async (device, harness) => {
+    await device.waitForCommands(initialCommands().length);
+    const phantom = METER_MAC.replace("fd17", "fd1f");
+    await device.write(demandFragment("0x000001") + demandFragment("0x000002", phantom));
+    await harness.waitForState("connected");
+    await delayMs(READ_WAIT_MS * 2);
+    assert.equal(harness.events.length, 0, "nothing delivered before the meter is confirmed");
+
+    // The radio answers get_meter_list: the held demand comes out first, then the list.
+    await device.write(meterListFragment([METER_MAC]));
+    await waitUntil(() => harness.events.length >= 2, "the held demand and the list");
+    assert.deepEqual(harness.events.map((e) => [e.kind, e.meter]), [
+      ["demand", METER_MAC],
+      ["meterList", null],
+    ]);
+
+    // Four more events of the real meter close the phantom's window.
+    const more = ["0x3", "0x4", "0x5", "0x6"].map((raw) => demandFragment(raw)).join("");
+    await device.write(more);
+    await waitUntil(() => harness.events.length >= 6, "the real meter's demands");
+    assert.deepEqual(harness.problemKinds(), ["unconfirmedMeter"]);
+    assert.match(harness.problems[0].detail, new RegExp(phantom));
+    assert.equal(harness.events.some((e) => e.meter === phantom), false);
   });
 });
 

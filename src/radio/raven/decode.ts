@@ -11,6 +11,7 @@
  */
 
 import type { MeterEvent, PriceBlock } from "../events.ts";
+import { isPlausible, type PlausibleRange } from "../plausible_range.ts";
 import {
   COMMON_FIELDS,
   CURRENCY_ALPHA,
@@ -161,6 +162,8 @@ interface CompiledField {
   slot: number;
   /** `def.unset`, or null, so the common case skips a search. */
   unset: readonly number[] | null;
+  /** `def.range`, or null. */
+  range: PlausibleRange | null;
   /** Character codes of the name as the devices write it, for the scanner's fast path. */
   name: Uint8Array;
 }
@@ -182,6 +185,8 @@ interface CompiledFragment {
   /** kW/kWh fields, scaled by the fragment's Multiplier/Divisor. */
   metered: CompiledField[];
   required: CompiledField[];
+  /** Fields the fragment's numbers are scaled with (`FieldDef.scaling`). */
+  scaling: CompiledField[];
 }
 
 function compile(def: FragmentDef): CompiledFragment {
@@ -195,12 +200,14 @@ function compile(def: FragmentDef): CompiledFragment {
     slots: new Map(),
     metered: [],
     required: [],
+    scaling: [],
   };
   def.fields.forEach((f, slot) => {
     const field = {
       def: f,
       slot,
       unset: f.unset ?? null,
+      range: f.range ?? null,
       name: ENCODER.encode(f.name),
     };
     compiled.order.push(field);
@@ -212,6 +219,7 @@ function compile(def: FragmentDef): CompiledFragment {
     }
     if (f.unit === "kW" || f.unit === "kWh") compiled.metered.push(field);
     if (f.required) compiled.required.push(field);
+    if (f.scaling) compiled.scaling.push(field);
   });
   return compiled;
 }
@@ -694,12 +702,16 @@ function readFields(xml: string, texts: string[] | null, warnings: string[]): Fi
     const def = field.def;
     let value = parseField(def, s, a, b);
     if (value !== null && typeof value === "object") {
-      warnings.push(`${def.name}: ${value.error}`);
-      values.error(def.name, value.error);
+      value = refuse(values, def, value.error, warnings);
+    } else if (typeof value === "number" && field.unset?.includes(value)) {
       value = null;
-    } else if (typeof value === "number") {
-      if (field.unset?.includes(value)) value = null;
-      else if (def.unit === "min") value *= 60;
+    } else if (
+      field.range !== null && (typeof value === "number" || typeof value === "bigint") &&
+      !inRange(value, field.range)
+    ) {
+      value = refuse(values, def, `out of range: ${s.slice(a, b)}`, warnings);
+    } else if (typeof value === "number" && def.unit === "min") {
+      value *= 60;
     }
     if (def.repeated || def.numbered) {
       const nameStart = spans[4 * k];
@@ -711,24 +723,48 @@ function readFields(xml: string, texts: string[] | null, warnings: string[]): Fi
       warnings.push(`${def.name}: repeated, first value kept`);
     }
   }
-  if (c.metered.length > 0) scaleMetered(c, values);
+  if (c.metered.length > 0) scaleMetered(c, values, warnings);
   return values;
 }
 
-/** Converts every kW/kWh field to W/Wh with the fragment's own Multiplier and Divisor. */
-function scaleMetered(c: CompiledFragment, values: FieldValues): void {
+/** Whether a parsed number lies in `range` (a bigint, above 2^53, never does). */
+function inRange(value: number | bigint, range: PlausibleRange): boolean {
+  return typeof value === "number" && isPlausible(value, range);
+}
+
+/** Records `def`'s value as refused: a warning, an error the required check sees, no value. */
+function refuse(values: FieldValues, def: FieldDef, error: string, warnings: string[]): null {
+  warnings.push(`${def.name}: ${error}`);
+  values.error(def.name, error);
+  return null;
+}
+
+/**
+ * Converts every kW/kWh field to W/Wh with the fragment's own Multiplier and Divisor, refusing
+ * results outside the field's plausible range.
+ */
+function scaleMetered(c: CompiledFragment, values: FieldValues, warnings: string[]): void {
   // The manual: a multiplier or divisor of zero means one.
   const multiplier = values.num("Multiplier") || 1;
   const divisor = values.num("Divisor") || 1;
-  const scale = (v: Value): Value =>
-    typeof v === "number" || typeof v === "bigint" ? scaleToMilli(v, multiplier, divisor) : v;
-  for (const { slot } of c.metered) {
+  for (const { def, slot } of c.metered) {
+    const scale = (v: Value): Value => {
+      if (typeof v !== "number" && typeof v !== "bigint") return v;
+      const scaled = scaleToMilli(v, multiplier, divisor);
+      if (def.scaledRange === undefined || isPlausible(scaled, def.scaledRange)) return scaled;
+      return refuse(values, def, `implausible once scaled: ${scaled} W(h)`, warnings);
+    };
     if (values.hasSlot(slot)) values.replace(slot, scale(values.at(slot)));
     for (const e of values.listAt(slot)) e.value = scale(e.value);
   }
 }
 
+/** Why the fragment cannot become an event (a scaling value or a required one unusable). */
 function missingRequired(c: CompiledFragment, values: FieldValues): string | null {
+  for (const { def } of c.scaling) {
+    const error = values.errors?.get(def.name);
+    if (error !== undefined) return `${c.def.root}: invalid ${def.name}: ${error}`;
+  }
   for (const { def, slot } of c.required) {
     const error = values.errors?.get(def.name);
     if (error !== undefined) return `${c.def.root}: invalid ${def.name}: ${error}`;

@@ -2,12 +2,25 @@
  * The RAVEn/EMU-2/EAGLE fragment field table: for every notification root tag, which children it
  * may carry, how each child's text is encoded and what unit its value has. `decode.ts` parses
  * children only through this table, so it is the one place to look up or change a field's type.
- * Element names are matched case-insensitively; a child not listed here is ignored.
+ * Element names are matched case-insensitively; a child not listed here is ignored. The bounds a
+ * value must lie in come from `../plausible_range.ts`; a value outside them is refused.
  *
  * @module
  */
 
 import type { MeterEventKind } from "../events.ts";
+import {
+  DEMAND_W,
+  ISO_4217_NUMERIC,
+  LINK_STRENGTH_PERCENT,
+  type PlausibleRange,
+  PRICE_TRAILING_DIGITS,
+  REGISTER_WH,
+  ZCL_UINT24,
+  ZCL_UINT32,
+  ZCL_UINT48,
+  ZIGBEE_CHANNEL,
+} from "../plausible_range.ts";
 
 /** How a child's text is encoded on the wire. */
 export type FieldKind =
@@ -48,6 +61,15 @@ export interface FieldDef {
   numbered?: boolean;
   /** Without a usable value the fragment cannot become an event. */
   required?: boolean;
+  /** Plausible raw values (after `unset`); anything else is refused with a warning. */
+  range?: PlausibleRange;
+  /** Plausible values once scaled to W/Wh (`kW`/`kWh` fields); anything else is refused. */
+  scaledRange?: PlausibleRange;
+  /**
+   * The fragment's numbers are scaled with this value (Multiplier, Divisor, TrailingDigits): when
+   * it is present but unusable, no number of the fragment can be trusted and it is refused whole.
+   */
+  scaling?: boolean;
 }
 
 /** One notification root tag. */
@@ -64,13 +86,32 @@ const UNSET_U32 = [0xffffffff] as const;
 const DEVICE: FieldDef = { name: "DeviceMacId", kind: "id" };
 const METER: FieldDef = { name: "MeterMacId", kind: "id" };
 const TIME_STAMP: FieldDef = { name: "TimeStamp", kind: "ts" };
-const CURRENCY: FieldDef = { name: "Currency", kind: "hex" };
-const TRAILING_DIGITS: FieldDef = { name: "TrailingDigits", kind: "hex" };
+const CURRENCY: FieldDef = { name: "Currency", kind: "hex", range: ISO_4217_NUMERIC };
+const TRAILING_DIGITS: FieldDef = {
+  name: "TrailingDigits",
+  kind: "hex",
+  range: PRICE_TRAILING_DIGITS,
+  scaling: true,
+};
+const MULTIPLIER: FieldDef = { name: "Multiplier", kind: "hex", range: ZCL_UINT24, scaling: true };
+const DIVISOR: FieldDef = { name: "Divisor", kind: "hex", range: ZCL_UINT24, scaling: true };
+
+/** A ZigBee uint48 register: kWh after Multiplier/Divisor, stored as Wh. */
+function register(name: string, required = false): FieldDef {
+  return {
+    name,
+    kind: "uint64",
+    unit: "kWh",
+    range: ZCL_UINT48,
+    scaledRange: REGISTER_WH,
+    required,
+  };
+}
 
 /** Multiplier/Divisor and the display hints that come with every metered value. */
 const SCALING: readonly FieldDef[] = [
-  { name: "Multiplier", kind: "hex" },
-  { name: "Divisor", kind: "hex" },
+  MULTIPLIER,
+  DIVISOR,
   { name: "DigitsRight", kind: "hex" },
   { name: "DigitsLeft", kind: "hex" },
   { name: "SuppressLeadingZero", kind: "yn" },
@@ -83,17 +124,17 @@ const NETWORK: readonly FieldDef[] = [
   { name: "Description", kind: "text" },
   { name: "StatusCode", kind: "hex" },
   { name: "ExtPanId", kind: "id" },
-  { name: "Channel", kind: "dec" },
+  { name: "Channel", kind: "dec", range: ZIGBEE_CHANNEL },
   { name: "ShortAddr", kind: "id" },
-  { name: "LinkStrength", kind: "hex", unit: "%" },
+  { name: "LinkStrength", kind: "hex", unit: "%", range: LINK_STRENGTH_PERCENT },
 ];
 
 const SUMMATION: readonly FieldDef[] = [
   DEVICE,
   METER,
   TIME_STAMP,
-  { name: "SummationDelivered", kind: "uint64", unit: "kWh", required: true },
-  { name: "SummationReceived", kind: "uint64", unit: "kWh" },
+  register("SummationDelivered", true),
+  register("SummationReceived"),
   ...SCALING,
 ];
 
@@ -128,7 +169,7 @@ export const FRAGMENTS: readonly FragmentDef[] = [
       DEVICE,
       METER,
       TIME_STAMP,
-      { name: "Demand", kind: "demand", unit: "kW", required: true },
+      { name: "Demand", kind: "demand", unit: "kW", scaledRange: DEMAND_W, required: true },
       ...SCALING,
     ],
   },
@@ -143,7 +184,7 @@ export const FRAGMENTS: readonly FragmentDef[] = [
       METER,
       TIME_STAMP,
       // Price ÷ 10^TrailingDigits currency units per kWh; 0 means no price set.
-      { name: "Price", kind: "hex", unset: [0, 0xffffffff], required: true },
+      { name: "Price", kind: "hex", unset: [0, 0xffffffff], range: ZCL_UINT32, required: true },
       CURRENCY,
       TRAILING_DIGITS,
       { name: "Tier", kind: "hex" },
@@ -161,13 +202,21 @@ export const FRAGMENTS: readonly FragmentDef[] = [
       METER,
       TIME_STAMP,
       { name: "NumberOfBlocks", kind: "hex" },
-      { name: "Multiplier", kind: "hex" },
-      { name: "Divisor", kind: "hex" },
+      MULTIPLIER,
+      DIVISOR,
       CURRENCY,
       TRAILING_DIGITS,
       // Thresholds scale like summations (inference); the last block's is 0xffffffff.
-      { name: "Threshold", kind: "hex", unit: "kWh", unset: UNSET_U32, numbered: true },
-      { name: "Price", kind: "hex", numbered: true },
+      {
+        name: "Threshold",
+        kind: "hex",
+        unit: "kWh",
+        unset: UNSET_U32,
+        range: ZCL_UINT32,
+        scaledRange: REGISTER_WH,
+        numbered: true,
+      },
+      { name: "Price", kind: "hex", range: ZCL_UINT32, numbered: true },
     ],
   },
   {
@@ -231,7 +280,7 @@ export const FRAGMENTS: readonly FragmentDef[] = [
       DEVICE,
       METER,
       TIME_STAMP,
-      { name: "CurrentUsage", kind: "uint64", unit: "kWh", required: true },
+      register("CurrentUsage", true),
       ...SCALING,
       { name: "StartDate", kind: "ts" },
     ],
@@ -243,7 +292,7 @@ export const FRAGMENTS: readonly FragmentDef[] = [
       DEVICE,
       METER,
       TIME_STAMP,
-      { name: "LastUsage", kind: "uint64", unit: "kWh", required: true },
+      register("LastUsage", true),
       ...SCALING,
       { name: "StartDate", kind: "ts" },
       { name: "EndDate", kind: "ts" },
@@ -261,7 +310,7 @@ export const FRAGMENTS: readonly FragmentDef[] = [
       { name: "ProfileIntervalPeriod", kind: "dec" },
       { name: "NumberOfPeriodsDelivered", kind: "hex" },
       // Raw counts, newest first; EAGLE numbers them IntervalData1…12.
-      { name: "IntervalData", kind: "hex", unset: [0xffffff], numbered: true },
+      { name: "IntervalData", kind: "hex", unset: [0xffffff], range: ZCL_UINT24, numbered: true },
     ],
   },
   {

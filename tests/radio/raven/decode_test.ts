@@ -376,14 +376,16 @@ function demandW(raw: string, scaling = ""): number | null {
   return only(r.event, "demand").demandW;
 }
 
+const KW = "<Divisor>0x3e8</Divisor>";
+
 Deno.test("demand sign: int32 above 6 digits, int24 otherwise, 0x800000 invalid", () => {
   assert.equal(demandW("0xfffffa36"), -1482 * 1000);
-  assert.equal(demandW("0x7fffff"), 0x7fffff * 1000);
+  assert.equal(demandW("0x7fffff", KW), 0x7fffff);
   assert.equal(demandW("0xfffff0"), -16 * 1000);
   assert.equal(demandW("0x800000"), null);
   assert.equal(demandW("0xff800000"), null);
-  assert.equal(demandW("0x00800000"), 0x800000 * 1000);
-  assert.equal(demandW("0x10", "<Multiplier>0</Multiplier><Divisor>0x0</Divisor>"), 16_000);
+  assert.equal(demandW("0x00800000", KW), 0x800000);
+  assert.equal(demandW("0x10", "<Multiplier>0x0</Multiplier><Divisor>0x0</Divisor>"), 16_000);
   assert.equal(demandW("0x3", "<Divisor>0x3e8</Divisor><Multiplier>0x3</Multiplier>"), 9);
 });
 
@@ -398,11 +400,77 @@ Deno.test("summations are unsigned 48/64-bit with exact integer scaling", () => 
   };
   // ≥ 2^31: a sign-extending reader would go negative.
   assert.equal(sum("0x0000000080000000", "<Divisor>0x3e8</Divisor>"), 2 ** 31);
-  // uint48 max × 1000 overflows 2^53: BigInt path, still exact.
-  assert.equal(sum("0xffffffffffff", "<Multiplier>0x1</Multiplier>"), (2 ** 48 - 1) * 1000);
-  assert.equal(sum("0x0000ffffffffffff", "<Divisor>0x3e8</Divisor>"), 2 ** 48 - 1);
-  assert.equal(sum("0xffffffffffffffff", "<Divisor>0x3e8</Divisor>"), 2 ** 64 - 1);
+  // uint48 max × 3 × 1000 overflows 2^53: BigInt path, still exact.
+  assert.equal(
+    sum("0xffffffffffff", "<Multiplier>0x3</Multiplier><Divisor>0x2710</Divisor>"),
+    (2 ** 48 - 1) * 3 / 10,
+  );
+  // The largest register ESPI's Int48 can carry.
+  assert.equal(sum("0x00007fffffffffff", "<Divisor>0x3e8</Divisor>"), 2 ** 47 - 1);
   assert.equal(sum("0x7", "<Divisor>0x2</Divisor>"), 3500);
+});
+
+/** The error of a fragment that must be refused. */
+function refused(xml: string): string {
+  const r = decodeFragment(xml);
+  if (r.ok) assert.fail(`accepted: ${JSON.stringify(r.event)}`);
+  return r.error;
+}
+
+Deno.test("values outside the wire type or the physical range refuse the fragment", () => {
+  const summation = (fields: string) =>
+    `<CurrentSummationDelivered>${fields}</CurrentSummationDelivered>`;
+  // A 64-bit all-ones register is no ZigBee uint48.
+  assert.match(
+    refused(summation("<SummationDelivered>0xffffffffffffffff</SummationDelivered>")),
+    /invalid SummationDelivered: out of range/,
+  );
+  assert.match(
+    refused(summation("<SummationDelivered>0x1000000000000</SummationDelivered>")),
+    /out of range/,
+  );
+  // uint48 max, no divisor: ≈ 2.8·10^17 Wh, beyond ESPI's Int48.
+  assert.match(
+    refused(summation("<SummationDelivered>0xffffffffffff</SummationDelivered>")),
+    /implausible once scaled/,
+  );
+  // The hostile capture's demand: int32 max × a 32-bit Multiplier (ZCL: uint24).
+  assert.match(
+    refused(
+      "<InstantaneousDemand><Demand>0x7fffffff</Demand><Multiplier>0xffffffff</Multiplier>" +
+        "</InstantaneousDemand>",
+    ),
+    /invalid Multiplier: out of range/,
+  );
+  // 11 MW: a valid int24 count, but no home or shop draws it.
+  assert.match(
+    refused("<InstantaneousDemand><Demand>0x2af8</Demand></InstantaneousDemand>"),
+    /invalid Demand: implausible once scaled: 11000000 W/,
+  );
+  assert.equal(demandW("0x2710"), 10_000_000);
+  assert.equal(demandW("0xffffd8f0"), -10_000_000);
+  // Prices scale with TrailingDigits (ZCL: 4 bits).
+  assert.match(
+    refused("<PriceCluster><Price>0x1</Price><TrailingDigits>0x10</TrailingDigits></PriceCluster>"),
+    /invalid TrailingDigits/,
+  );
+  // An optional register out of range is dropped with a warning; the event stays.
+  const r = decodeFragment(
+    summation(
+      "<SummationDelivered>0x10</SummationDelivered>" +
+        "<SummationReceived>0xffffffffffffffff</SummationReceived>",
+    ),
+  );
+  if (!r.ok) assert.fail(r.error);
+  assert.equal(only(r.event, "summation").summationReceivedWh, null);
+  assert.equal(only(r.event, "summation").summationDeliveredWh, 16_000);
+  assert.deepEqual(r.warnings, ["SummationReceived: out of range: 0xffffffffffffffff"]);
+  const link = decodeFragment(
+    "<ConnectionStatus><Status>Connected</Status><LinkStrength>0xff</LinkStrength>" +
+      "<Channel>99</Channel></ConnectionStatus>",
+  );
+  assert.ok(link.ok && only(link.event, "connection").linkStrengthPercent === null);
+  assert.equal(link.ok && link.warnings.length, 2);
 });
 
 Deno.test("timestamps: 0xffffffff is unset; element names are case-insensitive", () => {
@@ -467,7 +535,7 @@ Deno.test("MessageCluster text is entity-decoded", () => {
 Deno.test("unparseable fields become warnings and nulls, never exceptions", () => {
   const r = decodeFragment(
     "<InstantaneousDemand><DeviceMacId>zz</DeviceMacId><TimeStamp>soon</TimeStamp>" +
-      "<Demand>0x10</Demand><DigitsRight>0xq</DigitsRight><Multiplier>-1</Multiplier>" +
+      "<Demand>0x10</Demand><DigitsRight>0xq</DigitsRight><DigitsLeft>-1</DigitsLeft>" +
       "<SuppressLeadingZero>maybe</SuppressLeadingZero></InstantaneousDemand>",
   );
   if (!r.ok) assert.fail(r.error);
@@ -475,7 +543,7 @@ Deno.test("unparseable fields become warnings and nulls, never exceptions", () =
   assert.equal(d.device, null);
   assert.equal(d.timeMs, null);
   assert.equal(d.digitsRight, null);
-  assert.equal(d.demandW, 16_000); // bad Multiplier → 1
+  assert.equal(d.demandW, 16_000);
   assert.equal(r.warnings.length, 5);
   assert.ok(r.warnings.some((w) => w.startsWith("TimeStamp:")));
 
