@@ -14,13 +14,14 @@
  * @module
  */
 
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { LinkState, MeterEvent } from "../radio/events.ts";
 import { IntervalDeriver } from "./interval_deriver.ts";
 import { knownMeterFrom, resolveMeterKey } from "./meter_key.ts";
 import { prepareRingTrim, ringCutoffMs, type RingTrimmer } from "./ring.ts";
 import { DemandRollupBatch } from "./rollup.ts";
 import { storeEvent, type StoreOutcome, type StoreTargets } from "./store_event.ts";
+import { TimeLeapGuard } from "./time_leap.ts";
 import { integerOrNull, textOrNull } from "./values.ts";
 import { EventWrites } from "./writes.ts";
 
@@ -59,6 +60,8 @@ export interface IngestStats {
   duplicates: number;
   /** Events that could not be stored (e.g. a summation without a finite register value). */
   invalid: number;
+  /** Events held back because their meter time leapt far ahead (see `time_leap.ts`). */
+  held: number;
   /** Interval rows written or merged. */
   intervalShares: number;
   /** Ring rows deleted by retention. */
@@ -105,6 +108,10 @@ export class IngestWriter {
   readonly #knownMeters: Map<string, string>;
   /** Meter → newest meter time seen (committed), the retention anchor. */
   readonly #newestMs = new Map<string, number>();
+  /** Newest stored meter time of a meter not yet seen by this writer (after a restart). */
+  readonly #storedNewest: StatementSync;
+  /** Holds back a meter time that would move the retention anchor far ahead on its own. */
+  readonly #leaps = new TimeLeapGuard<QueuedEvent>();
   #events: QueuedEvent[] = [];
   #links: QueuedLink[] = [];
   #warnings: QueuedWarning[] = [];
@@ -133,6 +140,11 @@ export class IngestWriter {
     this.#onCommit = options.onCommit;
     this.#onError = options.onError ?? ((error) => console.error("store: flush failed:", error));
     this.#knownMeters = this.#writes.knownMeters();
+    this.#storedNewest = db.prepare(
+      `SELECT max(ms) AS newestMs FROM (
+         SELECT max(ts_ms) AS ms FROM demand WHERE meter_key = ?1
+         UNION ALL SELECT max(ts_ms) FROM summation WHERE meter_key = ?1)`,
+    );
   }
 
   /** Queues one event received on `port` at gateway time `receivedAtMs`. */
@@ -172,6 +184,7 @@ export class IngestWriter {
       stored: 0,
       duplicates: 0,
       invalid: 0,
+      held: 0,
       intervalShares: 0,
       trimmedRows: 0,
       elapsedMs: 0,
@@ -189,6 +202,7 @@ export class IngestWriter {
         const outcome = this.#storeQueued(queued, targets, staged, committed);
         if (outcome === "duplicate") stats.duplicates++;
         else if (outcome === "invalid") stats.invalid++;
+        else if (outcome === "held") stats.held++;
       }
       stats.stored = committed.length;
       ring.write();
@@ -235,12 +249,27 @@ export class IngestWriter {
     this.flush();
   }
 
+  /** The newest meter time a meter has stored, counting this flush; undefined for a new meter. */
+  #newestOf(meterKey: string, staged: StagedState): number | undefined {
+    const known = staged.newestMs.get(meterKey) ?? this.#newestMs.get(meterKey);
+    if (known !== undefined) return known;
+    const row = this.#storedNewest.get(meterKey) as { newestMs: number | null } | undefined;
+    if (row?.newestMs == null) return undefined;
+    this.#newestMs.set(meterKey, row.newestMs);
+    return row.newestMs;
+  }
+
+  /**
+   * Stores one queued event. `guardLeaps` is false for a held event the next reading confirmed
+   * (see `time_leap.ts`); "held" means it waits for that reading.
+   */
   #storeQueued(
     queued: QueuedEvent,
     targets: StoreTargets,
     staged: StagedState,
     committed: StoredEvent[],
-  ): StoreOutcome {
+    guardLeaps = true,
+  ): StoreOutcome | "held" {
     const { port, event } = queued;
     const receivedMs = integerOrNull(queued.receivedAtMs) ?? Date.now();
     if (event === null || typeof event !== "object" || typeof event.kind !== "string") {
@@ -255,6 +284,19 @@ export class IngestWriter {
     }
     const meterKey = resolveMeterKey(event, port, staged.knownMeters.get(port) ?? undefined);
     const meterTimeMs = integerOrNull(event.timeMs);
+    if (guardLeaps && meterTimeMs !== null && !DEVICE_LEVEL_KINDS.has(event.kind)) {
+      const verdict = this.#leaps.check(
+        meterKey,
+        meterTimeMs,
+        this.#newestOf(meterKey, staged),
+        queued,
+      );
+      if (verdict.dropped) staged.warn(port, meterKey, "timeLeap", 1);
+      if (verdict.kind === "hold") return "held";
+      if (verdict.released !== null) {
+        this.#storeQueued(verdict.released, targets, staged, committed, false);
+      }
+    }
     const item = { port, meterKey, tsMs: meterTimeMs ?? receivedMs, receivedMs, event };
     const outcome = storeEvent(targets, item);
     const device = textOrNull(event.device);
