@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   "RANGE_TOO_LARGE",
   "TOO_MANY_BUCKETS",
   "QUERY_TOO_COMPLEX",
+  "QUERY_TOO_LARGE",
   "RADIO_UNAVAILABLE",
 ] as const;
 

@@ -15,9 +15,20 @@
  * @module
  */
 
-import { createSchema, createYoga, type Plugin } from "graphql-yoga";
+import { createSchema, createYoga, isAsyncIterable, type Plugin } from "graphql-yoga";
 import SCHEMA_SDL from "../../schema/openseg.graphql" with { type: "text" };
-import { type DocumentNode, type GraphQLSchema, Kind, visit } from "graphql";
+import {
+  type DocumentNode,
+  type ExecutionResult,
+  GraphQLError,
+  type GraphQLSchema,
+  Kind,
+  parse,
+  type ParseOptions,
+  type Source,
+  visit,
+} from "graphql";
+import { compressResponse } from "../http/compress.ts";
 import type { Route, RouteHandler } from "../http/routes.ts";
 import { admitRequest } from "./access.ts";
 import type { GatewayParts, GraphqlContext } from "./context.ts";
@@ -25,7 +36,13 @@ import { resolverDrift } from "./drift.ts";
 import { apiError } from "./errors.ts";
 import { grantedDataPlugin } from "./granted_data.ts";
 import { jitQueriesPlugin } from "./jit.ts";
-import { DEFAULT_QUERY_LIMITS, queryLimitRules, type QueryLimits } from "./limits.ts";
+import {
+  DEFAULT_QUERY_LIMITS,
+  documentSizeError,
+  limitError,
+  queryLimitErrors,
+  type QueryLimits,
+} from "./limits.ts";
 import { enforceOwnerOnly } from "./owner_only.ts";
 import { resolvers } from "./resolvers.ts";
 import {
@@ -84,10 +101,11 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
       subscriptions.plugin,
     ],
   });
-  const handler: RouteHandler = (request, context) => {
+  const handler: RouteHandler = async (request, context) => {
     const access = admitRequest(request, context.services);
     if (access instanceof Response) return access;
-    return yoga.fetch(request, { access, services: context.services, gateway });
+    const response = await yoga.fetch(request, { access, services: context.services, gateway });
+    return await compressResponse(request, response);
   };
   return [
     { method: "GET", path: GRAPHQL_PATH, handler },
@@ -95,14 +113,60 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
   ];
 }
 
-/** Adds the depth, alias and cost rules to every validation (they do not depend on the caller). */
+/**
+ * Enforces `limits` before any expensive work: the document's size before parsing, the parser's
+ * token limit while parsing, and depth, aliases and cost before validation (a refused document is
+ * never validated, let alone executed).
+ */
 function limitsPlugin(limits: QueryLimits): Plugin {
-  const rules = queryLimitRules(limits);
+  const refusals = new WeakMap<DocumentNode, GraphQLError[]>();
+  const parseWithLimit = (source: string | Source, options?: ParseOptions) => {
+    try {
+      return parse(source, { ...options, maxTokens: limits.maxTokens });
+    } catch (error) {
+      if (!(error instanceof GraphQLError) || !/more th\w+ \d+ tokens/.test(error.message)) {
+        throw error;
+      }
+      throw limitError(
+        "QUERY_TOO_LARGE",
+        `the document has more than ${limits.maxTokens} tokens; parsing stopped there`,
+      );
+    }
+  };
   return {
-    onValidate({ addValidationRule }) {
-      for (const rule of rules) addValidationRule(rule);
+    onParams({ params, setResult }) {
+      const refusal = typeof params.query === "string"
+        ? documentSizeError(params.query, limits)
+        : null;
+      if (refusal !== null) setResult({ errors: [refusal] });
+    },
+    onParse({ setParseFn }) {
+      setParseFn(parseWithLimit);
+    },
+    onValidate({ params, setResult }) {
+      let errors = refusals.get(params.documentAST);
+      if (errors === undefined) {
+        errors = queryLimitErrors(params.schema, params.documentAST, limits);
+        refusals.set(params.documentAST, errors);
+      }
+      if (errors.length > 0) setResult(errors);
+    },
+    onExecutionResult({ result }) {
+      if (result && !Array.isArray(result) && !isAsyncIterable(result)) noDataIsNotSuccess(result);
     },
   };
+}
+
+/**
+ * A result without `data` (a document refused before execution) gets its error's 4xx also under
+ * `application/json`, for which yoga would follow the legacy rule and answer 200.
+ */
+function noDataIsNotSuccess(result: ExecutionResult): void {
+  if ("data" in result || !result.errors) return;
+  for (const error of result.errors) {
+    const http = error.extensions?.http as { spec?: boolean } | undefined;
+    if (http !== undefined) http.spec = false;
+  }
 }
 
 /**
