@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   "TOO_MANY_BUCKETS",
   "QUERY_TOO_COMPLEX",
   "QUERY_TOO_LARGE",
+  "TOO_MANY_STREAMS",
   "RADIO_UNAVAILABLE",
 ] as const;
 

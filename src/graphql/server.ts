@@ -10,7 +10,9 @@
  * series answers in half the time); mutations and subscriptions run on graphql-js, and so does any
  * query whose compiled run reports an error, so errors are graphql-js's own.
  *
- * Identical subscriptions share one execution per event (`shared_subscriptions.ts`).
+ * Identical subscriptions share one execution per event (`shared_subscriptions.ts`). graphql-sse's
+ * single-connection mode (`single_connection.ts`: PUT, and GET/POST/DELETE with a stream token)
+ * runs each operation through the same handler. Answers are gzipped for clients that accept it.
  *
  * @module
  */
@@ -46,6 +48,11 @@ import {
 import { enforceOwnerOnly } from "./owner_only.ts";
 import { resolvers } from "./resolvers.ts";
 import {
+  singleConnection,
+  type SingleConnectionOptions,
+  type SingleConnectionStats,
+} from "./single_connection.ts";
+import {
   sharedSubscriptions,
   type SharedSubscriptionsOptions,
   type SharedSubscriptionStats,
@@ -59,6 +66,10 @@ export interface GraphqlRoutesOptions extends GatewayParts {
   dev?: boolean;
   limits?: QueryLimits;
   subscriptions?: SharedSubscriptionsOptions;
+  /** graphql-sse single-connection mode: its bounds. */
+  singleConnection?: Omit<SingleConnectionOptions, "execute">;
+  /** Receives the single-connection mode's counts once the routes exist. */
+  onSingleConnectionStats?: (stats: SingleConnectionStats) => void;
   /** Receives the live subscription counts once the routes exist (for `/metrics`). */
   onSubscriptionStats?: (stats: SharedSubscriptionStats) => void;
 }
@@ -74,7 +85,7 @@ export function buildGraphqlSchema(sdl: string): GraphQLSchema {
   return schema;
 }
 
-/** GET and POST `/graphql`, over the SDL embedded at build time. */
+/** GET, POST, PUT and DELETE `/graphql`, over the SDL embedded at build time. */
 export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
   const schema = buildGraphqlSchema(SCHEMA_SDL);
   const dev = options.dev ?? false;
@@ -101,15 +112,21 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
       subscriptions.plugin,
     ],
   });
-  const handler: RouteHandler = async (request, context) => {
+  const execute: RouteHandler = async (request, context) => {
     const access = admitRequest(request, context.services);
     if (access instanceof Response) return access;
     const response = await yoga.fetch(request, { access, services: context.services, gateway });
     return await compressResponse(request, response);
   };
+  const single = singleConnection({ execute, ...options.singleConnection });
+  options.onSingleConnectionStats?.(single.stats);
+  const handler: RouteHandler = (request, context) =>
+    single.handles(request) ? single.serve(request, context) : execute(request, context);
   return [
     { method: "GET", path: GRAPHQL_PATH, handler },
     { method: "POST", path: GRAPHQL_PATH, handler },
+    { method: "PUT", path: GRAPHQL_PATH, handler: single.reserve },
+    { method: "DELETE", path: GRAPHQL_PATH, handler: single.stop },
   ];
 }
 

@@ -141,6 +141,7 @@ export async function startGatewayFixture(
         dev: options.dev,
         // Credentials re-checked on every event and often when idle: tests need not wait seconds.
         subscriptions: { recheckMs: 0, idleRecheckMs: 100 },
+        singleConnection: { recheckMs: 100 },
       }),
     ],
     onError: (error) => console.error(error),
