@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   "QUERY_TOO_COMPLEX",
   "QUERY_TOO_LARGE",
   "TOO_MANY_STREAMS",
+  "NOT_CONFIRMABLE",
   "RADIO_UNAVAILABLE",
 ] as const;
 

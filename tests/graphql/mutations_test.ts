@@ -1,6 +1,6 @@
 /**
- * The owner's mutations through real HTTP: confirming a utility message reaches the simulated
- * device as `confirm_message`; renaming a meter; registering and approving an app, then revoking
+ * The owner's mutations through real HTTP: confirming the current utility message reaches the
+ * simulated device as `confirm_message` and comes back confirmed, an older one is refused; renaming a meter; registering and approving an app, then revoking
  * its authorization.
  *
  * @module
@@ -10,34 +10,69 @@ import assert from "node:assert/strict";
 import { waitFor } from "../e2e/helpers.ts";
 import { startGatewayFixture } from "./fixture.ts";
 
-Deno.test("confirmMessage sends confirm_message to the meter's radio", async () => {
+Deno.test("confirmMessage confirms the current message; older ones are refused", async () => {
   const fixture = await startGatewayFixture({ simulated: 0, device: true });
   try {
-    type Meter = { id: string; messages: { id: string; confirmationRequired: boolean }[] };
+    type Message = { id: string; confirmationRequired: boolean; confirmable: boolean };
+    type Meter = { id: string; messages: Message[] };
     let meter: Meter | undefined;
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
+    // Until the current message asks for confirmation, and an older one does too.
     while (meter === undefined && Date.now() < deadline) {
-      const reply = await fixture.graphql("{ meters { id messages { id confirmationRequired } } }");
-      meter = (reply.data.meters as Meter[]).find((m) => m.messages.length > 0);
-      if (meter === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+      const reply = await fixture.graphql(
+        "{ meters { id messages { id confirmationRequired confirmable } } }",
+      );
+      meter = (reply.data.meters as Meter[]).find((m) =>
+        m.messages[0]?.confirmationRequired &&
+        m.messages.slice(1).some((message) => message.confirmationRequired)
+      );
+      if (meter === undefined) await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    assert.ok(meter, "the simulated meter relayed a utility message");
-    const messageId = meter.messages[0].id;
-    const reply = await fixture.graphql(
-      `mutation ($meterId: ID!, $messageId: ID!) {
-        confirmMessage(meterId: $meterId, messageId: $messageId) { meterId messageId sentAt } }`,
-      { variables: { meterId: meter.id, messageId } },
-    );
+    assert.ok(meter, "the simulated meter relayed a current and an older message to confirm");
+    const [current, ...older] = meter.messages;
+    assert.equal(current.confirmable, true);
+    assert.ok(older.every((message) => !message.confirmable), "only the current one is offered");
+    const confirm = (messageId: string) =>
+      fixture.graphql(
+        `mutation ($meterId: ID!, $messageId: ID!) {
+          confirmMessage(meterId: $meterId, messageId: $messageId) { meterId messageId sentAt } }`,
+        { variables: { meterId: meter!.id, messageId } },
+      );
+
+    const old = older.find((message) => message.confirmationRequired)!;
+    const refused = await confirm(old.id);
+    assert.equal(refused.errors[0].extensions?.code, "NOT_CONFIRMABLE");
+    assert.match(refused.errors[0].message, /no longer the meter's current message/);
+    assert.equal(refused.data, null);
+
+    const reply = await confirm(current.id);
     assert.deepEqual(reply.errors, []);
-    assert.equal(reply.data.confirmMessage.messageId, messageId);
+    assert.equal(reply.data.confirmMessage.messageId, current.id);
     const device = fixture.device!;
     await waitFor(
       "the device to read confirm_message",
       () =>
         device.receivedCommands.some((command) =>
-          command.name === "confirmMessage" && command.messageId === messageId
+          command.name === "confirmMessage" && command.messageId === current.id
         ),
     );
+    assert.ok(
+      !device.receivedCommands.some((command) =>
+        command.name === "confirmMessage" && command.messageId === old.id
+      ),
+      "the refused confirmation never reached the radio",
+    );
+    // The meter reports the current message back as confirmed.
+    let shown: { confirmed: boolean; confirmable: boolean } | undefined;
+    const confirmedBy = Date.now() + 20_000;
+    while (!shown?.confirmed && Date.now() < confirmedBy) {
+      const { data } = await fixture.graphql(
+        `{ meter(id: "${meter.id}") { messages { id confirmed confirmable } } }`,
+      );
+      shown = data.meter.messages.find((message: { id: string }) => message.id === current.id);
+      if (!shown?.confirmed) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.deepEqual(shown, { id: current.id, confirmed: true, confirmable: false });
 
     const missing = await fixture.graphql(
       `mutation { confirmMessage(meterId: "${meter.id}", messageId: "0x0") { sentAt } }`,
