@@ -194,7 +194,13 @@ class MeasureWalk {
 
   #field(node: FieldNode, parent: GraphQLNamedType, introspection: boolean): Measure {
     const field = this.#fieldOf(parent, node.name.value);
-    if (field === null) return { depth: 1, cost: 1 };
+    if (field === null) {
+      // Validation will refuse the unknown field; its nesting still counts, so that a deep pile
+      // of unknown fields is refused here, before validation walks it.
+      if (node.selectionSet === undefined) return { depth: 1, cost: 1 };
+      const inner = this.selections(node.selectionSet, parent, introspection);
+      return { depth: inner.depth + 1, cost: Math.min(COST_CEILING, 1 + inner.cost) };
+    }
     const inIntrospection = introspection || node.name.value.startsWith("__");
     const ownCost = SERIES_COST[node.name.value] ?? 1;
     if (node.selectionSet === undefined) return { depth: 1, cost: ownCost };

@@ -53,10 +53,10 @@ export class LiveConnection {
     this.#events = events;
     // Back on the network: do not wait for the backoff.
     globalThis.addEventListener("online", () => {
+      if (this.#operations.size === 0) return;
       this.#retryMs = FIRST_RETRY_MS;
       void this.#connect();
     });
-    void this.#connect();
   }
 
   get state(): StreamState {
@@ -69,7 +69,9 @@ export class LiveConnection {
     if (id === undefined) {
       id = `op-${++this.#nextId}`;
       this.#operations.set(id, { query, listeners: new Set() });
-      if (this.#state === "open") void this.#start(id);
+      // The first subscription opens the connection; later ones join it.
+      if (this.#operations.size === 1 && this.#token === null) void this.#connect();
+      else if (this.#state === "open") void this.#start(id);
     }
     const operation = this.#operations.get(id)!;
     operation.listeners.add(onData);
@@ -77,6 +79,8 @@ export class LiveConnection {
       operation.listeners.delete(onData);
       if (operation.listeners.size > 0 || this.#operations.get(id) !== operation) return;
       this.#operations.delete(id);
+      // Nobody follows anything (the tabs signed out or closed): no stream, no retries.
+      if (this.#operations.size === 0) return this.#close();
       if (this.#token !== null) {
         void fetch(`${GRAPHQL_PATH}?operationId=${encodeURIComponent(id)}`, {
           method: "DELETE",
@@ -148,6 +152,15 @@ export class LiveConnection {
     } catch {
       if (token === this.#token) this.#reconnectLater();
     }
+  }
+
+  #close(): void {
+    this.#generation++;
+    clearTimeout(this.#retryTimer);
+    this.#source?.close();
+    this.#source = null;
+    this.#token = null;
+    this.#state = "reconnecting";
   }
 
   #reconnectLater(): void {

@@ -82,6 +82,14 @@ Deno.test("hostile documents are refused with a 4xx and a code, quickly", async 
         await stillAnswers();
       });
 
+      await t.step(`600 nested selections, within size and tokens (${accept})`, async () => {
+        const { status, body } = await send(deeplyNested(600), accept);
+        assert.equal(status, 400);
+        assert.equal(body.errors[0].extensions.code, "QUERY_TOO_COMPLEX");
+        assert.match(body.errors[0].message, /nests 601 levels deep; at most 15/);
+        await stillAnswers();
+      });
+
       await t.step(`a document over the size limit (${accept})`, async () => {
         const padding = " ".repeat(20 * 1024);
         const { status, body } = await send(`{${padding}gateway { version } }`, accept);
