@@ -799,6 +799,7 @@ Deno.test({
 
 Deno.test({
   name: "ten tabs of the dashboard in one browser all show live values, over one event stream",
+  // And without shared workers, one stream per tab.
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -830,6 +831,27 @@ Deno.test({
       );
       assert.deepEqual(errors.flat(), []);
       await context.close();
+
+      // Without shared workers (Chrome on Android) each tab holds one stream of its own.
+      const noWorkers = await signedInContext(browser, fixture.url, fixture);
+      await noWorkers.addInitScript(`Object.defineProperty(window, "SharedWorker", {
+        value: undefined,
+      });`);
+      const ownStreams: Page[] = [];
+      for (let i = 0; i < 2; i++) {
+        const page = await noWorkers.newPage();
+        await page.goto(`${fixture.url}/`);
+        await page.locator("#dashboard").waitFor({ state: "visible" });
+        ownStreams.push(page);
+      }
+      await Promise.all(ownStreams.map(async (page) => {
+        await waitForTextChange(page, "#now-power", await text(page, "#now-power"));
+      }));
+      assert.deepEqual(
+        { streams: fixture.liveStreams.streams, operations: fixture.liveStreams.operations },
+        { streams: 2, operations: 8 },
+      );
+      await noWorkers.close();
     } finally {
       await browser.close();
       await fixture.close();
