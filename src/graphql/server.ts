@@ -5,8 +5,8 @@
  * `graphql-sse` clients work).
  *
  * Every request is admitted first (`access.ts`); yoga then runs with the caller's `Access` in its
- * context. Validation adds the query limits; introspection and GraphiQL are for the owner (or
- * everyone with `dev`). A query text's repeat runs are compiled by graphql-jit (`jit.ts`: a 48-hour
+ * context. The query limits (`limits_plugin.ts`) refuse a document before it is validated;
+ * introspection and GraphiQL are for the owner (or everyone with `dev`). A query text's repeat runs are compiled by graphql-jit (`jit.ts`: a 48-hour
  * series answers in half the time); mutations and subscriptions run on graphql-js, and so does any
  * query whose compiled run reports an error, so errors are graphql-js's own.
  *
@@ -17,19 +17,9 @@
  * @module
  */
 
-import { createSchema, createYoga, isAsyncIterable, type Plugin } from "graphql-yoga";
+import { createSchema, createYoga, type Plugin } from "graphql-yoga";
 import SCHEMA_SDL from "../../schema/openseg.graphql" with { type: "text" };
-import {
-  type DocumentNode,
-  type ExecutionResult,
-  GraphQLError,
-  type GraphQLSchema,
-  Kind,
-  parse,
-  type ParseOptions,
-  type Source,
-  visit,
-} from "graphql";
+import { type DocumentNode, type GraphQLSchema, Kind, visit } from "graphql";
 import { compressResponse } from "../http/compress.ts";
 import type { Route, RouteHandler } from "../http/routes.ts";
 import { admitRequest } from "./access.ts";
@@ -38,13 +28,8 @@ import { resolverDrift } from "./drift.ts";
 import { apiError } from "./errors.ts";
 import { grantedDataPlugin } from "./granted_data.ts";
 import { jitQueriesPlugin } from "./jit.ts";
-import {
-  DEFAULT_QUERY_LIMITS,
-  documentSizeError,
-  limitError,
-  queryLimitErrors,
-  type QueryLimits,
-} from "./limits.ts";
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from "./limits.ts";
+import { limitsPlugin } from "./limits_plugin.ts";
 import { enforceOwnerOnly } from "./owner_only.ts";
 import { resolvers } from "./resolvers.ts";
 import {
@@ -128,62 +113,6 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
     { method: "PUT", path: GRAPHQL_PATH, handler: single.reserve },
     { method: "DELETE", path: GRAPHQL_PATH, handler: single.stop },
   ];
-}
-
-/**
- * Enforces `limits` before any expensive work: the document's size before parsing, the parser's
- * token limit while parsing, and depth, aliases and cost before validation (a refused document is
- * never validated, let alone executed).
- */
-function limitsPlugin(limits: QueryLimits): Plugin {
-  const refusals = new WeakMap<DocumentNode, GraphQLError[]>();
-  const parseWithLimit = (source: string | Source, options?: ParseOptions) => {
-    try {
-      return parse(source, { ...options, maxTokens: limits.maxTokens });
-    } catch (error) {
-      if (!(error instanceof GraphQLError) || !/more th\w+ \d+ tokens/.test(error.message)) {
-        throw error;
-      }
-      throw limitError(
-        "QUERY_TOO_LARGE",
-        `the document has more than ${limits.maxTokens} tokens; parsing stopped there`,
-      );
-    }
-  };
-  return {
-    onParams({ params, setResult }) {
-      const refusal = typeof params.query === "string"
-        ? documentSizeError(params.query, limits)
-        : null;
-      if (refusal !== null) setResult({ errors: [refusal] });
-    },
-    onParse({ setParseFn }) {
-      setParseFn(parseWithLimit);
-    },
-    onValidate({ params, setResult }) {
-      let errors = refusals.get(params.documentAST);
-      if (errors === undefined) {
-        errors = queryLimitErrors(params.schema, params.documentAST, limits);
-        refusals.set(params.documentAST, errors);
-      }
-      if (errors.length > 0) setResult(errors);
-    },
-    onExecutionResult({ result }) {
-      if (result && !Array.isArray(result) && !isAsyncIterable(result)) noDataIsNotSuccess(result);
-    },
-  };
-}
-
-/**
- * A result without `data` (a document refused before execution) gets its error's 4xx also under
- * `application/json`, for which yoga would follow the legacy rule and answer 200.
- */
-function noDataIsNotSuccess(result: ExecutionResult): void {
-  if ("data" in result || !result.errors) return;
-  for (const error of result.errors) {
-    const http = error.extensions?.http as { spec?: boolean } | undefined;
-    if (http !== undefined) http.spec = false;
-  }
 }
 
 /**
