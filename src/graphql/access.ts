@@ -111,7 +111,8 @@ function csrfRefusal(request: Request, services: HttpServices): Response | null 
   return null;
 }
 
-function refusal(
+/** A refusal before GraphQL runs, in the GraphQL response shape. */
+export function refusal(
   status: number,
   code: ErrorCode,
   message: string,

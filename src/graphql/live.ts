@@ -17,6 +17,7 @@ import { meterFeedFacts } from "../store/espi_queries.ts";
 import { latestReadings, listMeters, type StoredMessage } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
 import type { Access } from "./access.ts";
+import type { MeterMessage } from "./messages.ts";
 import { canRead } from "./meters.ts";
 import { type PricedReading, pricedReadings } from "./series.ts";
 
@@ -48,7 +49,7 @@ export interface IntervalUpdate {
 
 export interface MessageUpdate {
   meterId: string;
-  message: StoredMessage;
+  message: MeterMessage;
 }
 
 export interface LinkUpdate {
@@ -84,7 +85,11 @@ export function messageUpdates(options: LiveSourceOptions): AsyncIterableIterato
   return liveSource(subscribeStored(options, "message", meterId), (event) => {
     if (event.type !== "stored" || event.event.kind !== "message") return null;
     const message = storedMessage(event.event, event.receivedAtMs);
-    return message === null ? null : { meterId: meterId(event.meterKey), message };
+    if (message === null) return null;
+    // Usually the new current message; a change to an older one (rare) is not.
+    const newest = latestReadings(options.db, event.meterKey).messages[0];
+    const current = newest === undefined || newest.messageId === message.messageId;
+    return { meterId: meterId(event.meterKey), message: { ...message, current } };
   });
 }
 

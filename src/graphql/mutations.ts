@@ -18,6 +18,7 @@ import { setMeterName } from "../store/meter_names.ts";
 import { meterKeyForUsagePoint } from "../store/usage_points.ts";
 import type { GraphqlContext } from "./context.ts";
 import { apiError } from "./errors.ts";
+import { isConfirmable, withCurrent } from "./messages.ts";
 import { meterById, meterKeyFor, type MeterModel } from "./meters.ts";
 
 export interface MessageConfirmation {
@@ -60,8 +61,21 @@ export async function confirmMessage(
   args: { meterId: string; messageId: string },
 ): Promise<MessageConfirmation> {
   const meter = meterById(context.services.db, context.access, args.meterId);
-  if (!meter.latest().messages.some((message) => message.messageId === args.messageId)) {
+  const message = withCurrent(meter.latest().messages)
+    .find((message) => message.messageId === args.messageId);
+  if (message === undefined) {
     throw apiError("NOT_FOUND", `meter ${args.meterId} has no message ${args.messageId}`);
+  }
+  if (!isConfirmable(message)) {
+    throw apiError(
+      "NOT_CONFIRMABLE",
+      !message.current
+        ? `message ${args.messageId} is no longer the meter's current message; the radio holds ` +
+          "only the newest one, so an older message can no longer be confirmed"
+        : message.confirmed
+        ? `message ${args.messageId} is already confirmed`
+        : `message ${args.messageId} does not ask for confirmation`,
+    );
   }
   const supervisor = context.gateway.supervisors.find((s) => s.port === meter.summary.port);
   if (supervisor === undefined || supervisor.state !== "connected") {

@@ -14,12 +14,7 @@ import { describeScope, parseScope } from "../auth/scope.ts";
 import type { RadioStats } from "../radio/adapter.ts";
 import type { LinkSupervisor } from "../radio/supervisor.ts";
 import { accessTokenExpiryMs } from "../store/espi_queries.ts";
-import type {
-  BucketMinutes,
-  DemandBucket,
-  LatestReadings,
-  StoredMessage,
-} from "../store/queries.ts";
+import type { BucketMinutes, DemandBucket, LatestReadings } from "../store/queries.ts";
 import { portWarnings, type RadioDeviceInfo, radioDeviceInfo } from "../store/radio_devices.ts";
 import type { Access } from "./access.ts";
 import type { GraphqlContext } from "./context.ts";
@@ -36,6 +31,7 @@ import {
   type MessageUpdate,
   messageUpdates,
 } from "./live.ts";
+import { isConfirmable, type MeterMessage, withCurrent } from "./messages.ts";
 import { meterById, meterKeyFor, type MeterModel, visibleMeters } from "./meters.ts";
 import {
   approveApp,
@@ -155,7 +151,7 @@ const Meter: FieldsOf<MeterModel> = {
   },
   summation: (meter) => meter.latest().summation ?? null,
   price: (meter) => meter.latest().price ?? null,
-  messages: (meter) => meter.latest().messages,
+  messages: (meter) => withCurrent(meter.latest().messages),
   demandSeries: (
     meter,
     args: RangeArgs & { bucket: BucketMinutes },
@@ -218,11 +214,12 @@ const Price: FieldsOf<PriceModel> = {
   at: (price) => price.timeMs,
 };
 
-const UtilityMessage: FieldsOf<StoredMessage> = {
+const UtilityMessage: FieldsOf<MeterMessage> = {
   id: (message) => message.messageId,
   text: (message) => message.text,
   confirmationRequired: (message) => message.confirmationRequired,
   confirmed: (message) => message.confirmed,
+  confirmable: (message) => isConfirmable(message),
   priority: (message) => message.priority,
   queue: (message) => message.queue,
   startsAt: (message) => message.startTimeMs,

@@ -5,12 +5,14 @@
  * `graphql-sse` clients work).
  *
  * Every request is admitted first (`access.ts`); yoga then runs with the caller's `Access` in its
- * context. Validation adds the query limits; introspection and GraphiQL are for the owner (or
- * everyone with `dev`). A query text's repeat runs are compiled by graphql-jit (`jit.ts`: a 48-hour
+ * context. The query limits (`limits_plugin.ts`) refuse a document before it is validated;
+ * introspection and GraphiQL are for the owner (or everyone with `dev`). A query text's repeat runs are compiled by graphql-jit (`jit.ts`: a 48-hour
  * series answers in half the time); mutations and subscriptions run on graphql-js, and so does any
  * query whose compiled run reports an error, so errors are graphql-js's own.
  *
- * Identical subscriptions share one execution per event (`shared_subscriptions.ts`).
+ * Identical subscriptions share one execution per event (`shared_subscriptions.ts`). graphql-sse's
+ * single-connection mode (`single_connection.ts`: PUT, and GET/POST/DELETE with a stream token)
+ * runs each operation through the same handler. Answers are gzipped for clients that accept it.
  *
  * @module
  */
@@ -18,6 +20,7 @@
 import { createSchema, createYoga, type Plugin } from "graphql-yoga";
 import SCHEMA_SDL from "../../schema/openseg.graphql" with { type: "text" };
 import { type DocumentNode, type GraphQLSchema, Kind, visit } from "graphql";
+import { compressResponse } from "../http/compress.ts";
 import type { Route, RouteHandler } from "../http/routes.ts";
 import { admitRequest } from "./access.ts";
 import type { GatewayParts, GraphqlContext } from "./context.ts";
@@ -25,9 +28,15 @@ import { resolverDrift } from "./drift.ts";
 import { apiError } from "./errors.ts";
 import { grantedDataPlugin } from "./granted_data.ts";
 import { jitQueriesPlugin } from "./jit.ts";
-import { DEFAULT_QUERY_LIMITS, queryLimitRules, type QueryLimits } from "./limits.ts";
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from "./limits.ts";
+import { limitsPlugin } from "./limits_plugin.ts";
 import { enforceOwnerOnly } from "./owner_only.ts";
 import { resolvers } from "./resolvers.ts";
+import {
+  singleConnection,
+  type SingleConnectionOptions,
+  type SingleConnectionStats,
+} from "./single_connection.ts";
 import {
   sharedSubscriptions,
   type SharedSubscriptionsOptions,
@@ -42,6 +51,10 @@ export interface GraphqlRoutesOptions extends GatewayParts {
   dev?: boolean;
   limits?: QueryLimits;
   subscriptions?: SharedSubscriptionsOptions;
+  /** graphql-sse single-connection mode: its bounds. */
+  singleConnection?: Omit<SingleConnectionOptions, "execute">;
+  /** Receives the single-connection mode's counts once the routes exist. */
+  onSingleConnectionStats?: (stats: SingleConnectionStats) => void;
   /** Receives the live subscription counts once the routes exist (for `/metrics`). */
   onSubscriptionStats?: (stats: SharedSubscriptionStats) => void;
 }
@@ -57,7 +70,7 @@ export function buildGraphqlSchema(sdl: string): GraphQLSchema {
   return schema;
 }
 
-/** GET and POST `/graphql`, over the SDL embedded at build time. */
+/** GET, POST, PUT and DELETE `/graphql`, over the SDL embedded at build time. */
 export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
   const schema = buildGraphqlSchema(SCHEMA_SDL);
   const dev = options.dev ?? false;
@@ -84,25 +97,22 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
       subscriptions.plugin,
     ],
   });
-  const handler: RouteHandler = (request, context) => {
+  const execute: RouteHandler = async (request, context) => {
     const access = admitRequest(request, context.services);
     if (access instanceof Response) return access;
-    return yoga.fetch(request, { access, services: context.services, gateway });
+    const response = await yoga.fetch(request, { access, services: context.services, gateway });
+    return await compressResponse(request, response);
   };
+  const single = singleConnection({ execute, ...options.singleConnection });
+  options.onSingleConnectionStats?.(single.stats);
+  const handler: RouteHandler = (request, context) =>
+    single.handles(request) ? single.serve(request, context) : execute(request, context);
   return [
     { method: "GET", path: GRAPHQL_PATH, handler },
     { method: "POST", path: GRAPHQL_PATH, handler },
+    { method: "PUT", path: GRAPHQL_PATH, handler: single.reserve },
+    { method: "DELETE", path: GRAPHQL_PATH, handler: single.stop },
   ];
-}
-
-/** Adds the depth, alias and cost rules to every validation (they do not depend on the caller). */
-function limitsPlugin(limits: QueryLimits): Plugin {
-  const rules = queryLimitRules(limits);
-  return {
-    onValidate({ addValidationRule }) {
-      for (const rule of rules) addValidationRule(rule);
-    },
-  };
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The "Messages from your utility" panel: the meters' text messages, newest first, with a Confirm
- * button where the utility asks for confirmation. A confirmation goes to the meter through the
- * radio; the panel shows it as confirmed when the meter reports the message back as confirmed.
+ * button on the meter's current message when the utility asks for confirmation. A confirmation goes
+ * to the meter through the radio; the panel shows it as confirmed when the meter reports the
+ * message back as confirmed. The radio holds only the newest message, so an older one that asked
+ * for confirmation says it can no longer be confirmed instead of offering a button that cannot work.
  *
  * @module
  */
@@ -63,7 +65,10 @@ export function createMessagesPanel(
       ),
       message.confirmed
         ? h("span", { class: "badge ok" }, "Confirmed")
-        : message.confirmationRequired && confirmButton(meterId, message, sent.has(id)),
+        : message.confirmable
+        ? confirmButton(meterId, message, sent.has(id))
+        : message.confirmationRequired &&
+          h("span", { class: "muted superseded" }, "Not confirmed; a newer message replaced it"),
     );
   }
 
@@ -99,6 +104,12 @@ export function createMessagesPanel(
       render();
     },
     update(meterId, message) {
+      // A newer message replaces the meter's current one: the older ones can no longer be confirmed.
+      for (const entry of entries.values()) {
+        if (entry.meterId === meterId && Date.parse(entry.message.at) < Date.parse(message.at)) {
+          entry.message = { ...entry.message, confirmable: false };
+        }
+      }
       entries.set(key(meterId, message.id), { meterId, message });
       if (message.confirmed) sent.delete(key(meterId, message.id));
       render();

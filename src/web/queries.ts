@@ -34,6 +34,8 @@ export interface UtilityMessage {
   text: string;
   confirmationRequired: boolean;
   confirmed: boolean;
+  /** Only the meter's current message can be confirmed (the radio holds just that one). */
+  confirmable: boolean;
   priority: string | null;
   at: string;
 }
@@ -97,7 +99,7 @@ const METER_FIELDS = `id name lastSeenAt
   join { status connected signalStrengthPercent }
   demand { demandW signedDemandW direction at }
   price { tier ratePerKWh currency label }
-  messages { id text confirmationRequired confirmed priority at }`;
+  messages { id text confirmationRequired confirmed confirmable priority at }`;
 
 export const DASHBOARD_QUERY = `query Dashboard {
   meters { ${METER_FIELDS} }
@@ -173,7 +175,7 @@ export interface IntervalEvent {
 }
 
 export const MESSAGES_SUBSCRIPTION = `subscription { messages { meterId
-  message { id text confirmationRequired confirmed priority at } } }`;
+  message { id text confirmationRequired confirmed confirmable priority at } } }`;
 
 export interface MessagesEvent {
   messages: { meterId: string; message: UtilityMessage };

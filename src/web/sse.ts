@@ -1,9 +1,8 @@
 /**
- * Live GraphQL subscriptions over server-sent events (yoga's built-in transport: a GET with
- * `Accept: text/event-stream`, results as `next` events, `complete` at the end), through the
- * browser's `EventSource`. It retries a dropped stream itself; when the browser gives up (the
- * gateway restarted, the server refused), this module reopens the stream with backoff, and tells
- * the page each time a stream is (re)opened so it can reload what it missed.
+ * Live GraphQL subscriptions for the page, all over one connection: through the shared worker
+ * (`live_worker.ts`: one event stream for every tab of the gateway), or, where the browser has no
+ * shared workers, through a connection of the page's own (`live.ts`). Either way the page hears
+ * of each (re)open, so it can reload what it missed, and of drops.
  *
  * @module
  */
@@ -12,9 +11,10 @@
 /// <reference lib="dom" />
 /// <reference lib="esnext" />
 
-import { GRAPHQL_PATH } from "./graphql.ts";
+import { LiveConnection, type StreamState } from "./live.ts";
+import type { ToPage, ToWorker } from "./live_messages.ts";
 
-export type StreamState = "open" | "reconnecting";
+export type { StreamState };
 
 export interface SubscriptionHandlers<T> {
   onData(data: T): void;
@@ -23,63 +23,61 @@ export interface SubscriptionHandlers<T> {
   onOpen?(): void;
 }
 
-const FIRST_RETRY_MS = 1000;
-const LONGEST_RETRY_MS = 15_000;
+const WORKER_URL = "/assets/live.js";
+
+interface Hub {
+  subscribe(query: string, onData: (data: unknown) => void): () => void;
+}
+
+const handlers = new Set<SubscriptionHandlers<never>>();
+let hub: Hub | null = null;
+
+function onState(state: StreamState): void {
+  for (const handler of handlers) handler.onState(state);
+}
+
+function onOpen(): void {
+  for (const handler of handlers) handler.onOpen?.();
+}
+
+/** The shared worker's connection, or the page's own. */
+function liveHub(): Hub {
+  if (typeof SharedWorker === "undefined") {
+    const connection = new LiveConnection({ onState, onOpen });
+    return { subscribe: (query, onData) => connection.subscribe(query, onData) };
+  }
+  const port = new SharedWorker(WORKER_URL, { name: "openseg-live" }).port;
+  const listeners = new Map<string, (data: unknown) => void>();
+  const send = (message: ToWorker) => port.postMessage(message);
+  port.addEventListener("message", (event: MessageEvent<ToPage>) => {
+    const message = event.data;
+    if (message.type === "data") listeners.get(message.id)?.(message.data);
+    else if (message.type === "state") onState(message.state);
+    else onOpen();
+  });
+  port.start();
+  globalThis.addEventListener("pagehide", () => send({ type: "bye" }));
+  let nextId = 0;
+  return {
+    subscribe(query, onData) {
+      const id = `s${++nextId}`;
+      listeners.set(id, onData);
+      send({ type: "subscribe", id, query });
+      return () => {
+        listeners.delete(id);
+        send({ type: "unsubscribe", id });
+      };
+    },
+  };
+}
 
 /** Subscribes; returns a function that ends the subscription for good. */
-export function subscribe<T>(query: string, handlers: SubscriptionHandlers<T>): () => void {
-  const url = `${GRAPHQL_PATH}?query=${encodeURIComponent(query)}`;
-  let source: EventSource | null = null;
-  let retryMs = FIRST_RETRY_MS;
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  let ended = false;
-
-  function open(): void {
-    source?.close();
-    const current = new EventSource(url, { withCredentials: true });
-    source = current;
-    current.addEventListener("open", () => {
-      retryMs = FIRST_RETRY_MS;
-      handlers.onState("open");
-      handlers.onOpen?.();
-    });
-    current.addEventListener("next", (event) => {
-      const result = JSON.parse((event as MessageEvent<string>).data) as {
-        data?: T;
-        errors?: { message: string }[];
-      };
-      if (result.data !== undefined && result.data !== null) handlers.onData(result.data);
-      else console.warn("subscription error:", result.errors?.[0]?.message);
-    });
-    // The server ended the subscription (it is shutting down): treat it as a drop.
-    current.addEventListener("complete", () => reopenLater());
-    current.addEventListener("error", () => {
-      handlers.onState("reconnecting");
-      // CONNECTING means the browser retries on its own; CLOSED means it gave up.
-      if (current.readyState === EventSource.CLOSED) reopenLater();
-    });
-  }
-
-  function reopenLater(): void {
-    source?.close();
-    if (ended) return;
-    handlers.onState("reconnecting");
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(open, retryMs);
-    retryMs = Math.min(retryMs * 2, LONGEST_RETRY_MS);
-  }
-
-  // Back on the network: do not wait for the backoff.
-  const onOnline = () => {
-    retryMs = FIRST_RETRY_MS;
-    open();
-  };
-  globalThis.addEventListener("online", onOnline);
-  open();
+export function subscribe<T>(query: string, handler: SubscriptionHandlers<T>): () => void {
+  handlers.add(handler as SubscriptionHandlers<never>);
+  hub ??= liveHub();
+  const stop = hub.subscribe(query, (data) => handler.onData(data as T));
   return () => {
-    ended = true;
-    clearTimeout(retryTimer);
-    globalThis.removeEventListener("online", onOnline);
-    source?.close();
+    handlers.delete(handler as SubscriptionHandlers<never>);
+    stop();
   };
 }

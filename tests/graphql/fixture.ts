@@ -2,7 +2,7 @@
  * A running gateway for the GraphQL tests: a real SQLite file, simulated meters on real
  * pseudo-terminals (through `openSources`, or a simulated device the test keeps a handle on), an
  * optional scripted port the test writes fragments to, the live bus, and the HTTP server on
- * 127.0.0.1 port 0 with the auth and GraphQL routes. Helpers act as the owner and as apps.
+ * 127.0.0.1 port 0 with `/health`, the auth and the GraphQL routes. Helpers act as the owner and as apps.
  *
  * @module
  */
@@ -17,6 +17,7 @@ import { createSession, SESSION_COOKIE } from "../../src/auth/sessions.ts";
 import { ACCESS_TOKEN_EXPIRES_IN_S, mintToken } from "../../src/auth/tokens.ts";
 import { type Gateway, startGateway } from "../../src/gateway.ts";
 import { graphqlRoutes } from "../../src/graphql/server.ts";
+import { healthRoute } from "../../src/http/health.ts";
 import type { HttpServices } from "../../src/http/routes.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { LiveBus } from "../../src/live/bus.ts";
@@ -130,6 +131,7 @@ export async function startGatewayFixture(
     port: 0,
     services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
     routes: [
+      healthRoute({ version: "0.0.0-test", startedMs: Date.now() }),
       ...authRoutes(),
       ...graphqlRoutes({
         bus,
@@ -139,6 +141,7 @@ export async function startGatewayFixture(
         dev: options.dev,
         // Credentials re-checked on every event and often when idle: tests need not wait seconds.
         subscriptions: { recheckMs: 0, idleRecheckMs: 100 },
+        singleConnection: { recheckMs: 100 },
       }),
     ],
     onError: (error) => console.error(error),

@@ -1,6 +1,6 @@
 /**
- * The owner's mutations through real HTTP: confirming a utility message reaches the simulated
- * device as `confirm_message`; renaming a meter; registering and approving an app, then revoking
+ * The owner's mutations through real HTTP: confirming the current utility message reaches the
+ * simulated device as `confirm_message` and comes back confirmed, an older one is refused; renaming a meter; registering and approving an app, then revoking
  * its authorization.
  *
  * @module
@@ -8,35 +8,104 @@
 
 import assert from "node:assert/strict";
 import { waitFor } from "../e2e/helpers.ts";
-import { startGatewayFixture } from "./fixture.ts";
+import { type GatewayFixture, startGatewayFixture } from "./fixture.ts";
 
-Deno.test("confirmMessage sends confirm_message to the meter's radio", async () => {
+type Message = { id: string; confirmationRequired: boolean; confirmable: boolean };
+type Meter = { id: string; messages: Message[] };
+
+/**
+ * Confirms the meter's current message and waits until the meter reports it confirmed; "superseded"
+ * when a newer message replaced it meanwhile (the simulated utility sends one every 12 s).
+ */
+async function confirmCurrent(
+  fixture: GatewayFixture,
+  meter: Meter,
+): Promise<"confirmed" | "superseded"> {
+  const current = meter.messages[0];
+  const reply = await fixture.graphql(
+    `mutation ($meterId: ID!, $messageId: ID!) {
+      confirmMessage(meterId: $meterId, messageId: $messageId) { meterId messageId sentAt } }`,
+    { variables: { meterId: meter.id, messageId: current.id } },
+  );
+  if (reply.errors[0]?.extensions?.code === "NOT_CONFIRMABLE") return "superseded";
+  assert.deepEqual(reply.errors, []);
+  assert.equal(reply.data.confirmMessage.messageId, current.id);
+  await waitFor(
+    "the device to read confirm_message",
+    () =>
+      fixture.device!.receivedCommands.some((command) =>
+        command.name === "confirmMessage" && command.messageId === current.id
+      ),
+  );
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const { data } = await fixture.graphql(
+      `{ meter(id: "${meter.id}") { messages { id confirmed confirmable } } }`,
+    );
+    const [newest] = data.meter.messages;
+    if (newest.id !== current.id) return "superseded";
+    if (newest.confirmed) {
+      assert.equal(newest.confirmable, false);
+      return "confirmed";
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`message ${current.id} was never reported confirmed`);
+}
+
+/** A meter whose current message and an older one both ask for confirmation. */
+async function meterWithMessagesToConfirm(fixture: GatewayFixture): Promise<Meter> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const reply = await fixture.graphql(
+      "{ meters { id messages { id confirmationRequired confirmable } } }",
+    );
+    const meter = (reply.data.meters as Meter[]).find((m) =>
+      m.messages[0]?.confirmationRequired &&
+      m.messages.slice(1).some((message) => message.confirmationRequired)
+    );
+    if (meter !== undefined) return meter;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error("the simulated meter relayed no current and older message to confirm");
+}
+
+Deno.test("confirmMessage confirms the current message; older ones are refused", async () => {
   const fixture = await startGatewayFixture({ simulated: 0, device: true });
   try {
-    type Meter = { id: string; messages: { id: string; confirmationRequired: boolean }[] };
-    let meter: Meter | undefined;
-    const deadline = Date.now() + 20_000;
-    while (meter === undefined && Date.now() < deadline) {
-      const reply = await fixture.graphql("{ meters { id messages { id confirmationRequired } } }");
-      meter = (reply.data.meters as Meter[]).find((m) => m.messages.length > 0);
-      if (meter === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.ok(meter, "the simulated meter relayed a utility message");
-    const messageId = meter.messages[0].id;
-    const reply = await fixture.graphql(
-      `mutation ($meterId: ID!, $messageId: ID!) {
-        confirmMessage(meterId: $meterId, messageId: $messageId) { meterId messageId sentAt } }`,
-      { variables: { meterId: meter.id, messageId } },
-    );
-    assert.deepEqual(reply.errors, []);
-    assert.equal(reply.data.confirmMessage.messageId, messageId);
     const device = fixture.device!;
-    await waitFor(
-      "the device to read confirm_message",
-      () =>
-        device.receivedCommands.some((command) =>
-          command.name === "confirmMessage" && command.messageId === messageId
-        ),
+    // Past the backfill, when messages come every 12 s instead of many a second.
+    const caughtUp = Date.now() + 30_000;
+    while (device.simTimeMs < Date.now() && Date.now() < caughtUp) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    let meter = await meterWithMessagesToConfirm(fixture);
+    const [current, ...older] = meter.messages;
+    assert.equal(current.confirmable, true);
+    assert.ok(older.every((message) => !message.confirmable), "only the current one is offered");
+
+    const old = older.find((message) => message.confirmationRequired)!;
+    const refused = await fixture.graphql(
+      `mutation ($meterId: ID!, $messageId: ID!) {
+        confirmMessage(meterId: $meterId, messageId: $messageId) { sentAt } }`,
+      { variables: { meterId: meter.id, messageId: old.id } },
+    );
+    assert.equal(refused.errors[0].extensions?.code, "NOT_CONFIRMABLE");
+    assert.match(refused.errors[0].message, /no longer the meter's current message/);
+    assert.equal(refused.data, null);
+
+    // A new message may replace the current one while it is being confirmed: try again, bounded.
+    let outcome = await confirmCurrent(fixture, meter);
+    for (let attempt = 0; attempt < 3 && outcome === "superseded"; attempt++) {
+      meter = await meterWithMessagesToConfirm(fixture);
+      outcome = await confirmCurrent(fixture, meter);
+    }
+    assert.equal(outcome, "confirmed");
+    assert.ok(
+      !device.receivedCommands.some((command) =>
+        command.name === "confirmMessage" && command.messageId === old.id
+      ),
+      "the refused confirmation never reached the radio",
     );
 
     const missing = await fixture.graphql(

@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real headless Chromium against a gateway fed by a fast simulated meter: sign
  * in, watch the live value change, check the chart against the API in the 6 h, 24 h and 48 h views
- * (the 48 h one spanning the whole backfill), name the meter, confirm a utility message, revoke an app (its token then gets 401) and approve another, download the
+ * (the 48 h one spanning the whole backfill), name the meter, confirm the current utility message (the
+ * only one offered), revoke an app (its token then gets 401) and approve another, download the
  * Green Button file and validate it with `xmllint` against ESPI 4.0, see the page go stale and
  * come back when the network drops and go stale when the radio is unplugged, sign out; no console
  * errors, nothing wider than a phone. Screenshots at phone and desktop sizes go to
@@ -38,6 +39,8 @@ const SCREENSHOTS = new URL("../../.test-results/screenshots/", import.meta.url)
 /** A demand reading every 8 sim seconds arrives about every 130 ms. */
 const SPEED = 60;
 const TIMED_LOADS = 5;
+/** Browsers allow six HTTP/1.1 connections per host; one stream per tab would stall the seventh. */
+const TEN_TABS = 10;
 const HOUR_MS = 3_600_000;
 /** `toFixed(1)` coordinates, and a little float error. */
 const PX_TOLERANCE = 0.11;
@@ -544,6 +547,18 @@ Deno.test({
         const row = page.locator("#message-list li:has(button.confirm:not([disabled]))").first();
         await row.waitFor({ timeout: 30_000 });
         const messageId = await row.getAttribute("data-message");
+        // Confirm only where it can work: on the meter's current message, as the API says.
+        assert.equal(await page.locator("#message-list button.confirm").count(), 1);
+        const { data } = await fixture.graphql("{ meters { messages { id confirmable } } }");
+        const confirmable = data.meters[0].messages
+          .filter((message: { confirmable: boolean }) => message.confirmable)
+          .map((message: { id: string }) => message.id);
+        assert.deepEqual(confirmable, [messageId]);
+        assert.equal(
+          await page.locator("#message-list li.message").first().getAttribute("data-message"),
+          messageId,
+          "the Confirm button is on the newest message",
+        );
         await row.getByRole("button", { name: "Confirm" }).click();
         await page.locator("#announce", { hasText: "Confirmation sent" })
           .waitFor({ state: "attached" });
@@ -775,6 +790,68 @@ Deno.test({
         assert.deepEqual(errors, []);
         await blocked.close();
       });
+    } finally {
+      await browser.close();
+      await fixture.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "ten tabs of the dashboard in one browser all show live values, over one event stream",
+  // And without shared workers, one stream per tab.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await buildOnce();
+    const fixture = await startDashboardFixture({ speed: SPEED, backfillHours: 1 });
+    const browser = await launchChromium();
+    try {
+      await waitForLiveMeters(fixture);
+      const context = await signedInContext(browser, fixture.url, fixture);
+      const pages: Page[] = [];
+      const errors: string[][] = [];
+      for (let i = 0; i < TEN_TABS; i++) {
+        const page = await context.newPage();
+        errors.push(collectConsoleErrors(page));
+        // Each tab must load while the ones before it keep their live streams open.
+        await page.goto(`${fixture.url}/`, { waitUntil: "load", timeout: 20_000 });
+        await page.locator("#dashboard").waitFor({ state: "visible", timeout: 20_000 });
+        pages.push(page);
+      }
+      await Promise.all(pages.map(async (page) => {
+        const first = await text(page, "#now-power");
+        await waitForTextChange(page, "#now-power", first);
+        assert.equal(await text(page, "#connection"), "Live");
+      }));
+      // The tabs share the shared worker's one stream, and its four subscriptions.
+      assert.deepEqual(
+        { streams: fixture.liveStreams.streams, operations: fixture.liveStreams.operations },
+        { streams: 1, operations: 4 },
+      );
+      assert.deepEqual(errors.flat(), []);
+      await context.close();
+
+      // Without shared workers (Chrome on Android) each tab holds one stream of its own.
+      const noWorkers = await signedInContext(browser, fixture.url, fixture);
+      await noWorkers.addInitScript(`Object.defineProperty(window, "SharedWorker", {
+        value: undefined,
+      });`);
+      const ownStreams: Page[] = [];
+      for (let i = 0; i < 2; i++) {
+        const page = await noWorkers.newPage();
+        await page.goto(`${fixture.url}/`);
+        await page.locator("#dashboard").waitFor({ state: "visible" });
+        ownStreams.push(page);
+      }
+      await Promise.all(ownStreams.map(async (page) => {
+        await waitForTextChange(page, "#now-power", await text(page, "#now-power"));
+      }));
+      assert.deepEqual(
+        { streams: fixture.liveStreams.streams, operations: fixture.liveStreams.operations },
+        { streams: 2, operations: 8 },
+      );
+      await noWorkers.close();
     } finally {
       await browser.close();
       await fixture.close();

@@ -18,6 +18,7 @@ import { createSession, SESSION_COOKIE } from "../../src/auth/sessions.ts";
 import { espiRoutes } from "../../src/espi/routes.ts";
 import { type Gateway, startGateway } from "../../src/gateway.ts";
 import { graphqlRoutes } from "../../src/graphql/server.ts";
+import type { SingleConnectionStats } from "../../src/graphql/single_connection.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { staticRoutes } from "../../src/http/static.ts";
 import { LiveBus } from "../../src/live/bus.ts";
@@ -62,6 +63,8 @@ export interface DashboardFixture {
   devices: SimulatedMeter[];
   /** Stops the first simulated radio and hangs up its line, as pulling the USB stick does. */
   unplug(): Promise<void>;
+  /** Event streams and operations of graphql-sse's single-connection mode, right now. */
+  liveStreams: SingleConnectionStats;
   /** A session of the test's own (`name=value`), for API checks next to the browser. */
   ownerCookie: string;
   /** POSTs a GraphQL request with the test's cookie, or with a bearer token. */
@@ -100,6 +103,7 @@ export async function startDashboardFixture(
     return { pty, device, stop };
   });
   const bus = new LiveBus();
+  let liveStreams: SingleConnectionStats = { streams: 0, operations: 0 };
   const gateway: Gateway = startGateway({
     db,
     ports: meters.map(({ pty, stop }, index) => ({
@@ -124,6 +128,7 @@ export async function startDashboardFixture(
         supervisors: gateway.supervisors,
         version: "0.0.0-test",
         startedMs: Date.now(),
+        onSingleConnectionStats: (stats) => liveStreams = stats,
       }),
       ...staticRoutes(),
     ],
@@ -136,6 +141,9 @@ export async function startDashboardFixture(
     db,
     device: meters[0].device,
     devices: meters.map((meter) => meter.device),
+    get liveStreams() {
+      return liveStreams;
+    },
     ownerCookie,
     unplug: meters[0].stop,
     async graphql(query, variables = {}, token) {
