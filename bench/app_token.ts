@@ -9,6 +9,7 @@
 
 import { basic, consentFields } from "../tests/auth/fixtures.ts";
 import { openseg } from "./gateway_process.ts";
+import { loadLoginForm } from "./login_form.ts";
 
 export const BENCH_OWNER_PASSWORD = "a long bench owner passphrase";
 const REDIRECT_URI = "https://bench-app.example/callback";
@@ -43,11 +44,12 @@ export async function prepareOwnerAndApp(dbPath: string): Promise<BenchApp> {
 
 /** Signs in through the login form as the owner's browser does; returns the session cookie. */
 export async function ownerCookie(url: string, password: string): Promise<string> {
+  const form = await loadLoginForm(url);
   const response = await fetch(`${url}/owner/login`, {
     method: "POST",
     redirect: "manual",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: url },
-    body: new URLSearchParams({ password, next: "/" }),
+    headers: form.headers,
+    body: form.withPassword(password),
   });
   await response.body?.cancel();
   const cookie = response.headers.get("set-cookie")?.split(";")[0];

@@ -16,6 +16,8 @@
  * @module
  */
 
+import { loadLoginForm } from "./login_form.ts";
+
 const [mode, url, countText, secondsText] = Deno.args;
 const count = Number(countText);
 const durationMs = Number(secondsText) * 1000;
@@ -61,33 +63,18 @@ async function graphqlLoad(): Promise<Record<string, unknown>> {
 }
 
 async function loginLoad(): Promise<Record<string, unknown>> {
-  // The form as the page serves it (hidden fields included), with a wrong password.
-  const page = await fetch(`${url}/owner/login`, { signal: window });
-  const html = await page.text();
-  const fields = new URLSearchParams(
-    [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [
-      m[1],
-      m[2],
-    ]),
-  );
-  const cookie = page.headers.get("set-cookie")?.split(";")[0];
+  const form = await loadLoginForm(url, window);
   let sent = 0;
   await Promise.all(Array.from({ length: count }, () =>
-    loop(() => {
-      const form = new URLSearchParams(fields);
-      form.set("password", `wrong guess ${sent++}`);
-      return fetch(`${url}/owner/login`, {
+    loop(() =>
+      fetch(`${url}/owner/login`, {
         method: "POST",
         redirect: "manual",
-        headers: {
-          "Content-Type": "application/x-www-form-urlencoded",
-          Origin: url,
-          ...(cookie ? { Cookie: cookie } : {}),
-        },
-        body: form,
+        headers: form.headers,
+        body: form.withPassword(`wrong guess ${sent++}`),
         signal: window,
-      });
-    })));
+      })
+    )));
   return { sent };
 }
 
