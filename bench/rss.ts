@@ -10,21 +10,10 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
+import { memoryMb, sleep, startServe } from "./gateway_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const METERS = 4;
 const RETENTION_HOURS = 48;
-
-/** VmRSS and VmHWM (peak) of a process, in MB. */
-function memoryMb(pid: number): { rssMb: number; peakMb: number } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = (key: string) => Number(status.match(new RegExp(`${key}:\\s+(\\d+) kB`))?.[1] ?? 0);
-  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
-}
-
-async function sleep(ms: number) {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Meters whose stored demand spans (nearly) the whole retention window. */
 function fullMeters(dbPath: string): number {
@@ -54,29 +43,11 @@ const dir = await Deno.makeTempDir({ prefix: "openseg-rss-" });
 const dbPath = `${dir}/gateway.db`;
 /** Starts `openseg serve` with 4 simulated meters on `dbPath`, plus `extraArgs`. */
 function startGateway(extraArgs: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net=127.0.0.1",
-      MAIN,
-      "serve",
-      "--simulate",
-      "--meters",
-      String(METERS),
-      "--quiet",
-      "--db",
-      dbPath,
-      "--listen",
-      "127.0.0.1:0",
-      ...extraArgs,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  return startServe({
+    dbPath,
+    listen: "127.0.0.1:0",
+    args: ["--simulate", "--meters", String(METERS), ...extraArgs],
+  });
 }
 
 // Phase 1: fill the ring fast (48 h of history replayed at high speed), then stop.
