@@ -7,6 +7,13 @@
 import { runAdmin } from "./src/cli/admin.ts";
 import { runApps } from "./src/cli/apps.ts";
 import { runDecode } from "./src/cli/decode.ts";
+import {
+  type Invocation,
+  missingPermissionLine,
+  permissionErrorLine,
+  type PermissionNeed,
+  servePermissionNeedsFor,
+} from "./src/cli/permissions.ts";
 import { runPorts } from "./src/cli/ports.ts";
 import { runServe } from "./src/cli/serve.ts";
 import { runStatus } from "./src/cli/status.ts";
@@ -14,8 +21,19 @@ import { UsageError } from "./src/cli/usage_error.ts";
 
 type CommandRunner = (args: string[]) => Promise<number>;
 
-const commands: Record<string, { run: CommandRunner; summary: string }> = {
-  serve: { run: runServe, summary: "run the gateway (simulated meter by default)" },
+interface Command {
+  run: CommandRunner;
+  summary: string;
+  /** Checked before `run`, so a missing permission is reported before anything starts. */
+  permissions?: (args: string[], env: Record<string, string | undefined>) => PermissionNeed[];
+}
+
+const commands: Record<string, Command> = {
+  serve: {
+    run: runServe,
+    summary: "run the gateway (simulated meter by default)",
+    permissions: servePermissionNeedsFor,
+  },
   ports: { run: runPorts, summary: "list serial ports; marks RAVEn and EMU-2 sticks" },
   decode: { run: runDecode, summary: "decode a capture file (or stdin) to NDJSON" },
   status: { run: runStatus, summary: "show what the store holds per meter" },
@@ -47,11 +65,25 @@ export async function main(args: string[]): Promise<number> {
     console.error(`openseg: unknown command '${name}' (try 'openseg --help')`);
     return 2;
   }
+  const invocation: Invocation = { command: name, args: rest, env: Deno.env.toObject() };
   try {
+    const missing = missingPermissionLine(
+      command.permissions?.(rest, invocation.env) ?? [],
+      invocation,
+    );
+    if (missing !== null) {
+      console.error(missing);
+      return 2;
+    }
     return await command.run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`openseg ${name}: ${error.message}`);
+      return 2;
+    }
+    const refused = permissionErrorLine(error, invocation);
+    if (refused !== null) {
+      console.error(refused);
       return 2;
     }
     throw error;
