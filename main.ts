@@ -18,6 +18,7 @@ import { runPorts } from "./src/cli/ports.ts";
 import { runServe } from "./src/cli/serve.ts";
 import { runStatus } from "./src/cli/status.ts";
 import { UsageError } from "./src/cli/usage_error.ts";
+import { SchemaTooNewError } from "./src/store/migrations.ts";
 
 type CommandRunner = (args: string[]) => Promise<number>;
 
@@ -80,6 +81,10 @@ export async function main(args: string[]): Promise<number> {
     if (error instanceof UsageError) {
       console.error(`openseg ${name}: ${error.message}`);
       return 2;
+    }
+    if (error instanceof SchemaTooNewError) {
+      console.error(`openseg ${name}: ${error.message}`);
+      return 1;
     }
     const refused = permissionErrorLine(error, invocation);
     if (refused !== null) {
