@@ -6,6 +6,7 @@
 
 import { runAdmin } from "./src/cli/admin.ts";
 import { runApps } from "./src/cli/apps.ts";
+import { runBackup } from "./src/cli/backup.ts";
 import { runDecode } from "./src/cli/decode.ts";
 import {
   type Invocation,
@@ -40,6 +41,7 @@ const commands: Record<string, Command> = {
   status: { run: runStatus, summary: "show what the store holds per meter" },
   admin: { run: runAdmin, summary: "owner account: set-password (from stdin)" },
   apps: { run: runApps, summary: "third-party apps (OAuth clients): add, list, remove" },
+  backup: { run: runBackup, summary: "copy the database consistently, even while serving" },
 };
 
 const usage = `Usage: openseg <command> [options]
