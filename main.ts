@@ -6,7 +6,7 @@
 
 import { runAdmin } from "./src/cli/admin.ts";
 import { runApps } from "./src/cli/apps.ts";
-import { runBackup } from "./src/cli/backup.ts";
+import { backupPermissionNeeds, runBackup } from "./src/cli/backup.ts";
 import { runDecode } from "./src/cli/decode.ts";
 import {
   type Invocation,
@@ -41,7 +41,11 @@ const commands: Record<string, Command> = {
   status: { run: runStatus, summary: "show what the store holds per meter" },
   admin: { run: runAdmin, summary: "owner account: set-password (from stdin)" },
   apps: { run: runApps, summary: "third-party apps (OAuth clients): add, list, remove" },
-  backup: { run: runBackup, summary: "copy the database consistently, even while serving" },
+  backup: {
+    run: runBackup,
+    summary: "copy the database consistently, even while serving",
+    permissions: backupPermissionNeeds,
+  },
 };
 
 const usage = `Usage: openseg <command> [options]
@@ -68,7 +72,11 @@ export async function main(args: string[]): Promise<number> {
     console.error(`openseg: unknown command '${name}' (try 'openseg --help')`);
     return 2;
   }
-  const invocation: Invocation = { command: name, args: rest, env: Deno.env.toObject() };
+  // Without --allow-env the command itself reports it (one line, from the catch below).
+  const env = Deno.permissions.querySync({ name: "env" }).state === "granted"
+    ? Deno.env.toObject()
+    : {};
+  const invocation: Invocation = { command: name, args: rest, env };
   try {
     const missing = missingPermissionLine(
       command.permissions?.(rest, invocation.env) ?? [],

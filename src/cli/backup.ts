@@ -19,6 +19,7 @@
 import { backup, DatabaseSync } from "node:sqlite";
 import { basename, dirname, join } from "node:path";
 import { formatHelp, parseCommand } from "./options.ts";
+import { databaseNeed, directoryNeed, type PermissionNeed } from "./permissions.ts";
 import { UsageError } from "./usage_error.ts";
 
 const backupOptions = {
@@ -135,6 +136,20 @@ function exists(path: string): boolean {
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
   }
+}
+
+/** What `openseg backup ARGS` will need: the database's directory and the target's. */
+export function backupPermissionNeeds(
+  args: string[],
+  env: Record<string, string | undefined>,
+): PermissionNeed[] {
+  const { values, help } = parseCommand(backupOptions, args, { env });
+  if (help) return [];
+  const needs = [databaseNeed(backupOptions.db, values.db)];
+  if (values.to !== undefined) {
+    needs.push(directoryNeed(backupOptions.to, values.to, "the copy is written beside it first"));
+  }
+  return needs;
 }
 
 export async function runBackup(args: string[]): Promise<number> {

@@ -62,15 +62,7 @@ export function servePermissionNeeds(config: ServeConfig): PermissionNeed[] {
     });
     if (config.mqtt.caFile !== null) needs.push(readNeed(serveOptions.mqttCa, config.mqtt.caFile));
   }
-  if (config.dbPath !== ":memory:") {
-    const dir = dirname(resolve(config.dbPath));
-    needs.push({
-      option: serveOptions.db,
-      value: config.dbPath,
-      descriptors: [{ name: "read", path: dir }, { name: "write", path: dir }],
-      note: "the database and its -wal and -shm files",
-    });
-  }
+  if (config.dbPath !== ":memory:") needs.push(databaseNeed(serveOptions.db, config.dbPath));
   if (config.tls !== null) {
     needs.push(readNeed(serveOptions.tlsCert, config.tls.certFile));
     needs.push(readNeed(serveOptions.tlsKey, config.tls.keyFile));
@@ -79,6 +71,22 @@ export function servePermissionNeeds(config: ServeConfig): PermissionNeed[] {
     needs.push(readNeed(serveOptions.replay, config.source.file));
   }
   return needs;
+}
+
+/** A SQLite file: its directory, read and write, for the database and its -wal and -shm files. */
+export function databaseNeed(option: OptionSpec, path: string): PermissionNeed {
+  return directoryNeed(option, path, "the database and its -wal and -shm files");
+}
+
+/** Read and write in the directory of `path`, for files created beside it. */
+export function directoryNeed(option: OptionSpec, path: string, note: string): PermissionNeed {
+  const dir = dirname(resolve(path));
+  return {
+    option,
+    value: path,
+    descriptors: [{ name: "read", path: dir }, { name: "write", path: dir }],
+    note,
+  };
 }
 
 function readNeed(option: OptionSpec, path: string): PermissionNeed {
@@ -126,7 +134,7 @@ function optionName(option: OptionSpec, invocation: Invocation): string {
 }
 
 /** Deno's refusal text: `Requires net access to "0.0.0.0:8080", run again with the --allow-net flag`. */
-const REFUSAL = /Requires (\w+) access to "([^"]*)"/;
+const REFUSAL = /Requires (\w+) access(?: to "([^"]*)")?/;
 
 /**
  * The one line for a permission error that escaped a command, naming the command-line option whose
@@ -137,12 +145,15 @@ export function permissionErrorLine(error: unknown, invocation: Invocation): str
     // Refused by the operating system (file mode, systemd sandbox), not by Deno.
     const option = optionNamed(error.message, invocation);
     return `openseg ${invocation.command}: ${option ?? "a file or address"} was refused by the ` +
-      `system (${error.message}): let the user openseg runs as use it`;
+      `operating system (${error.message}): give the user openseg runs as access to it`;
   }
   if (!(error instanceof Deno.errors.NotCapable)) return null;
   const match = error.message.match(REFUSAL);
   if (match === null) return `openseg ${invocation.command}: ${error.message}`;
   const [, kind, resource] = match;
+  if (resource === undefined) {
+    return `openseg ${invocation.command}: ${kind} access is not permitted: grant --allow-${kind}`;
+  }
   const option = optionNamed(resource, invocation);
   const grant = kind === "all" ? "--allow-all" : `--allow-${kind}=${resource}`;
   return `openseg ${invocation.command}: ${option === null ? "" : `${option}: `}` +

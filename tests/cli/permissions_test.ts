@@ -158,6 +158,45 @@ Deno.test("status and apps with --db outside --allow-read name --db instead of a
   });
 });
 
+Deno.test("backup --to outside --allow-write names --to before anything is written", async () => {
+  await withDir(async (dir) => {
+    await withDir(async (other) => {
+      const db = `${dir}/g.db`;
+      await Deno.writeFile(db, new Uint8Array());
+      const run = await openseg(least(dir), ["backup", "--db", db, "--to", `${other}/copy.db`]);
+      assertOneLine(
+        run,
+        `openseg backup: --to ${other}/copy.db is not permitted: grant --allow-read=${other} ` +
+          `--allow-write=${other} (the copy is written beside it first)`,
+      );
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(other)), []);
+    });
+  });
+});
+
+Deno.test("a command run without --allow-env says so in one line", async () => {
+  await withDir(async (dir) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        MAIN,
+        "status",
+        "--db",
+        `${dir}/g.db`,
+      ],
+      stdin: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    assertOneLine(
+      { code: output.code, stderr: new TextDecoder().decode(output.stderr) },
+      "openseg status: env access is not permitted: grant --allow-env",
+    );
+  });
+});
+
 Deno.test("the start task grants the network for --listen and the broker, and nothing else", () => {
   const flags = startPermissions(
     ["--listen", "0.0.0.0:8080", "--mqtt-url", "mqtt://broker.lan"],
