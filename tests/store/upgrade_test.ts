@@ -101,6 +101,12 @@ Deno.test("the release 0.1.0 database opens with the current schema and keeps ev
   });
 });
 
+Deno.test("migrations are numbered 1, 2, 3, … with no gap or duplicate", () => {
+  // user_version says which have run: a gap or a duplicate (two branches appending the same
+  // number) would skip a migration on some databases.
+  assert.deepEqual(MIGRATIONS.map((m) => m.version), MIGRATIONS.map((_, i) => i + 1));
+});
+
 /** A database as a newer openseg would leave it: this schema, then a version this one lacks. */
 function writeNewerDatabase(path: string) {
   const db = openDatabase(path);
