@@ -6,21 +6,46 @@
 
 import { runAdmin } from "./src/cli/admin.ts";
 import { runApps } from "./src/cli/apps.ts";
+import { backupPermissionNeeds, runBackup } from "./src/cli/backup.ts";
 import { runDecode } from "./src/cli/decode.ts";
+import {
+  type Invocation,
+  missingPermissionLine,
+  permissionErrorLine,
+  type PermissionNeed,
+  servePermissionNeedsFor,
+} from "./src/cli/permissions.ts";
 import { runPorts } from "./src/cli/ports.ts";
 import { runServe } from "./src/cli/serve.ts";
 import { runStatus } from "./src/cli/status.ts";
 import { UsageError } from "./src/cli/usage_error.ts";
+import { SchemaTooNewError } from "./src/store/migrations.ts";
 
 type CommandRunner = (args: string[]) => Promise<number>;
 
-const commands: Record<string, { run: CommandRunner; summary: string }> = {
-  serve: { run: runServe, summary: "run the gateway (simulated meter by default)" },
+interface Command {
+  run: CommandRunner;
+  summary: string;
+  /** Checked before `run`, so a missing permission is reported before anything starts. */
+  permissions?: (args: string[], env: Record<string, string | undefined>) => PermissionNeed[];
+}
+
+const commands: Record<string, Command> = {
+  serve: {
+    run: runServe,
+    summary: "run the gateway (simulated meter by default)",
+    permissions: servePermissionNeedsFor,
+  },
   ports: { run: runPorts, summary: "list serial ports; marks RAVEn and EMU-2 sticks" },
   decode: { run: runDecode, summary: "decode a capture file (or stdin) to NDJSON" },
   status: { run: runStatus, summary: "show what the store holds per meter" },
   admin: { run: runAdmin, summary: "owner account: set-password (from stdin)" },
   apps: { run: runApps, summary: "third-party apps (OAuth clients): add, list, remove" },
+  backup: {
+    run: runBackup,
+    summary: "copy the database consistently, even while serving",
+    permissions: backupPermissionNeeds,
+  },
 };
 
 const usage = `Usage: openseg <command> [options]
@@ -47,11 +72,33 @@ export async function main(args: string[]): Promise<number> {
     console.error(`openseg: unknown command '${name}' (try 'openseg --help')`);
     return 2;
   }
+  // Without --allow-env the command itself reports it (one line, from the catch below).
+  const env = Deno.permissions.querySync({ name: "env" }).state === "granted"
+    ? Deno.env.toObject()
+    : {};
+  const invocation: Invocation = { command: name, args: rest, env };
   try {
+    const missing = missingPermissionLine(
+      command.permissions?.(rest, invocation.env) ?? [],
+      invocation,
+    );
+    if (missing !== null) {
+      console.error(missing);
+      return 2;
+    }
     return await command.run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`openseg ${name}: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof SchemaTooNewError) {
+      console.error(`openseg ${name}: ${error.message}`);
+      return 1;
+    }
+    const refused = permissionErrorLine(error, invocation);
+    if (refused !== null) {
+      console.error(refused);
       return 2;
     }
     throw error;

@@ -31,7 +31,9 @@ export async function runStatus(args: string[]): Promise<number> {
   }
   try {
     await Deno.stat(values.db);
-  } catch {
+  } catch (error) {
+    // Not "no database": main.ts names the permission to grant.
+    if (error instanceof Deno.errors.NotCapable) throw error;
     console.error(`openseg status: no database at '${values.db}'`);
     return 1;
   }

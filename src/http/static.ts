@@ -13,6 +13,7 @@
  */
 
 import { findSession } from "../auth/sessions.ts";
+import { EMBEDDED_WEB_FILES } from "../web_assets.ts";
 import { htmlPage } from "./html.ts";
 import { jsonError } from "./errors.ts";
 import type { Route, RouteHandler } from "./routes.ts";
@@ -73,8 +74,17 @@ export function staticRoutes(dir: URL = WEB_ASSETS_URL): Route[] {
 async function loadAssets(dir: URL): Promise<Map<string, Asset>> {
   const assets = new Map<string, Asset>();
   let entries: Deno.DirEntry[];
+  // A release build carries the built dashboard in the program (see `web_assets.ts`).
+  const embedded = dir === WEB_ASSETS_URL ? EMBEDDED_WEB_FILES : null;
   try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
+    entries = embedded !== null
+      ? Object.keys(embedded).map((name) => ({
+        name,
+        isFile: true,
+        isDirectory: false,
+        isSymlink: false,
+      }))
+      : await Array.fromAsync(Deno.readDir(dir));
   } catch (error) {
     // Not built, or not readable (a bundle run with read access to its data directory only).
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotCapable) {
@@ -85,7 +95,9 @@ async function loadAssets(dir: URL): Promise<Map<string, Asset>> {
   for (const entry of entries) {
     const contentType = CONTENT_TYPES[entry.name.split(".").pop() ?? ""];
     if (!entry.isFile || contentType === undefined) continue;
-    const body = await Deno.readFile(new URL(entry.name, dir));
+    const body = embedded !== null
+      ? new TextEncoder().encode(embedded[entry.name])
+      : await Deno.readFile(new URL(entry.name, dir));
     const gzipBody = await gzip(body);
     assets.set(entry.name, {
       body,

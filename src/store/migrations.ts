@@ -313,9 +313,29 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** Applies every migration newer than the database's `user_version`, each in one transaction. */
+/**
+ * A database written by a newer openseg: its schema is past the last migration this one knows, so
+ * this one cannot know what its tables mean and leaves the file alone.
+ */
+export class SchemaTooNewError extends Error {
+  override name = "SchemaTooNewError";
+}
+
+/**
+ * Applies every migration newer than the database's `user_version`, each in one transaction.
+ * Forward only: a database whose version is past the last migration is refused before anything
+ * is written to it (`SchemaTooNewError`).
+ */
 export function applyMigrations(db: DatabaseSync, migrations: readonly Migration[] = MIGRATIONS) {
   const row = db.prepare("PRAGMA user_version").get() as { user_version: number };
+  const known = migrations.at(-1)?.version ?? 0;
+  if (row.user_version > known) {
+    throw new SchemaTooNewError(
+      `the database was written by a newer openseg (schema version ${row.user_version}; this ` +
+        `one knows up to ${known}) and was left untouched: run that newer openseg, or restore ` +
+        "a backup taken before it",
+    );
+  }
   for (const migration of migrations) {
     if (migration.version <= row.user_version) continue;
     const secureDelete = migration.scrub ? pragmaValue(db, "secure_delete") : null;
