@@ -78,6 +78,17 @@ export class ScriptedPort {
     await this.master.write(new TextEncoder().encode(text));
   }
 
+  /**
+   * Announces a meter the way the radio answers get_meter_list, so the gateway counts its very
+   * first reading (an unannounced id needs several agreeing fragments first).
+   */
+  async announceMeter(meterMac: string): Promise<void> {
+    await this.write(
+      "<MeterList>\r\n  <DeviceMacId>0xd8d5b9000000e2e1</DeviceMacId>\r\n" +
+        `  <MeterMacId>${meterMac}</MeterMacId>\r\n</MeterList>\r\n`,
+    );
+  }
+
   /** Pulls the stick: the kernel hangs up the slave, exactly as on a USB unplug. */
   async unplug(): Promise<void> {
     this.#plugged = false;

@@ -67,6 +67,7 @@ async function withScriptedMeter(run: (scene: Scene) => Promise<void>): Promise<
   const writeDemand = (offsetS: number, demandW: number) =>
     fixture.scripted!.write(demandFragment(SCRIPTED_METER, (startS + offsetS) * 1000, demandW));
   try {
+    await fixture.scripted!.announceMeter(SCRIPTED_METER);
     await writeDemand(0, 1);
     await waitFor(
       "the scripted meter",

@@ -22,6 +22,7 @@ function sseClient(fixture: GatewayFixture, headers: Record<string, string> = {}
 
 /** Writes one demand fragment for the scripted meter and waits until the meter is listed. */
 async function scriptedMeterId(fixture: GatewayFixture, timeMs: number): Promise<string> {
+  await fixture.scripted!.announceMeter(SCRIPTED_METER);
   await fixture.scripted!.write(demandFragment(SCRIPTED_METER, timeMs, 100));
   let id: string | undefined;
   const deadline = Date.now() + 10_000;

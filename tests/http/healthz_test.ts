@@ -93,6 +93,7 @@ Deno.test("gateway store errors: failing while flushes fail, recovered by the ne
   const sendDemand = (i: number) =>
     device.write(demandFragment(METER, Date.UTC(2025, 0, 1) + i * 8000, 900));
   try {
+    await device.announceMeter(METER);
     await sendDemand(0);
     await waitFor("first commit", () => countRows(db, "demand") === 1);
     assert.equal(report().status, "ok");
