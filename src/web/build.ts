@@ -9,7 +9,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { WEB_ASSETS_URL } from "../http/static.ts";
+import { WEB_ASSETS_URL } from "../app/static.ts";
 
 const ENTRY_URL = new URL("./main.ts", import.meta.url);
 /** Copied as they are. */

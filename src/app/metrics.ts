@@ -15,7 +15,7 @@ import type { SharedSubscriptionStats } from "../graphql/shared_subscriptions.ts
 import type { LiveBus } from "../live/bus.ts";
 import type { LinkState } from "../radio/events.ts";
 import { portLinks } from "../store/port_links.ts";
-import type { Route } from "./routes.ts";
+import type { Route } from "../http/routes.ts";
 
 /** Counts from the live bus since start; `close()` ends the subscription. */
 export interface LiveCounts {
