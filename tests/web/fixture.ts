@@ -47,6 +47,8 @@ export interface DashboardFixtureOptions {
    * so the API (which orders meters by MAC) lists them in this order.
    */
   meters?: readonly FixtureMeter[];
+  /** The URL the browser uses when it is not the server's own (a proxy in front). */
+  publicBaseUrl?: string;
 }
 
 export interface DashboardFixture {
@@ -111,7 +113,13 @@ export async function startDashboardFixture(
   const server = createHttpApp({
     hostname: "127.0.0.1",
     port: 0,
-    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
+    services: {
+      db,
+      nowMs: Date.now,
+      publicBaseUrl: options.publicBaseUrl ?? "",
+      timeZone: "UTC",
+      secure: false,
+    },
     auth: true,
     espi: true,
     graphql: {
