@@ -65,7 +65,12 @@ export interface TcpFront {
 }
 
 const HEAD_END = new Uint8Array([13, 10, 13, 10]);
-const CHUNK_BYTES = 16 * 1024;
+/**
+ * Relay buffers, one per direction and connection: responses (a 1 MB Green Button download) get
+ * 16 KB, requests (64 KB at most) 4 KB — 700 open streams then cost ~14 MB of buffers.
+ */
+const RESPONSE_CHUNK_BYTES = 16 * 1024;
+const REQUEST_CHUNK_BYTES = 4 * 1024;
 /** Small: a connection waiting for its head holds this buffer, and there may be thousands. */
 const HEAD_CHUNK_BYTES = 2 * 1024;
 
@@ -135,8 +140,8 @@ export function startTcpFront(options: TcpFrontOptions): TcpFront {
         arm(limits.idleTimeoutMs);
         await upstream.write(head);
         await Promise.race([
-          pump(client, upstream, () => arm(limits.idleTimeoutMs)),
-          pump(upstream, client, () => arm(limits.idleTimeoutMs)),
+          pump(client, upstream, REQUEST_CHUNK_BYTES, () => arm(limits.idleTimeoutMs)),
+          pump(upstream, client, RESPONSE_CHUNK_BYTES, () => arm(limits.idleTimeoutMs)),
         ]);
       } finally {
         remotes.delete(upstreamPort);
@@ -190,8 +195,13 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array, from: number): number
 }
 
 /** Copies `from` to `to` until `from` ends, calling `onBytes` for each chunk. */
-async function pump(from: Deno.Conn, to: Deno.Conn, onBytes: () => void): Promise<void> {
-  const chunk = new Uint8Array(CHUNK_BYTES);
+async function pump(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  chunkBytes: number,
+  onBytes: () => void,
+): Promise<void> {
+  const chunk = new Uint8Array(chunkBytes);
   while (true) {
     const n = await from.read(chunk);
     if (n === null) return;
