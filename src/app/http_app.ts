@@ -30,7 +30,7 @@ export interface HttpAppOptions extends Omit<HttpServerOptions, "routes"> {
   graphql?: GraphqlRoutesOptions;
   /** The dashboard; `assets` overrides where the built files are read from. */
   web?: { assets?: URL };
-  /** `GET /metrics`. */
+  /** `GET /metrics`; the server's own connection and admission counts are added. */
   metrics?: MetricsOptions;
   /** More routes after the features' (tests). */
   routes?: Route[];
@@ -58,9 +58,23 @@ export function appRoutes(options: Omit<HttpAppOptions, keyof HttpServerOptions>
 
 /** Builds the routes of the chosen features and serves them. */
 export function createHttpApp(options: HttpAppOptions): HttpServer {
-  const { health, healthz, auth, espi, graphql, web, metrics, routes, ...server } = options;
-  return startHttpServer({
-    ...server,
+  const {
+    health,
+    healthz,
+    auth,
+    espi,
+    graphql,
+    web,
+    metrics: metricsOptions,
+    routes,
+    ...serverOptions
+  } = options;
+  let server: HttpServer | null = null;
+  // The metrics route reports the server it is served by.
+  const metrics = metricsOptions && { http: () => server!.stats(), ...metricsOptions };
+  server = startHttpServer({
+    ...serverOptions,
     routes: [...appRoutes({ health, healthz, auth, espi, graphql, web, metrics }), ...routes ?? []],
   });
+  return server;
 }

@@ -59,11 +59,22 @@ export interface HttpServerOptions {
   onError?: (error: unknown, request: Request) => void;
 }
 
+/** What the guard chain holds right now. */
+export interface HttpServerStats {
+  /** TCP connections open (including those still sending their first request). */
+  connections: number;
+  /** Requests whose handler is running, under admission control. */
+  inFlight: number;
+  /** Streaming responses open. */
+  streams: number;
+}
+
 export interface HttpServer {
   /** The URL the server listens on, e.g. `http://127.0.0.1:8080`. */
   url: string;
   /** The services handlers see (with `publicBaseUrl` and `origins` resolved). */
   services: HttpServices;
+  stats(): HttpServerStats;
   shutdown(): Promise<void>;
 }
 
@@ -158,6 +169,7 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   return {
     url,
     services,
+    stats: () => ({ connections: front.openConnections(), ...admission.counts() }),
     shutdown: async () => {
       await front.close();
       await inner.shutdown();

@@ -51,6 +51,9 @@ Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", asy
     assert.ok(value(/^openseg_store_bytes (\d+)$/m) > 4096);
     assert.match(text, /^# TYPE openseg_warnings_total counter$/m);
     assert.doesNotMatch(text, /openseg_mqtt_/);
+    // The scrape itself holds a connection; nothing else is in flight or streaming.
+    assert.ok(value(/^openseg_http_connections (\d+)$/m) >= 1);
+    assert.equal(value(/^openseg_http_streams (\d+)$/m), 0);
     // Every sample line is `name{labels} number` or `name number`.
     for (const line of text.trim().split("\n").filter((l) => !l.startsWith("#"))) {
       assert.match(line, /^[a-z_]+(\{[^}]*\})? \d+(\.\d+)?$/, line);
