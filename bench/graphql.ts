@@ -133,7 +133,14 @@ async function queryBenchmarks(): Promise<void> {
     version: "bench",
     startedMs: nowMs,
   });
-  const server = createHttpApp({ hostname: "127.0.0.1", port: 0, services, routes });
+  // Throughput, not overload: every concurrent loop is admitted (no 503 counted as a reply).
+  const server = createHttpApp({
+    hostname: "127.0.0.1",
+    port: 0,
+    services,
+    routes,
+    admission: { maxInFlight: CONCURRENCY },
+  });
   const cookie = `${SESSION_COOKIE}=${createSession(db, { nowMs, secure: false }).sessionId}`;
   const small = `{ meter(id: "${meterId}") { demand { signedDemandW at } } }`;
   const smallBody = JSON.stringify({ query: small });

@@ -14,7 +14,10 @@ import { jsonError } from "../errors.ts";
 import { isLoopback } from "./loopback.ts";
 
 export interface AdmissionLimits {
-  /** Requests whose handler is running, over all routes that do not bypass admission. */
+  /**
+   * Requests whose handler is running, over all routes that do not bypass admission (requests
+   * asking for a stream count against the stream caps instead).
+   */
   maxInFlight: number;
   /** Streaming responses open at once. */
   maxStreams: number;
@@ -25,12 +28,14 @@ export interface AdmissionLimits {
 }
 
 /**
- * 64 handlers at once keep a 2-core box busy without letting 1 000 clients pile up memory; 500
- * streams is ~100 dashboard tabs, and 32 per address lets one household's browsers open plenty
- * while one hostile host cannot take them all.
+ * 16 handlers at once: handlers run on one JavaScript thread and mostly on the CPU (SQLite calls
+ * are synchronous), so more in flight adds no throughput, only queued work ahead of `/health`
+ * (a GraphQL query is ~1 ms of CPU: 16 in flight keep it near 16 ms). 500 streams is ~100
+ * dashboard tabs, and 32 per address lets one household's browsers open plenty while one hostile
+ * host cannot take them all.
  */
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
-  maxInFlight: 64,
+  maxInFlight: 16,
   maxStreams: 500,
   maxStreamsPerAddress: 32,
   retryAfterS: 1,
@@ -85,18 +90,19 @@ export function createAdmission(limits: AdmissionLimits): Admission {
   return {
     counts: () => ({ inFlight, streams }),
     async run(remoteAddr, request, handler) {
-      // A stream is reserved before the work when the client asks for one, so a refusal costs
-      // nothing; a response that streams without being asked for is counted when it appears.
+      // A request asking for a stream is bounded by the stream caps, reserved before the work so
+      // a refusal costs nothing (and 100 dashboards reconnecting at once are not refused by the
+      // in-flight cap); a response that streams without being asked for is counted when it
+      // appears.
       let release: (() => void) | null = null;
       if (acceptsStream(request)) {
         release = reserveStream(remoteAddr);
         if (release === null) return overloaded("open streams");
-      }
-      if (inFlight >= limits.maxInFlight) {
-        release?.();
+      } else if (inFlight >= limits.maxInFlight) {
         return overloaded("requests in progress");
       }
-      inFlight++;
+      const counted = release === null;
+      if (counted) inFlight++;
       let response: Response;
       try {
         response = await handler();
@@ -104,7 +110,7 @@ export function createAdmission(limits: AdmissionLimits): Admission {
         release?.();
         throw error;
       } finally {
-        inFlight--;
+        if (counted) inFlight--;
       }
       if (!isStream(response) || response.body === null) {
         release?.();
