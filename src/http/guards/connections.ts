@@ -1,7 +1,7 @@
 /**
- * The connection guard, a small TCP front for the HTTP server: `Deno.serve` (Deno 2.9) never closes a connection that
- * sends half a request and stalls, nor an idle keep-alive one, so 1 000 such sockets stay open
- * forever (slowloris). The front accepts the connections itself, refuses beyond a total and a
+ * The connection guard, a small TCP front for the HTTP server: `Deno.serve` (Deno 2.9) never
+ * closes a connection that sends half a request and stalls, nor an idle keep-alive one, so 1 000
+ * such sockets stay open forever (slowloris). The front accepts the connections itself, refuses beyond a total and a
  * per-address cap, gives each connection a deadline to send its first request head and an idle
  * timeout (no byte either way), and copies bytes to the real server on a private loopback port.
  *
@@ -139,10 +139,14 @@ export function startTcpFront(options: TcpFrontOptions): TcpFront {
       try {
         arm(limits.idleTimeoutMs);
         await upstream.write(head);
-        await Promise.race([
-          pump(client, upstream, REQUEST_CHUNK_BYTES, () => arm(limits.idleTimeoutMs)),
-          pump(upstream, client, RESPONSE_CHUNK_BYTES, () => arm(limits.idleTimeoutMs)),
-        ]);
+        const toClient = pump(upstream, client, RESPONSE_CHUNK_BYTES, () => {
+          arm(limits.idleTimeoutMs);
+        });
+        // A client that half-closes after its request still gets the answer.
+        const toUpstream = pump(client, upstream, REQUEST_CHUNK_BYTES, () => {
+          arm(limits.idleTimeoutMs);
+        }).then(() => upstream!.closeWrite());
+        await Promise.race([toClient, toUpstream.then(() => toClient)]);
       } finally {
         remotes.delete(upstreamPort);
       }
