@@ -92,8 +92,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       timeZone: config.timeZone,
       secure: config.tls !== null,
     },
-    onError: (error, request) =>
-      log.error(`http: ${request.method} ${new URL(request.url).pathname} failed: ${error}`),
+    log,
     health: { version: packageJson.version, startedMs },
     healthz: {
       links: () => gateway.supervisors,

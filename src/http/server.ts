@@ -36,7 +36,7 @@ import {
 } from "./guards/size_limits.ts";
 import { createRouter } from "./router.ts";
 import type { HttpServices, Route, RouteContext } from "./routes.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
 
 export const DEFAULT_MAX_BODY_BYTES = DEFAULT_SIZE_LIMITS.maxBodyBytes;
 
@@ -55,14 +55,19 @@ export interface HttpServerOptions {
   limits?: Partial<SizeLimits>;
   admission?: Partial<AdmissionLimits>;
   connections?: Partial<ConnectionLimits>;
-  /** Where unexpected handler errors are reported (default: the error log). */
+  /** Where the server reports (default: warnings and errors as text on stderr). */
+  log?: Logger;
+  /** Where unexpected handler errors are reported (default: `log.error`). */
   onError?: (error: unknown, request: Request) => void;
 }
 
 /** What the guard chain holds right now. */
 export interface HttpServerStats {
-  /** TCP connections open (including those still sending their first request). */
-  connections: number;
+  /**
+   * TCP connections open (including those still sending their first request); null when served
+   * without the connection guard.
+   */
+  connections: number | null;
   /** Requests whose handler is running, under admission control. */
   inFlight: number;
   /** Streaming responses open. */
@@ -91,36 +96,25 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   };
   const admission = createAdmission({ ...DEFAULT_ADMISSION_LIMITS, ...options.admission });
   const router = createRouter(options.routes);
-  const log = createLogger({ format: "text", level: "warn" });
+  const log = options.log ?? createLogger({ format: "text", level: "warn" });
   const onError = options.onError ??
     ((error: unknown, request: Request) =>
       log.error(`http: ${request.method} ${new URL(request.url).pathname} failed: ${error}`));
   const onInvalidHeader = (name: string) =>
     log.error(`http: a handler built an invalid '${name}' header; answered 500 instead`);
 
-  // The real server listens on a private loopback port; clients reach it through the front.
-  const inner = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-    onError: (error: unknown) => {
-      log.error(`http: unhandled error: ${error}`);
-      return jsonError(500, "server_error", "internal error");
-    },
-  }, (request, info) => handle(request, info));
-  const front = startTcpFront({
-    hostname: options.hostname,
-    port: options.port,
-    tls: tls ? { cert: options.cert!, key: options.key! } : undefined,
-    upstreamPort: (inner.addr as Deno.NetAddr).port,
-    limits: {
+  const listening = listen({
+    ...options,
+    tls,
+    connections: {
       ...DEFAULT_CONNECTION_LIMITS,
       maxHeadBytes: limits.maxUrlChars + limits.maxHeaderBytes + 1024,
       ...options.connections,
     },
+    log,
+    handler: (request, info) => handle(request, info),
   });
-
-  const addr = front.addr;
+  const addr = listening.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `${tls ? "https" : "http"}://${host}:${addr.port}`;
   const services: HttpServices = { ...options.services, secure: options.services.secure || tls };
@@ -129,7 +123,7 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   services.origins = names.origins;
 
   async function handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
-    const remoteAddr = front.remoteAddressOf((info.remoteAddr as Deno.NetAddr).port);
+    const remoteAddr = listening.remoteAddressOf(info.remoteAddr as Deno.NetAddr);
     // Not through the front: someone on this box found the private port.
     if (remoteAddr === undefined) return jsonError(403, "forbidden", "connect to the public port");
     let response: Response;
@@ -169,8 +163,73 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   return {
     url,
     services,
-    stats: () => ({ connections: front.openConnections(), ...admission.counts() }),
-    shutdown: async () => {
+    stats: () => ({ connections: listening.openConnections(), ...admission.counts() }),
+    shutdown: () => listening.close(),
+  };
+}
+
+interface Listening {
+  addr: Deno.NetAddr;
+  /** The client's address, or undefined for a connection that did not come through the front. */
+  remoteAddressOf(peer: Deno.NetAddr): string | undefined;
+  openConnections(): number | null;
+  close(): Promise<void>;
+}
+
+interface ListenOptions {
+  hostname: string;
+  port: number;
+  tls: boolean;
+  cert?: string;
+  key?: string;
+  connections: ConnectionLimits;
+  log: Logger;
+  handler: (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+}
+
+/**
+ * The real server on a private loopback port behind the connection guard. Without permission to
+ * use loopback (`--allow-net` naming only the public address) it serves directly, without the
+ * guard's deadlines and caps, and says so.
+ */
+function listen(options: ListenOptions): Listening {
+  const serveOptions = {
+    onListen: () => {},
+    onError: (error: unknown) => {
+      options.log.error(`http: unhandled error: ${error}`);
+      return jsonError(500, "server_error", "internal error");
+    },
+  };
+  const tlsOptions = options.tls ? { cert: options.cert!, key: options.key! } : undefined;
+  if (Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }).state !== "granted") {
+    options.log.warn(
+      "http: no network permission for 127.0.0.1, so no connection guard: half-sent and idle " +
+        "connections are never closed. Add 127.0.0.1 to --allow-net.",
+    );
+    const direct = { ...serveOptions, hostname: options.hostname, port: options.port };
+    const server = tlsOptions
+      ? Deno.serve({ ...direct, ...tlsOptions }, options.handler)
+      : Deno.serve(direct, options.handler);
+    return {
+      addr: server.addr as Deno.NetAddr,
+      remoteAddressOf: (peer) => peer.hostname,
+      openConnections: () => null,
+      close: () => server.shutdown(),
+    };
+  }
+  const inner = Deno.serve({ ...serveOptions, hostname: "127.0.0.1", port: 0 }, options.handler);
+  const front = startTcpFront({
+    hostname: options.hostname,
+    port: options.port,
+    tls: tlsOptions,
+    upstreamPort: (inner.addr as Deno.NetAddr).port,
+    limits: options.connections,
+  });
+  return {
+    addr: front.addr,
+    remoteAddressOf: (peer) => front.remoteAddressOf(peer.port),
+    openConnections: () => front.openConnections(),
+    close: async () => {
       await front.close();
       await inner.shutdown();
     },
