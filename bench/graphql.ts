@@ -20,7 +20,7 @@ import { OWNER_ACCESS } from "../src/graphql/access.ts";
 import type { GraphqlContext } from "../src/graphql/context.ts";
 import { buildGraphqlSchema, graphqlRoutes, SCHEMA_URL } from "../src/graphql/server.ts";
 import type { HttpServices, RouteContext } from "../src/http/routes.ts";
-import { startHttpServer } from "../src/http/server.ts";
+import { createHttpApp } from "../src/app/http_app.ts";
 import { LiveBus } from "../src/live/bus.ts";
 import type { DemandEvent, SummationEvent } from "../src/radio/events.ts";
 import { createHousehold } from "../src/sim/household.ts";
@@ -133,7 +133,14 @@ async function queryBenchmarks(): Promise<void> {
     version: "bench",
     startedMs: nowMs,
   });
-  const server = startHttpServer({ hostname: "127.0.0.1", port: 0, services, routes });
+  // Throughput, not overload: every concurrent loop is admitted (no 503 counted as a reply).
+  const server = createHttpApp({
+    hostname: "127.0.0.1",
+    port: 0,
+    services,
+    routes,
+    admission: { maxInFlight: CONCURRENCY },
+  });
   const cookie = `${SESSION_COOKIE}=${createSession(db, { nowMs, secure: false }).sessionId}`;
   const small = `{ meter(id: "${meterId}") { demand { signedDemandW at } } }`;
   const smallBody = JSON.stringify({ query: small });

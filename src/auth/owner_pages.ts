@@ -9,6 +9,7 @@
 import { readForm } from "../http/body.ts";
 import { escapeHtml, htmlPage, seeOther } from "../http/html.ts";
 import { fromOwnOrigin } from "../http/origin.ts";
+import { sameOriginPath } from "../http/redirect_target.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
 import {
   checkOwnerPassword,
@@ -38,12 +39,12 @@ export function ownerSignInRoutes(): Route[] {
   ];
 }
 
-/** A local path to continue to after login; anything else (`//evil`, `https://…`) goes home. */
+/**
+ * A local path to continue to after login (`redirect_target.ts` grammar); anything else
+ * (`//evil`, `https://…`, control characters) goes home.
+ */
 export function safeNext(next: string | null): string {
-  if (next === null || !next.startsWith("/") || next.startsWith("//") || next.includes("\\")) {
-    return OWNER_HOME;
-  }
-  return next;
+  return sameOriginPath(next, OWNER_HOME);
 }
 
 /** The login page URL that returns to `path` afterwards. */

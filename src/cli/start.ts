@@ -15,6 +15,7 @@ import { UsageError } from "./usage_error.ts";
 
 const MAIN_PATH = new URL("../../main.ts", import.meta.url).pathname;
 const FIXED_PERMISSIONS = ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write"];
+const LOOPBACK = "127.0.0.1";
 
 /** The `deno run` permission flags for `openseg serve args`. */
 export function startPermissions(
@@ -24,7 +25,10 @@ export function startPermissions(
   const hosts = servePermissionNeedsFor(args, env)
     .flatMap((need) => need.descriptors)
     .flatMap((descriptor) => descriptor.name === "net" && descriptor.host ? [descriptor.host] : []);
-  return hosts.length === 0 ? FIXED_PERMISSIONS : [...FIXED_PERMISSIONS, `--allow-net=${hosts}`];
+  // The connection guard relays each connection to the server over a private loopback port
+  // (src/http/guards/connections.ts), chosen at start: it needs loopback on any port.
+  const all = [...new Set([...hosts.filter((host) => !host.startsWith("127.0.0.1:")), LOOPBACK])];
+  return [...FIXED_PERMISSIONS, `--allow-net=${all}`];
 }
 
 async function start(args: string[]): Promise<number> {

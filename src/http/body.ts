@@ -8,6 +8,12 @@
 
 import { HttpError } from "./errors.ts";
 
+/**
+ * More fields than any of our forms has (the consent form: a few plus one checkbox per meter);
+ * a 64 KB body of one-byte fields would otherwise be ~20 000 entries every handler walks.
+ */
+export const MAX_FORM_FIELDS = 256;
+
 export interface ReadFormOptions {
   /** Parameters that may repeat (e.g. a group of checkboxes). */
   repeatable?: string[];
@@ -27,6 +33,9 @@ export async function readForm(
   }
   const text = await readText(request);
   const form = new URLSearchParams(text);
+  if (form.size > MAX_FORM_FIELDS) {
+    throw new HttpError(413, "payload_too_large", `more than ${MAX_FORM_FIELDS} form fields`);
+  }
   const repeated = repeatedKey(form, options.repeatable ?? []);
   if (repeated !== null) {
     throw new HttpError(400, "invalid_request", `'${repeated}' appears more than once`);

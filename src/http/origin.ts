@@ -1,6 +1,8 @@
 /**
  * CSRF defence for form POSTs, on top of `SameSite=Strict` cookies: the request must come from a
- * page of this gateway, as its `Origin` (or, failing that, `Referer`) header shows.
+ * page of this gateway, as its `Origin` (or, failing that, `Referer`) header shows. "This gateway"
+ * is the configured set of origins (`services.origins`, see `guards/host.ts`), never the `Host`
+ * the request itself claims.
  *
  * @module
  */
@@ -8,8 +10,11 @@
 import type { HttpServices } from "./routes.ts";
 
 /** True when the request was sent by a page served from this gateway. */
-export function fromOwnOrigin(request: Request, services: HttpServices): boolean {
-  const allowed = new Set([new URL(services.publicBaseUrl).origin, new URL(request.url).origin]);
+export function fromOwnOrigin(
+  request: Request,
+  services: Pick<HttpServices, "publicBaseUrl" | "origins">,
+): boolean {
+  const allowed = new Set(services.origins ?? [new URL(services.publicBaseUrl).origin]);
   const origin = request.headers.get("origin");
   if (origin !== null) return allowed.has(origin);
   const referer = request.headers.get("referer");

@@ -18,6 +18,11 @@ export interface HttpServices {
   timeZone: string;
   /** True when served over TLS: cookies get `Secure`. */
   secure: boolean;
+  /**
+   * Origins this gateway is served under (public URL, listen address, loopback names), filled in
+   * by the server; the CSRF check (`origin.ts`) accepts only these.
+   */
+  origins?: readonly string[];
 }
 
 export interface RouteContext {
@@ -39,4 +44,6 @@ export interface Route {
   /** URLPattern pathname syntax, e.g. `/espi/1_1/resource/UsagePoint/:id`. */
   path: string;
   handler: RouteHandler;
+  /** `bypass`: cheap and always answered, even under overload (e.g. `/health`). */
+  admission?: "bypass";
 }

@@ -1,18 +1,44 @@
 /**
- * The gateway's one HTTP server: `Deno.serve` plus URLPattern routing, request limits, security
- * headers and JSON errors. Feature modules contribute `Route[]`; nothing they throw reaches the
- * client beyond a generic 500, and the server keeps serving.
+ * The gateway's one HTTP server and its one guard chain, assembled here in this order:
+ *
+ * 0. connections (`guards/connections.ts`): caps and header/idle deadlines per TCP connection
+ * 1. Host allow-list (`guards/host.ts`): 421 for a host name that is not this gateway's
+ * 2. size limits (`guards/size_limits.ts`): URL, headers, body
+ * 3. routing (`router.ts`): 404 / 405
+ * 4. admission (`guards/admission.ts`): in-flight work and open streams, 503 + Retry-After
+ * 5. the route's handler; a thrown `HttpError` becomes its JSON error, anything else a bare 500
+ * 6. security headers and header validation (`guards/security_headers.ts`) on every response,
+ *    refusals from 1–4 included
+ *
+ * Feature modules contribute `Route[]` and repeat none of these checks.
  *
  * @module
  */
 
 import { HttpError, httpErrorResponse, jsonError } from "./errors.ts";
-import { withSecurityHeaders } from "./headers.ts";
+import {
+  type AdmissionLimits,
+  createAdmission,
+  DEFAULT_ADMISSION_LIMITS,
+} from "./guards/admission.ts";
+import {
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  startTcpFront,
+} from "./guards/connections.ts";
+import { checkHost, gatewayNames } from "./guards/host.ts";
+import { secureResponse } from "./guards/security_headers.ts";
+import {
+  checkRequestHead,
+  DEFAULT_SIZE_LIMITS,
+  readBoundedBody,
+  type SizeLimits,
+} from "./guards/size_limits.ts";
+import { createRouter } from "./router.ts";
 import type { HttpServices, Route, RouteContext } from "./routes.ts";
+import { createLogger, type Logger } from "../log.ts";
 
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
-const MAX_URL_CHARS = 8 * 1024;
-const MAX_HEADER_BYTES = 16 * 1024;
+export const DEFAULT_MAX_BODY_BYTES = DEFAULT_SIZE_LIMITS.maxBodyBytes;
 
 export interface HttpServerOptions {
   hostname: string;
@@ -24,22 +50,37 @@ export interface HttpServerOptions {
   /** `publicBaseUrl` may be `""`: the server then fills in the address it listens on. */
   services: HttpServices;
   routes: Route[];
+  /** Shorthand for `limits.maxBodyBytes`. */
   maxBodyBytes?: number;
-  /** Where unexpected handler errors are reported (default `console.error`). */
+  limits?: Partial<SizeLimits>;
+  admission?: Partial<AdmissionLimits>;
+  connections?: Partial<ConnectionLimits>;
+  /** Where the server reports (default: warnings and errors as text on stderr). */
+  log?: Logger;
+  /** Where unexpected handler errors are reported (default: `log.error`). */
   onError?: (error: unknown, request: Request) => void;
+}
+
+/** What the guard chain holds right now. */
+export interface HttpServerStats {
+  /**
+   * TCP connections open (including those still sending their first request); null when served
+   * without the connection guard.
+   */
+  connections: number | null;
+  /** Requests whose handler is running, under admission control. */
+  inFlight: number;
+  /** Streaming responses open. */
+  streams: number;
 }
 
 export interface HttpServer {
   /** The URL the server listens on, e.g. `http://127.0.0.1:8080`. */
   url: string;
-  /** The services handlers see (with `publicBaseUrl` resolved). */
+  /** The services handlers see (with `publicBaseUrl` and `origins` resolved). */
   services: HttpServices;
+  stats(): HttpServerStats;
   shutdown(): Promise<void>;
-}
-
-interface CompiledRoute {
-  route: Route;
-  pattern: URLPattern;
 }
 
 /** Starts listening; resolves routes in order, first match wins. */
@@ -48,41 +89,46 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   if ((options.cert === undefined) !== (options.key === undefined)) {
     throw new TypeError("TLS needs both cert and key");
   }
-  const compiled = options.routes.map((route) => ({
-    route,
-    pattern: new URLPattern({ pathname: route.path }),
-  }));
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const limits: SizeLimits = {
+    ...DEFAULT_SIZE_LIMITS,
+    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    ...options.limits,
+  };
+  const admission = createAdmission({ ...DEFAULT_ADMISSION_LIMITS, ...options.admission });
+  const router = createRouter(options.routes);
+  const log = options.log ?? createLogger({ format: "text", level: "warn" });
   const onError = options.onError ??
     ((error: unknown, request: Request) =>
-      console.error(`http: ${request.method} ${new URL(request.url).pathname} failed:`, error));
-  const services: HttpServices = { ...options.services, secure: options.services.secure || tls };
+      log.error(`http: ${request.method} ${new URL(request.url).pathname} failed: ${error}`));
+  const onInvalidHeader = (name: string) =>
+    log.error(`http: a handler built an invalid '${name}' header; answered 500 instead`);
 
-  const serveOptions = {
-    hostname: options.hostname,
-    port: options.port,
-    onListen: () => {},
-    onError: (error: unknown) => {
-      console.error("http: unhandled error:", error);
-      return jsonError(500, "server_error", "internal error");
+  const listening = listen({
+    ...options,
+    tls,
+    connections: {
+      ...DEFAULT_CONNECTION_LIMITS,
+      maxHeadBytes: limits.maxUrlChars + limits.maxHeaderBytes + 1024,
+      ...options.connections,
     },
-  };
-  const server = tls
-    ? Deno.serve(
-      { ...serveOptions, cert: options.cert!, key: options.key! },
-      (request, info) => handle(request, info),
-    )
-    : Deno.serve(serveOptions, (request, info) => handle(request, info));
-
-  const addr = server.addr as Deno.NetAddr;
+    log,
+    handler: (request, info) => handle(request, info),
+  });
+  const addr = listening.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `${tls ? "https" : "http"}://${host}:${addr.port}`;
+  const services: HttpServices = { ...options.services, secure: options.services.secure || tls };
   if (services.publicBaseUrl === "") services.publicBaseUrl = url;
+  const names = gatewayNames({ listen: addr, tls, publicBaseUrl: services.publicBaseUrl });
+  services.origins = names.origins;
 
   async function handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    const remoteAddr = listening.remoteAddressOf(info.remoteAddr as Deno.NetAddr);
+    // Not through the front: someone on this box found the private port.
+    if (remoteAddr === undefined) return jsonError(403, "forbidden", "connect to the public port");
     let response: Response;
     try {
-      response = await route(request, info);
+      response = await guarded(request, remoteAddr);
     } catch (error) {
       if (error instanceof HttpError) {
         response = httpErrorResponse(error);
@@ -91,35 +137,24 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
         response = jsonError(500, "server_error", "internal error");
       }
     }
-    return withSecurityHeaders(response, tls);
+    return secureResponse(response, { tls, onInvalidHeader });
   }
 
-  async function route(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
-    const refused = checkHeaders(request, maxBodyBytes);
+  async function guarded(request: Request, remoteAddr: string): Promise<Response> {
+    const refused = checkHost(request, names) ?? checkRequestHead(request, limits);
     if (refused !== null) return refused;
     const url = new URL(request.url);
-    const method = request.method === "HEAD" ? "GET" : request.method;
-    const matches = compiled
-      .map(({ route, pattern }) => ({ route, match: pattern.exec({ pathname: url.pathname }) }))
-      .filter((m) => m.match !== null);
-    if (matches.length === 0) return jsonError(404, "not_found", "no such resource");
-    const chosen = matches.find((m) => m.route.method === method);
-    if (chosen === undefined) {
-      const allowed: string[] = [...new Set(matches.map((m) => m.route.method))];
-      if (allowed.includes("GET")) allowed.push("HEAD");
-      return jsonError(405, "method_not_allowed", `use ${allowed.join(", ")}`, {
-        Allow: allowed.join(", "),
-      });
-    }
-    const bounded = await boundBody(request, maxBodyBytes);
+    // The private hop is plain HTTP; handlers see the scheme the client used.
+    if (tls) url.protocol = "https:";
+    const match = router(request.method, url.pathname);
+    if (match instanceof Response) return match;
+    const bounded = await readBoundedBody(request, limits.maxBodyBytes);
     if (bounded instanceof Response) return bounded;
-    const context: RouteContext = {
-      url,
-      params: chosen.match!.pathname.groups,
-      services,
-      remoteAddr: (info.remoteAddr as Deno.NetAddr).hostname ?? "unknown",
-    };
-    const response = await chosen.route.handler(bounded, context);
+    const context: RouteContext = { url, params: match.params, services, remoteAddr };
+    const run = () => Promise.resolve(match.route.handler(bounded, context));
+    const response = match.route.admission === "bypass"
+      ? await run()
+      : await admission.run(remoteAddr, bounded, run);
     if (request.method !== "HEAD") return response;
     await response.body?.cancel();
     return new Response(null, { status: response.status, headers: response.headers });
@@ -128,56 +163,75 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   return {
     url,
     services,
-    shutdown: async () => {
-      await server.shutdown();
-    },
+    stats: () => ({ connections: listening.openConnections(), ...admission.counts() }),
+    shutdown: () => listening.close(),
   };
 }
 
-/** Refuses oversized URLs and headers and a malformed or oversized Content-Length early. */
-function checkHeaders(request: Request, maxBodyBytes: number): Response | null {
-  if (request.url.length > MAX_URL_CHARS) return jsonError(414, "uri_too_long", "URL too long");
-  let headerBytes = 0;
-  for (const [name, value] of request.headers) headerBytes += name.length + value.length + 4;
-  if (headerBytes > MAX_HEADER_BYTES) {
-    return jsonError(431, "headers_too_large", "request headers too large");
-  }
-  const length = request.headers.get("content-length");
-  if (length !== null) {
-    if (!/^\d{1,15}$/.test(length)) {
-      return jsonError(400, "invalid_request", "malformed Content-Length");
-    }
-    if (Number(length) > maxBodyBytes) {
-      return jsonError(413, "payload_too_large", `the body exceeds ${maxBodyBytes} bytes`);
-    }
-  }
-  return null;
+interface Listening {
+  addr: Deno.NetAddr;
+  /** The client's address, or undefined for a connection that did not come through the front. */
+  remoteAddressOf(peer: Deno.NetAddr): string | undefined;
+  openConnections(): number | null;
+  close(): Promise<void>;
+}
+
+interface ListenOptions {
+  hostname: string;
+  port: number;
+  tls: boolean;
+  cert?: string;
+  key?: string;
+  connections: ConnectionLimits;
+  log: Logger;
+  handler: (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
 }
 
 /**
- * Reads the body up to the limit (a chunked body has no Content-Length to check up front) and
- * hands the handler a request whose body is already in memory.
+ * The real server on a private loopback port behind the connection guard. Without permission to
+ * use loopback (`--allow-net` naming only the public address) it serves directly, without the
+ * guard's deadlines and caps, and says so.
  */
-async function boundBody(request: Request, maxBodyBytes: number): Promise<Request | Response> {
-  if (request.body === null) return request;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = request.body.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBodyBytes) {
-      await reader.cancel();
-      return jsonError(413, "payload_too_large", `the body exceeds ${maxBodyBytes} bytes`);
-    }
-    chunks.push(value);
+function listen(options: ListenOptions): Listening {
+  const serveOptions = {
+    onListen: () => {},
+    onError: (error: unknown) => {
+      options.log.error(`http: unhandled error: ${error}`);
+      return jsonError(500, "server_error", "internal error");
+    },
+  };
+  const tlsOptions = options.tls ? { cert: options.cert!, key: options.key! } : undefined;
+  if (Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }).state !== "granted") {
+    options.log.warn(
+      "http: no network permission for 127.0.0.1, so no connection guard: half-sent and idle " +
+        "connections are never closed. Add 127.0.0.1 to --allow-net.",
+    );
+    const direct = { ...serveOptions, hostname: options.hostname, port: options.port };
+    const server = tlsOptions
+      ? Deno.serve({ ...direct, ...tlsOptions }, options.handler)
+      : Deno.serve(direct, options.handler);
+    return {
+      addr: server.addr as Deno.NetAddr,
+      remoteAddressOf: (peer) => peer.hostname,
+      openConnections: () => null,
+      close: () => server.shutdown(),
+    };
   }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new Request(request.url, { method: request.method, headers: request.headers, body });
+  const inner = Deno.serve({ ...serveOptions, hostname: "127.0.0.1", port: 0 }, options.handler);
+  const front = startTcpFront({
+    hostname: options.hostname,
+    port: options.port,
+    tls: tlsOptions,
+    upstreamPort: (inner.addr as Deno.NetAddr).port,
+    limits: options.connections,
+  });
+  return {
+    addr: front.addr,
+    remoteAddressOf: (peer) => front.remoteAddressOf(peer.port),
+    openConnections: () => front.openConnections(),
+    close: async () => {
+      await front.close();
+      await inner.shutdown();
+    },
+  };
 }

@@ -9,7 +9,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { WEB_ASSETS_URL } from "../http/static.ts";
+import { WEB_ASSETS_URL } from "../app/static.ts";
 
 /** Browser entries and the bundles they become: the page's script and the shared live worker. */
 const ENTRIES: Readonly<Record<string, URL>> = {

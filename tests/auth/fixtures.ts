@@ -9,11 +9,10 @@
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { registerApp, type RegisteredApp } from "../../src/auth/apps.ts";
-import { authRoutes } from "../../src/auth/oauth.ts";
 import { setOwnerPassword } from "../../src/auth/owner.ts";
 import { bearerChallenge, resolveCaller } from "../../src/auth/resolve.ts";
 import type { HttpServices, Route } from "../../src/http/routes.ts";
-import { startHttpServer } from "../../src/http/server.ts";
+import { createHttpApp } from "../../src/app/http_app.ts";
 import { openDatabase } from "../../src/store/db.ts";
 
 export const OWNER_PASSWORD = "correct horse battery";
@@ -55,7 +54,7 @@ export async function startTestGateway(extraRoutes: Route[] = []): Promise<TestG
     "INSERT INTO meters (meter_key, port, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?)",
   ).run("0x00135003000a1b2c", "/dev/pts/9", Date.now() - 60_000, Date.now());
   const clock = { offsetMs: 0 };
-  const server = startHttpServer({
+  const server = createHttpApp({
     hostname: "127.0.0.1",
     port: 0,
     services: {
@@ -65,7 +64,8 @@ export async function startTestGateway(extraRoutes: Route[] = []): Promise<TestG
       timeZone: "UTC",
       secure: false,
     },
-    routes: [...authRoutes(), probeRoute, ...extraRoutes],
+    auth: true,
+    routes: [probeRoute, ...extraRoutes],
     onError: () => {},
   });
   return {

@@ -197,7 +197,7 @@ Deno.test("a command run without --allow-env says so in one line", async () => {
   });
 });
 
-Deno.test("the start task grants the network for --listen and the broker, and nothing else", () => {
+Deno.test("the start task grants the network for --listen, the broker and the loopback hop, nothing else", () => {
   const flags = startPermissions(
     ["--listen", "0.0.0.0:8080", "--mqtt-url", "mqtt://broker.lan"],
     {},
@@ -207,11 +207,12 @@ Deno.test("the start task grants the network for --listen and the broker, and no
     "--allow-env",
     "--allow-read",
     "--allow-write",
-    "--allow-net=0.0.0.0:8080,broker.lan:1883",
+    "--allow-net=0.0.0.0:8080,broker.lan:1883,127.0.0.1",
   ]);
   assert.equal(
     startPermissions([], { OPENSEG_LISTEN: "192.168.1.5:80" }).at(-1),
-    "--allow-net=192.168.1.5:80",
+    "--allow-net=192.168.1.5:80,127.0.0.1",
   );
-  assert.equal(startPermissions([], {}).at(-1), "--allow-net=127.0.0.1:8080");
+  // Loopback on any port: the listen address and the connection guard's private hop.
+  assert.equal(startPermissions([], {}).at(-1), "--allow-net=127.0.0.1");
 });

@@ -10,8 +10,8 @@ import { registerApp } from "../../src/auth/apps.ts";
 import { createAuthorization } from "../../src/auth/authorizations.ts";
 import type { Caller } from "../../src/auth/caller.ts";
 import { mintToken } from "../../src/auth/tokens.ts";
-import { dispatchEspi, espiRoutes } from "../../src/espi/routes.ts";
-import { startHttpServer } from "../../src/http/server.ts";
+import { dispatchEspi } from "../../src/espi/routes.ts";
+import { createHttpApp } from "../../src/app/http_app.ts";
 import {
   accessCaller,
   END_MS,
@@ -298,11 +298,11 @@ Deno.test({
   ignore: !netGranted,
   fn: async () => {
     const fixture = await espiFixture();
-    const server = startHttpServer({
+    const server = createHttpApp({
       hostname: "127.0.0.1",
       port: 0,
       services: { ...fixture.services(), publicBaseUrl: "", nowMs: () => END_MS },
-      routes: espiRoutes,
+      espi: true,
     });
     try {
       const app = registerApp(fixture.db, {

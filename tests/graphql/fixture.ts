@@ -12,14 +12,11 @@ import { PseudoTerminal } from "../../ffi/libc.ts";
 import { SerialPort } from "../../ffi/libserialport.ts";
 import { registerApp } from "../../src/auth/apps.ts";
 import { createAuthorization } from "../../src/auth/authorizations.ts";
-import { authRoutes } from "../../src/auth/oauth.ts";
 import { createSession, SESSION_COOKIE } from "../../src/auth/sessions.ts";
 import { ACCESS_TOKEN_EXPIRES_IN_S, mintToken } from "../../src/auth/tokens.ts";
 import { type Gateway, startGateway } from "../../src/gateway.ts";
-import { graphqlRoutes } from "../../src/graphql/server.ts";
-import { healthRoute } from "../../src/http/health.ts";
 import type { HttpServices } from "../../src/http/routes.ts";
-import { startHttpServer } from "../../src/http/server.ts";
+import { createHttpApp } from "../../src/app/http_app.ts";
 import { LiveBus } from "../../src/live/bus.ts";
 import { type SimulatedMeter, startSimulatedMeter } from "../../src/sim/device.ts";
 import { createHousehold } from "../../src/sim/household.ts";
@@ -126,24 +123,22 @@ export async function startGatewayFixture(
     pollSeconds: 60,
     bus,
   });
-  const server = startHttpServer({
+  const server = createHttpApp({
     hostname: "127.0.0.1",
     port: 0,
     services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
-    routes: [
-      healthRoute({ version: "0.0.0-test", startedMs: Date.now() }),
-      ...authRoutes(),
-      ...graphqlRoutes({
-        bus,
-        supervisors: gateway.supervisors,
-        version: "0.0.0-test",
-        startedMs: Date.now(),
-        dev: options.dev,
-        // Credentials re-checked on every event and often when idle: tests need not wait seconds.
-        subscriptions: { recheckMs: 0, idleRecheckMs: 100 },
-        singleConnection: { recheckMs: 100 },
-      }),
-    ],
+    health: { version: "0.0.0-test", startedMs: Date.now() },
+    auth: true,
+    graphql: {
+      bus,
+      supervisors: gateway.supervisors,
+      version: "0.0.0-test",
+      startedMs: Date.now(),
+      dev: options.dev,
+      // Credentials re-checked on every event and often when idle: tests need not wait seconds.
+      subscriptions: { recheckMs: 0, idleRecheckMs: 100 },
+      singleConnection: { recheckMs: 100 },
+    },
     onError: (error) => console.error(error),
   });
   const session = createSession(db, { nowMs: Date.now(), secure: false });

@@ -9,8 +9,9 @@
 
 import assert from "node:assert/strict";
 import { startGateway } from "../../src/gateway.ts";
-import { healthReport, healthzRoute } from "../../src/http/healthz.ts";
-import { startHttpServer } from "../../src/http/server.ts";
+import { anonymousHealthReport, healthReport, type HealthzOptions } from "../../src/app/healthz.ts";
+import { createSession, SESSION_COOKIE } from "../../src/auth/sessions.ts";
+import { createHttpApp } from "../../src/app/http_app.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { countRows, demandFragment, ScriptedPort, waitFor } from "../e2e/helpers.ts";
 
@@ -27,14 +28,16 @@ Deno.test("/healthz: ok while connected, degraded after unplug, ok after replug"
     intervalMinutes: 5,
     pollSeconds: 3600,
   });
-  const http = startHttpServer({
+  const http = createHttpApp({
     hostname: "127.0.0.1",
     port: 0,
     services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
-    routes: [healthzRoute({ links: () => gateway.supervisors, store: gateway.storeErrors })],
+    healthz: { links: () => gateway.supervisors, store: gateway.storeErrors },
   });
-  const healthz = async () => {
-    const response = await fetch(`${http.url}/healthz`);
+  const session = createSession(db, { nowMs: Date.now(), secure: false });
+  const owner = { Cookie: `${SESSION_COOKIE}=${session.sessionId}` };
+  const healthz = async (headers: Record<string, string> = owner) => {
+    const response = await fetch(`${http.url}/healthz`, { headers });
     return { status: response.status, body: await response.json() };
   };
   const link = gateway.supervisors[0];
@@ -59,6 +62,11 @@ Deno.test("/healthz: ok while connected, degraded after unplug, ok after replug"
     assert.equal(degraded.body.status, "degraded");
     assert.match(degraded.body.problems[0], /^radio scripted is (disconnected|connecting)$/);
     assert.notEqual(degraded.body.links[0].state, "connected");
+    // Anonymous callers get the status and reasons, never ports or meter identifiers.
+    const anonymous = await healthz({});
+    assert.equal(anonymous.status, 503);
+    assert.deepEqual(Object.keys(anonymous.body), ["status", "problems"]);
+    assert.match(anonymous.body.problems[0], /^a radio is (disconnected|connecting)$/);
 
     device.replug();
     await waitFor("reopened", () => link.reconnects === 1, 8000);
@@ -122,7 +130,7 @@ Deno.test("gateway store errors: failing while flushes fail, recovered by the ne
 });
 
 Deno.test("healthReport: meter not joined, broker down and failing store are reasons", () => {
-  const report = healthReport({
+  const options: HealthzOptions = {
     links: () => [{
       port: "/dev/ttyACM0",
       state: "connected",
@@ -146,7 +154,8 @@ Deno.test("healthReport: meter not joined, broker down and failing store are rea
       lastErrorMs: 5,
       failing: true,
     }),
-  });
+  };
+  const report = healthReport(options);
   assert.equal(report.status, "degraded");
   assert.deepEqual(report.problems, [
     `meter ${METER} on /dev/ttyACM0 is not joined (Rejoining)`,
@@ -155,6 +164,10 @@ Deno.test("healthReport: meter not joined, broker down and failing store are rea
   ]);
   assert.deepEqual(report.links[0].meters, [{ meter: METER, status: "Rejoining", joined: false }]);
   assert.deepEqual(report.mqtt, { connected: false, lastError: "connection refused" });
+  assert.deepEqual(anonymousHealthReport(options), {
+    status: "degraded",
+    problems: ["a meter is not joined (Rejoining)", "MQTT broker down", "store flush failing"],
+  });
 
   const healthy = healthReport({
     links: () => [],

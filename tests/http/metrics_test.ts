@@ -9,16 +9,15 @@
 import assert from "node:assert/strict";
 import { createClient } from "graphql-sse";
 import { createSession, SESSION_COOKIE } from "../../src/auth/sessions.ts";
-import { graphqlRoutes } from "../../src/graphql/server.ts";
 import type { SharedSubscriptionStats } from "../../src/graphql/shared_subscriptions.ts";
-import { countLiveEvents, metricsRoute } from "../../src/http/metrics.ts";
-import { startHttpServer } from "../../src/http/server.ts";
+import { countLiveEvents } from "../../src/app/metrics.ts";
+import { createHttpApp } from "../../src/app/http_app.ts";
 import { simulatedGateway, waitFor } from "../export/fixtures.ts";
 
 Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", async () => {
   const sim = await simulatedGateway({ meters: 1, speed: 600, intervalMinutes: 5 });
   const live = countLiveEvents(sim.bus);
-  const http = startHttpServer({
+  const http = createHttpApp({
     hostname: "127.0.0.1",
     port: 0,
     services: {
@@ -28,7 +27,7 @@ Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", asy
       timeZone: "UTC",
       secure: false,
     },
-    routes: [metricsRoute({ live })],
+    metrics: { live },
   });
   try {
     await waitFor("demand counted", () => (live.fragments.get("InstantaneousDemand") ?? 0) > 5);
@@ -52,6 +51,9 @@ Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", asy
     assert.ok(value(/^openseg_store_bytes (\d+)$/m) > 4096);
     assert.match(text, /^# TYPE openseg_warnings_total counter$/m);
     assert.doesNotMatch(text, /openseg_mqtt_/);
+    // The scrape itself holds a connection; nothing else is in flight or streaming.
+    assert.ok(value(/^openseg_http_connections (\d+)$/m) >= 1);
+    assert.equal(value(/^openseg_http_streams (\d+)$/m), 0);
     // Every sample line is `name{labels} number` or `name number`.
     for (const line of text.trim().split("\n").filter((l) => !l.startsWith("#"))) {
       assert.match(line, /^[a-z_]+(\{[^}]*\})? \d+(\.\d+)?$/, line);
@@ -67,20 +69,18 @@ Deno.test("/metrics: GraphQL subscription streams and their shared executions", 
   const sim = await simulatedGateway({ meters: 1, speed: 600, intervalMinutes: 5 });
   const live = countLiveEvents(sim.bus);
   let stats: SharedSubscriptionStats | null = null;
-  const http = startHttpServer({
+  const http = createHttpApp({
     hostname: "127.0.0.1",
     port: 0,
     services: { db: sim.db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
-    routes: [
-      ...graphqlRoutes({
-        bus: sim.bus,
-        supervisors: [],
-        version: "0.0.0-test",
-        startedMs: Date.now(),
-        onSubscriptionStats: (received) => (stats = received),
-      }),
-      metricsRoute({ live, subscriptions: () => stats }),
-    ],
+    graphql: {
+      bus: sim.bus,
+      supervisors: [],
+      version: "0.0.0-test",
+      startedMs: Date.now(),
+      onSubscriptionStats: (received) => (stats = received),
+    },
+    metrics: { live, subscriptions: () => stats },
   });
   const cookie = `${SESSION_COOKIE}=${
     createSession(sim.db, { nowMs: Date.now(), secure: false }).sessionId

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { setOwnerPassword } from "../../src/auth/owner.ts";
 import { ownerSignInRoutes } from "../../src/auth/owner_pages.ts";
 import { readForm, readJson } from "../../src/http/body.ts";
-import { healthRoute } from "../../src/http/health.ts";
+import { healthRoute } from "../../src/app/health.ts";
 import type { Route } from "../../src/http/routes.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { openDatabase } from "../../src/store/db.ts";

@@ -389,9 +389,16 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     await buildOnce();
-    const fixture = await startDashboardFixture({ speed: SPEED, backfillHours: 48 });
-    // The browser reaches the gateway through a proxy that can cut the network.
-    const proxy = startDropProxy(Number(new URL(fixture.url).port));
+    // The browser reaches the gateway through a proxy that can cut the network; the gateway
+    // knows the proxy's URL as its public URL, as it would behind a reverse proxy.
+    let gatewayPort = 0;
+    const proxy = startDropProxy(() => gatewayPort);
+    const fixture = await startDashboardFixture({
+      speed: SPEED,
+      backfillHours: 48,
+      publicBaseUrl: proxy.url,
+    });
+    gatewayPort = Number(new URL(fixture.url).port);
     const baseUrl = proxy.url;
     const browser = await launchChromium();
     try {

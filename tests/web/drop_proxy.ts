@@ -13,8 +13,11 @@ export interface DropProxy {
   close(): void;
 }
 
-/** Proxies 127.0.0.1:`targetPort`. */
-export function startDropProxy(targetPort: number): DropProxy {
+/**
+ * Proxies 127.0.0.1:`targetPort()`. The port is asked per connection, so the proxy can start
+ * first and the gateway be told the proxy's URL as its public URL (its Host allow-list).
+ */
+export function startDropProxy(targetPort: () => number): DropProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
   let down = false;
@@ -31,7 +34,7 @@ export function startDropProxy(targetPort: number): DropProxy {
   async function relay(client: Deno.Conn): Promise<void> {
     let upstream: Deno.Conn;
     try {
-      upstream = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      upstream = await Deno.connect({ hostname: "127.0.0.1", port: targetPort() });
     } catch {
       return closeQuietly(client);
     }

@@ -12,15 +12,11 @@
 import type { DatabaseSync } from "node:sqlite";
 import { PseudoTerminal } from "../../ffi/libc.ts";
 import { SerialPort } from "../../ffi/libserialport.ts";
-import { authRoutes } from "../../src/auth/oauth.ts";
 import { setOwnerPassword } from "../../src/auth/owner.ts";
 import { createSession, SESSION_COOKIE } from "../../src/auth/sessions.ts";
-import { espiRoutes } from "../../src/espi/routes.ts";
 import { type Gateway, startGateway } from "../../src/gateway.ts";
-import { graphqlRoutes } from "../../src/graphql/server.ts";
+import { createHttpApp } from "../../src/app/http_app.ts";
 import type { SingleConnectionStats } from "../../src/graphql/single_connection.ts";
-import { startHttpServer } from "../../src/http/server.ts";
-import { staticRoutes } from "../../src/http/static.ts";
 import { LiveBus } from "../../src/live/bus.ts";
 import { type SimulatedMeter, startSimulatedMeter } from "../../src/sim/device.ts";
 import { createHousehold } from "../../src/sim/household.ts";
@@ -52,6 +48,8 @@ export interface DashboardFixtureOptions {
    * so the API (which orders meters by MAC) lists them in this order.
    */
   meters?: readonly FixtureMeter[];
+  /** The URL the browser uses when it is not the server's own (a proxy in front). */
+  publicBaseUrl?: string;
 }
 
 export interface DashboardFixture {
@@ -116,22 +114,26 @@ export async function startDashboardFixture(
     pollSeconds: 60,
     bus,
   });
-  const server = startHttpServer({
+  const server = createHttpApp({
     hostname: "127.0.0.1",
     port: 0,
-    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
-    routes: [
-      ...authRoutes(),
-      ...espiRoutes,
-      ...graphqlRoutes({
-        bus,
-        supervisors: gateway.supervisors,
-        version: "0.0.0-test",
-        startedMs: Date.now(),
-        onSingleConnectionStats: (stats) => liveStreams = stats,
-      }),
-      ...staticRoutes(),
-    ],
+    services: {
+      db,
+      nowMs: Date.now,
+      publicBaseUrl: options.publicBaseUrl ?? "",
+      timeZone: "UTC",
+      secure: false,
+    },
+    auth: true,
+    espi: true,
+    graphql: {
+      bus,
+      supervisors: gateway.supervisors,
+      version: "0.0.0-test",
+      startedMs: Date.now(),
+      onSingleConnectionStats: (stats) => liveStreams = stats,
+    },
+    web: {},
     onError: (error) => console.error(error),
   });
   const session = createSession(db, { nowMs: Date.now(), secure: false });

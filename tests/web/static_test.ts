@@ -1,5 +1,5 @@
 /**
- * `src/http/static.ts` on the real HTTP server: `/` is the sign-in page without a session and the
+ * `src/app/static.ts` on the real HTTP server: `/` is the sign-in page without a session and the
  * dashboard with one, assets have their content types, gzip and revalidation by ETag, and a
  * missing build is a clear 503 rather than a blank page.
  *
@@ -8,8 +8,7 @@
 
 import assert from "node:assert/strict";
 import { createSession, SESSION_COOKIE } from "../../src/auth/sessions.ts";
-import { startHttpServer } from "../../src/http/server.ts";
-import { staticRoutes } from "../../src/http/static.ts";
+import { createHttpApp } from "../../src/app/http_app.ts";
 import { openDatabase } from "../../src/store/db.ts";
 
 async function withServer(
@@ -25,11 +24,11 @@ async function withServer(
     }
   }
   const db = openDatabase(`${dir}/openseg.db`);
-  const server = startHttpServer({
+  const server = createHttpApp({
     hostname: "127.0.0.1",
     port: 0,
     services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
-    routes: staticRoutes(assets),
+    web: { assets },
   });
   const session = createSession(db, { nowMs: Date.now(), secure: false });
   try {

@@ -15,7 +15,8 @@ import type { SharedSubscriptionStats } from "../graphql/shared_subscriptions.ts
 import type { LiveBus } from "../live/bus.ts";
 import type { LinkState } from "../radio/events.ts";
 import { portLinks } from "../store/port_links.ts";
-import type { Route } from "./routes.ts";
+import type { Route } from "../http/routes.ts";
+import type { HttpServerStats } from "../http/server.ts";
 
 /** Counts from the live bus since start; `close()` ends the subscription. */
 export interface LiveCounts {
@@ -53,6 +54,8 @@ export interface MetricsOptions {
   mqtt?: MqttExporter;
   /** GraphQL's subscription counts; null until GraphQL is loaded (on its first request). */
   subscriptions?: () => SharedSubscriptionStats | null;
+  /** The HTTP server's guard chain (absent in tests that serve metrics alone). */
+  http?: () => HttpServerStats;
 }
 
 const RING_TABLES = ["demand", "summation", "intervals", "demand_rollup", "prices", "messages"];
@@ -138,6 +141,18 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
       "Subscription executions running (clients asking the same thing share one).",
     );
     sample("openseg_graphql_subscription_executions", {}, stats?.executions ?? 0);
+  }
+
+  if (options.http) {
+    const http = options.http();
+    if (http.connections !== null) {
+      family("openseg_http_connections", "gauge", "TCP connections open.");
+      sample("openseg_http_connections", {}, http.connections);
+    }
+    family("openseg_http_in_flight", "gauge", "Requests being handled (admission-controlled).");
+    sample("openseg_http_in_flight", {}, http.inFlight);
+    family("openseg_http_streams", "gauge", "Streaming responses (SSE) open.");
+    sample("openseg_http_streams", {}, http.streams);
   }
 
   if (options.mqtt) {

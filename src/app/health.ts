@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Route } from "./routes.ts";
+import type { Route } from "../http/routes.ts";
 
 export interface HealthOptions {
   version: string;
@@ -16,6 +16,8 @@ export function healthRoute(options: HealthOptions): Route {
   return {
     method: "GET",
     path: "/health",
+    // Answered even under overload: monitors must see the box alive while it refuses work.
+    admission: "bypass",
     handler: (_request, context) =>
       Response.json({
         ok: true,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Route, RouteHandler } from "./routes.ts";
+import type { Route, RouteHandler } from "../http/routes.ts";
 
 /** Placeholders for `routes` that load the real ones with `load()` on first use. */
 export function lazyRoutes(

@@ -14,9 +14,9 @@
 
 import { findSession } from "../auth/sessions.ts";
 import { EMBEDDED_WEB_FILES } from "../web_assets.ts";
-import { htmlPage } from "./html.ts";
-import { jsonError } from "./errors.ts";
-import type { Route, RouteHandler } from "./routes.ts";
+import { htmlPage } from "../http/html.ts";
+import { jsonError } from "../http/errors.ts";
+import type { Route, RouteHandler } from "../http/routes.ts";
 
 /** Where the built dashboard lives (`build.ts` writes there). */
 export const WEB_ASSETS_URL = new URL("../../dist/web/", import.meta.url);

@@ -1,0 +1,167 @@
+/**
+ * Admission control, the third guard: a bounded number of requests doing work at once and a
+ * bounded number of open streams (SSE, multipart), in total and per client address. Over a bound
+ * the answer is `503` with `Retry-After` at once — nothing queues, so memory and latency stay
+ * flat under overload and cheap routes (`admission: "bypass"`, e.g. `/health`) stay fast.
+ *
+ * Loopback clients are not counted per address: behind a reverse proxy every client is
+ * `127.0.0.1`, and a per-address cap would then refuse everyone; the proxy must cap per client.
+ *
+ * @module
+ */
+
+import { jsonError } from "../errors.ts";
+import { isLoopback } from "./loopback.ts";
+
+export interface AdmissionLimits {
+  /**
+   * Requests whose handler is running, over all routes that do not bypass admission (requests
+   * asking for a stream count against the stream caps instead).
+   */
+  maxInFlight: number;
+  /** Streaming responses open at once. */
+  maxStreams: number;
+  /** Streaming responses open at once from one non-loopback address. */
+  maxStreamsPerAddress: number;
+  /** What `Retry-After` says, in seconds. */
+  retryAfterS: number;
+}
+
+/**
+ * 16 handlers at once: handlers run on one JavaScript thread and mostly on the CPU (SQLite calls
+ * are synchronous), so more in flight adds no throughput, only queued work ahead of `/health`
+ * (a GraphQL query is ~1 ms of CPU: 16 in flight keep it near 16 ms). 500 streams is ~100
+ * dashboard tabs, and 32 per address lets one household's browsers open plenty while one hostile
+ * host cannot take them all.
+ */
+export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
+  maxInFlight: 16,
+  maxStreams: 500,
+  maxStreamsPerAddress: 32,
+  retryAfterS: 1,
+};
+
+export interface AdmissionCounts {
+  inFlight: number;
+  streams: number;
+}
+
+export interface Admission {
+  /** Runs `handler` if there is room, else answers 503; counts its response if it streams. */
+  run(
+    remoteAddr: string,
+    request: Request,
+    handler: () => Promise<Response>,
+  ): Promise<Response>;
+  counts(): AdmissionCounts;
+}
+
+const STREAM_TYPES = ["text/event-stream", "multipart/mixed"];
+
+/** A fresh admission controller. */
+export function createAdmission(limits: AdmissionLimits): Admission {
+  let inFlight = 0;
+  let streams = 0;
+  const streamsByAddress = new Map<string, number>();
+
+  const overloaded = (what: string) =>
+    jsonError(503, "overloaded", `too many ${what}; retry shortly`, {
+      "Retry-After": String(limits.retryAfterS),
+    });
+
+  /** Takes a stream slot for `address`; returns its release (idempotent) or null when full. */
+  function reserveStream(address: string): (() => void) | null {
+    const perAddress = isLoopback(address) ? 0 : streamsByAddress.get(address) ?? 0;
+    if (streams >= limits.maxStreams || perAddress >= limits.maxStreamsPerAddress) return null;
+    streams++;
+    if (!isLoopback(address)) streamsByAddress.set(address, perAddress + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      streams--;
+      if (isLoopback(address)) return;
+      const left = (streamsByAddress.get(address) ?? 1) - 1;
+      if (left === 0) streamsByAddress.delete(address);
+      else streamsByAddress.set(address, left);
+    };
+  }
+
+  return {
+    counts: () => ({ inFlight, streams }),
+    async run(remoteAddr, request, handler) {
+      // A request asking for a stream is bounded by the stream caps, reserved before the work so
+      // a refusal costs nothing (and 100 dashboards reconnecting at once are not refused by the
+      // in-flight cap); a response that streams without being asked for is counted when it
+      // appears.
+      let release: (() => void) | null = null;
+      if (acceptsStream(request)) {
+        release = reserveStream(remoteAddr);
+        if (release === null) return overloaded("open streams");
+      } else if (inFlight >= limits.maxInFlight) {
+        return overloaded("requests in progress");
+      }
+      const counted = release === null;
+      if (counted) inFlight++;
+      let response: Response;
+      try {
+        response = await handler();
+      } catch (error) {
+        release?.();
+        throw error;
+      } finally {
+        if (counted) inFlight--;
+      }
+      if (!isStream(response) || response.body === null) {
+        release?.();
+        return response;
+      }
+      release ??= reserveStream(remoteAddr);
+      if (release === null) {
+        await response.body.cancel();
+        return overloaded("open streams");
+      }
+      return releasedWhenDone(response, release);
+    },
+  };
+}
+
+function acceptsStream(request: Request): boolean {
+  const accept = (request.headers.get("accept") ?? "").toLowerCase();
+  return STREAM_TYPES.some((type) => accept.includes(type));
+}
+
+function isStream(response: Response): boolean {
+  const type = (response.headers.get("content-type") ?? "").toLowerCase();
+  return STREAM_TYPES.some((stream) => type.startsWith(stream));
+}
+
+/** The same response whose body calls `release` once it ends, fails or is cancelled. */
+function releasedWhenDone(response: Response, release: () => void): Response {
+  const reader = response.body!.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          release();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (error) {
+        release();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}

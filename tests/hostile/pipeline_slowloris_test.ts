@@ -1,0 +1,70 @@
+/**
+ * Hostile: half-sent requests and idle keep-alive connections were never closed, so 1 000 of
+ * them stayed open forever (issue 10 item 5; `Deno.serve` has no header timeout). The connection
+ * guard now closes them after its deadlines (short ones here) and refuses connections over cap.
+ */
+
+import assert from "node:assert/strict";
+import { startHttpServer } from "../../src/http/server.ts";
+import { openDatabase } from "../../src/store/db.ts";
+
+/** Reads until the server closes the connection; the text received and the time it took. */
+async function readUntilClosed(conn: Deno.Conn): Promise<{ text: string; ms: number }> {
+  const started = performance.now();
+  let text = "";
+  const buffer = new Uint8Array(4096);
+  try {
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+  } catch {
+    // A reset is a close too.
+  }
+  conn.close();
+  return { text, ms: performance.now() - started };
+}
+
+Deno.test("half-sent and idle connections are closed; over the cap gets 503", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = openDatabase(`${dir}/openseg.db`);
+  const server = startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
+    routes: [{ method: "GET", path: "/health", handler: () => Response.json({ ok: true }) }],
+    connections: { headerTimeoutMs: 150, idleTimeoutMs: 300, maxConnections: 3 },
+  });
+  const port = Number(new URL(server.url).port);
+  const connect = () => Deno.connect({ hostname: "127.0.0.1", port });
+  const send = (conn: Deno.Conn, text: string) => conn.write(new TextEncoder().encode(text));
+  try {
+    const halfLine = await connect();
+    await send(halfLine, "GET /hea");
+    const halfHeaders = await connect();
+    await send(halfHeaders, `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`);
+    const silent = await connect();
+    const over = await connect();
+    const refused = await readUntilClosed(over);
+    assert.match(refused.text, /^HTTP\/1\.1 503 /);
+    assert.match(refused.text, /Retry-After: 1/);
+    for (const conn of [halfLine, halfHeaders, silent]) {
+      const closed = await readUntilClosed(conn);
+      assert.equal(closed.text, "");
+    }
+
+    const keptAlive = await connect();
+    await send(keptAlive, `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    const idle = await readUntilClosed(keptAlive);
+    assert.match(idle.text, /^HTTP\/1\.1 200 /);
+    assert.match(idle.text, /"ok":true/);
+
+    const after = await fetch(`${server.url}/health`);
+    assert.deepEqual(await after.json(), { ok: true });
+  } finally {
+    await server.shutdown();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
