@@ -115,6 +115,14 @@ async function serve(config: ServeConfig): Promise<void> {
       statusTopic: mqtt.topics.status,
     });
   }
+  const databaseExports = config.databaseExports.length === 0
+    ? null
+    : (await import("../export/db_export.ts")).startDatabaseExports({
+      db,
+      bus,
+      targets: config.databaseExports,
+      log,
+    });
   const summary = config.quiet ? undefined : setInterval(() => {
     for (const [port, events] of latest) log.info(`[${port}] ${summarize(events)}`, { port });
   }, SUMMARY_EVERY_MS);
@@ -190,6 +198,7 @@ async function serve(config: ServeConfig): Promise<void> {
   // what that last commit put on the bus and goes `offline` before the database closes.
   await gateway.stop();
   await mqtt?.stop();
+  await databaseExports?.stop();
   await notifier.stop();
   liveCounts.close();
   db.close();

@@ -55,3 +55,42 @@ export async function forwardIntervals(options: ForwardOptions): Promise<number>
   }
   return acknowledged;
 }
+
+export interface IntervalForwarder {
+  /** Starts a pass now, or one more after the running pass; ignored while `canSend()` is false. */
+  wake(): void;
+  /** Resolves when no pass is running (at once when idle). */
+  settled(): Promise<void>;
+}
+
+/**
+ * Runs `forwardIntervals` passes one at a time, whatever the sink: a wake during a pass asks for
+ * another pass after it (a reading committed meanwhile is not left waiting for the next wake).
+ * `onSent` gets each pass's acknowledged count; a pass that throws goes to `onError`, with the
+ * cursor left at the last acknowledged batch.
+ */
+export function intervalForwarder(
+  options: ForwardOptions & {
+    onSent: (count: number) => void;
+    onError: (error: unknown) => void;
+  },
+): IntervalForwarder {
+  let draining: Promise<void> | null = null;
+  let rerun = false;
+  return {
+    wake() {
+      if (!options.canSend()) return;
+      if (draining !== null) {
+        rerun = true;
+        return;
+      }
+      draining = (async () => {
+        do {
+          rerun = false;
+          options.onSent(await forwardIntervals(options));
+        } while (rerun && options.canSend());
+      })().catch(options.onError).finally(() => (draining = null));
+    },
+    settled: () => draining ?? Promise.resolve(),
+  };
+}
