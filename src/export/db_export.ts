@@ -180,9 +180,10 @@ function startOne(
       state.healthy = true;
       state.lastError = null;
       state.lastKind = null;
+      // Counted here: a pass that fails later still wrote these.
+      state.intervalsSent += readings.length;
       return readings.length;
     },
-    onSent: (count) => (state.intervalsSent += count),
     onError: onFailure,
   });
 

@@ -66,12 +66,12 @@ export interface IntervalForwarder {
 /**
  * Runs `forwardIntervals` passes one at a time, whatever the sink: a wake during a pass asks for
  * another pass after it (a reading committed meanwhile is not left waiting for the next wake).
- * `onSent` gets each pass's acknowledged count; a pass that throws goes to `onError`, with the
- * cursor left at the last acknowledged batch.
+ * `onSent` gets each completed pass's acknowledged count; a pass that throws goes to `onError`,
+ * with the cursor left at the last acknowledged batch.
  */
 export function intervalForwarder(
   options: ForwardOptions & {
-    onSent: (count: number) => void;
+    onSent?: (count: number) => void;
     onError: (error: unknown) => void;
   },
 ): IntervalForwarder {
@@ -87,7 +87,8 @@ export function intervalForwarder(
       draining = (async () => {
         do {
           rerun = false;
-          options.onSent(await forwardIntervals(options));
+          const sent = await forwardIntervals(options);
+          options.onSent?.(sent);
         } while (rerun && options.canSend());
       })().catch(options.onError).finally(() => (draining = null));
     },
