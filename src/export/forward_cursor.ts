@@ -32,25 +32,37 @@ export interface ForwardOptions {
 
 /** One pass over every meter's backlog; resolves with the number of readings acknowledged. */
 export async function forwardIntervals(options: ForwardOptions): Promise<number> {
-  const { db, sink } = options;
+  const { db, sink, batchSize: limit } = options;
   const nowMs = options.nowMs ?? Date.now;
   let acknowledged = 0;
   for (const { meterKey } of listMeters(db)) {
-    while (options.canSend()) {
-      const batch = pendingIntervals(db, { sink, meterKey, limit: options.batchSize });
-      if (batch.length === 0) break;
-      const count = await options.send(meterKey, batch);
+    if (!options.canSend()) break;
+    let batch = pendingIntervals(db, { sink, meterKey, limit });
+    while (batch.length > 0) {
+      const sending = options.send(meterKey, batch);
+      const last = batch[batch.length - 1];
+      // The store is synchronous and the sink is not: the next batch is read while this one is
+      // in flight. It starts after this batch, not at the cursor, which moves only once acked.
+      const next = pendingIntervals(db, {
+        sink,
+        meterKey,
+        limit,
+        after: { startMs: last.startMs, durationS: last.durationS },
+      });
+      const count = await sending;
       if (count > 0) {
-        const last = batch[count - 1];
+        const acked = batch[count - 1];
         saveExportCursor(db, {
           sink,
           meterKey,
-          cursor: { startMs: last.startMs, durationS: last.durationS },
+          cursor: { startMs: acked.startMs, durationS: acked.durationS },
           nowMs: nowMs(),
         });
         acknowledged += count;
       }
       if (count < batch.length) return acknowledged;
+      if (!options.canSend()) return acknowledged;
+      batch = next;
     }
   }
   return acknowledged;
