@@ -208,10 +208,12 @@ function startOne(
       state.stopping = true;
       if (state.retry !== null) clearTimeout(state.retry);
       state.retry = null;
-      await settlesWithin(forwarder.settled(), options.stopGraceMs ?? 2000);
-      // Closing ends a write still in flight; it fails before moving the cursor.
-      await sink.close();
-      await forwarder.settled();
+      const graceMs = options.stopGraceMs ?? 2000;
+      await settlesWithin(forwarder.settled(), graceMs);
+      // Closing ends a write still in flight; it fails before moving the cursor. A hung server
+      // gets no longer than the grace period either.
+      await settlesWithin(sink.close(), graceMs);
+      await settlesWithin(forwarder.settled(), graceMs);
     },
   };
 }

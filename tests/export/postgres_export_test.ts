@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import { startDatabaseExports } from "../../src/export/db_export.ts";
 import { parseExportUrl, type PostgresTarget } from "../../src/export/db_targets.ts";
 import { createTableSql, postgresSink } from "../../src/export/postgres_sink.ts";
+import { settlesWithin } from "../../src/export/settles_within.ts";
 import { LiveBus } from "../../src/live/bus.ts";
 import { simulatedMacs } from "../../src/sources.ts";
 import { openDatabase } from "../../src/store/db.ts";
@@ -107,6 +108,36 @@ Deno.test("postgres: stopped mid-stream and back, every interval once, in order"
     }
   } finally {
     await exports.stop();
+    await sim.close();
+    await server.close();
+  }
+});
+
+Deno.test("postgres: a hung server holds up neither ingest nor stop()", async () => {
+  const server = await startPostgres();
+  await server.query(`CREATE ROLE ${WRITER.user} LOGIN PASSWORD '${WRITER.password}'`);
+  await server.query(`CREATE DATABASE energy OWNER ${WRITER.user}`);
+  const sim = await simulatedGateway({ meters: 1, speed: 600, intervalMinutes: 1 });
+  const exports = startDatabaseExports({
+    db: sim.db,
+    bus: sim.bus,
+    targets: [parseExportUrl(server.url({ ...WRITER, database: "energy" }))],
+    log: keptLog(),
+    stopGraceMs: 300,
+  });
+  const [exporter] = exports.exporters;
+  const storedCount = () => storedIntervals(sim.db, simulatedMacs(0).meterMac).length;
+  try {
+    await waitFor("10 intervals written", () => exporter.status().intervalsSent >= 10, 15_000);
+    await server.freeze(true);
+    const before = storedCount();
+    // The gateway keeps storing at its pace while the export waits on the frozen server.
+    await waitFor("20 more intervals stored", () => storedCount() >= before + 20, 15_000);
+    assert.ok(exporter.backlogIntervals() >= 20);
+    await sim.stop();
+    assert.ok(await settlesWithin(exports.stop(), 10_000), "stop() returned");
+  } finally {
+    await server.freeze(false);
     await sim.close();
     await server.close();
   }

@@ -29,6 +29,8 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** Starts the same cluster again on the same port. */
   start(): Promise<void>;
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) the server and its backends: a hung server. */
+  freeze(frozen: boolean): Promise<void>;
   /** Stops it and removes its directory. */
   close(): Promise<void>;
 }
@@ -133,6 +135,19 @@ export async function startPostgres(): Promise<PostgresServer> {
       process = new Deno.Command(run.cmd, { args: run.args, stdout: "null", stderr: "null" })
         .spawn();
       await waitForLogin(port, process);
+    },
+    async freeze(frozen) {
+      if (process === null) return;
+      const children = await new Deno.Command("pgrep", {
+        args: ["-P", String(process.pid)],
+        stdout: "piped",
+      }).output();
+      const pids = [
+        process.pid,
+        ...new TextDecoder().decode(children.stdout).split(/\s+/)
+          .filter(Boolean).map(Number),
+      ];
+      for (const pid of pids) Deno.kill(pid, frozen ? "SIGSTOP" : "SIGCONT");
     },
     async stop() {
       if (process === null) return;
