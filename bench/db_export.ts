@@ -4,7 +4,9 @@
  * the exporter, in intervals/s, against a plain batched insert of the same rows with the same
  * driver and batch size (`pg` with the same `unnest` statement minus `ON CONFLICT`; `fetch` with
  * the same line protocol). The ratio is what the store-and-forward machinery costs (reading the
- * ring, moving the cursor, upserting); the aim is ≥ 0.5×.
+ * ring, moving the cursor, upserting); the aim is ≥ 0.5×. For PostgreSQL a plain batched upsert
+ * (the same statement with `ON CONFLICT`, no exporter) is timed too, to tell the cost of
+ * idempotency from the cost of the export around it.
  *
  * Run: `npx deno task bench` (or `deno run -A bench/db_export.ts`).
  *
@@ -64,8 +66,8 @@ async function exportRate(template: string, target: DatabaseTarget): Promise<num
   });
   const [exporter] = exports.exporters;
   try {
-    await waitFor("the drain", () => exporter.status().intervalsSent >= ROWS, 300_000);
-    return ROWS / ((lastWriteMs - startedMs) / 1000);
+    await waitFor("the drain", () => exporter.status().intervalsSent >= backlogCount, 300_000);
+    return backlogCount / ((lastWriteMs - startedMs) / 1000);
   } finally {
     await exports.stop();
     db.close();
@@ -91,11 +93,16 @@ function median(values: number[]): number {
 }
 
 /** Medians, and the best of each side: the machine is shared, and the best is the least disturbed. */
-function report(name: string, exported: number[], plain: number[]): void {
+function report(
+  name: string,
+  exported: number[],
+  plain: number[],
+  baseline = "plain batched insert",
+): void {
   const [e, p] = [median(exported), median(plain)];
   const [eBest, pBest] = [Math.max(...exported), Math.max(...plain)];
   console.log(
-    `  ${name}: export ${Math.round(e)} intervals/s, plain batched insert ${Math.round(p)} ` +
+    `  ${name}: export ${Math.round(e)} intervals/s, ${baseline} ${Math.round(p)} ` +
       `intervals/s (medians of ${ROUNDS}) → ratio ${(e / p).toFixed(2)}×; ` +
       `best ${Math.round(eBest)} vs ${Math.round(pBest)} → ${(eBest / pBest).toFixed(2)}×`,
   );
@@ -106,21 +113,21 @@ const template = `${dir}/backlog.db`;
 const ring = openDatabase(template);
 fillRing(ring, { meters: METERS, minutes: HOURS * 60, intervalMinutes: 1 });
 const gatewayId = gatewayIdFor(ring);
-const ROWS_LIST: IntervalRow[] = listMeters(ring).flatMap(({ meterKey }) =>
+const backlogRows: IntervalRow[] = listMeters(ring).flatMap(({ meterKey }) =>
   pendingIntervals(ring, { sink: "bench", meterKey, limit: 1_000_000 }).map((reading) => ({
     gatewayId,
     meterId: usagePointIdFor(ring, meterKey),
     reading,
   }))
 );
-const ROWS = ROWS_LIST.length;
+const backlogCount = backlogRows.length;
 ring.close();
 
 const postgres = await startPostgres();
 const influx = await startInflux();
 try {
   console.log(
-    `Database export: a full-ring backlog (${METERS} meters × ${HOURS} h, ${ROWS} 1-minute ` +
+    `Database export: a full-ring backlog (${METERS} meters × ${HOURS} h, ${backlogCount} 1-minute ` +
       `intervals), batches of ${BATCH}`,
   );
   await postgres.query("CREATE ROLE openseg LOGIN PASSWORD 'bench'");
@@ -129,26 +136,33 @@ try {
   const pgTarget = parseExportUrl(pgUrl);
   const pgExport: number[] = [];
   const pgPlain: number[] = [];
-  const plain = insertSql("openseg_intervals", { upsert: false });
-  // Both go into the same empty table, which exists: the exporter only checks its columns.
+  const pgUpsert: number[] = [];
+  // All go into the same empty table, which exists: the exporter only checks its columns.
   await postgres.query(createTableSql("openseg_intervals"), [], "energy");
   await postgres.query("ALTER TABLE openseg_intervals OWNER TO openseg", [], "energy");
+  const plainPg = async (upsert: boolean) => {
+    await postgres.query("TRUNCATE openseg_intervals", [], "energy");
+    const sql = insertSql("openseg_intervals", { upsert });
+    const client = new pg.Client({ connectionString: pgUrl });
+    try {
+      return await plainRate(
+        backlogRows,
+        () => client.connect(),
+        (_, batch) => client.query(sql, insertParams(batch)),
+      );
+    } finally {
+      await client.end();
+    }
+  };
   for (let round = 0; round < ROUNDS; round++) {
     await postgres.query("TRUNCATE openseg_intervals", [], "energy");
     pgExport.push(await exportRate(template, pgTarget));
-    await postgres.query("TRUNCATE openseg_intervals", [], "energy");
-    const clients: pg.Client[] = [];
-    pgPlain.push(
-      await plainRate(ROWS_LIST, async () => {
-        const client = new pg.Client({ connectionString: pgUrl });
-        clients.push(client);
-        await client.connect();
-        return client;
-      }, (client, batch) => client.query(plain, insertParams(batch))),
-    );
-    for (const client of clients) await client.end();
+    pgPlain.push(await plainPg(false));
+    pgUpsert.push(await plainPg(true));
   }
   report("PostgreSQL (pg)", pgExport, pgPlain);
+  // What of the gap is the idempotent upsert itself rather than the export around it.
+  report("PostgreSQL (pg)", pgExport, pgUpsert, "plain batched upsert (ON CONFLICT)");
 
   const influxUrl = `influxdb://${INFLUX_ADMIN.user}:${INFLUX_ADMIN.password}@127.0.0.1:` +
     `${influx.port}/energy`;
@@ -164,7 +178,7 @@ try {
     await influx.query('DROP DATABASE "energy"');
     await influx.query('CREATE DATABASE "energy"');
     influxPlain.push(
-      await plainRate(ROWS_LIST, () => Promise.resolve(), async (_, batch) => {
+      await plainRate(backlogRows, () => Promise.resolve(), async (_, batch) => {
         const response = await fetch(writeUrl, {
           method: "POST",
           headers: { authorization, "content-type": "text/plain; charset=utf-8" },
