@@ -7,6 +7,9 @@
  * Delivery is at least once: a batch cut short (acknowledgement lost, gateway stopped) is sent
  * again from the cursor, which is why readings carry stable keys.
  *
+ * Sink-agnostic: the MQTT export and each database export (`db_export.ts`) run their passes
+ * through `intervalForwarder`, each under its own cursor name.
+ *
  * @module
  */
 
