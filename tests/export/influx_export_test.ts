@@ -5,7 +5,7 @@
  *   again; every interval the store completed is one point with the store's values (a re-sent
  *   point overwrites itself: same series and timestamp);
  * - v2 API, through `influx_v2_front.ts` (InfluxDB 1.6 has no v2 API): a revoked token, then an
- *   outage of the endpoint; every interval arrives, each meter's oldest first;
+ *   outage of the endpoint; every interval arrives, each meter's oldest first; a missing bucket;
  * - each failure kind is one clear log line however often it is retried: unreachable, refused
  *   login, missing database, a measurement whose fields have other types; fixing the cause resumes
  *   the export.
@@ -161,6 +161,20 @@ Deno.test("influxdb v2 API: revoked token, endpoint down, every interval in orde
       assert.deepEqual(times, [...times].sort((a, b) => a - b), `meter ${meter}`);
       assert.equal(times.length, storedIntervals(db, ringMeter(meter)).length);
     }
+
+    // A bucket that does not exist: one clear line.
+    const missingLog = keptLog();
+    const missing = startDatabaseExports({
+      db,
+      bus: new LiveBus(),
+      targets: [parseExportUrl(`influxdb2://s3cr3t-token@${front.host}/home/nope`)],
+      log: missingLog,
+      retryMs: 50,
+    });
+    await waitFor("the failure", () => missing.exporters[0].status().healthy === false);
+    await missing.stop();
+    assert.equal(missingLog.warnings.length, 1, missingLog.warnings.join("\n"));
+    assert.match(missingLog.warnings[0], /bucket 'nope' does not exist/);
   } finally {
     await exports.stop();
     await front.stop();
