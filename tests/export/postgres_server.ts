@@ -99,6 +99,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     stderr: "piped",
   }).output();
   if (!result.success) {
+    await Deno.remove(dir, { recursive: true });
     throw new Error(`initdb failed: ${new TextDecoder().decode(result.stderr)}`);
   }
   const port = freePort();
@@ -161,7 +162,12 @@ export async function startPostgres(): Promise<PostgresServer> {
       await Deno.remove(dir, { recursive: true });
     },
   };
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
   return server;
 }
 
