@@ -12,16 +12,14 @@
 
 import { startMqttExport } from "../src/export/mqtt.ts";
 import { LiveBus } from "../src/live/bus.ts";
-import type { SummationEvent } from "../src/radio/events.ts";
 import { openDatabase } from "../src/store/db.ts";
-import { IngestWriter } from "../src/store/ingest.ts";
 import { startBroker, subscriber } from "../tests/export/broker.ts";
+import { fillRing } from "../tests/export/ring_fixture.ts";
 import { waitFor } from "../tests/e2e/helpers.ts";
 
 const METERS = 4;
 const HOURS = 48;
 const ROUNDS = 3;
-const MINUTE_MS = 60_000;
 
 interface DrainResult {
   readings: number;
@@ -33,25 +31,7 @@ interface DrainResult {
 function backlogDatabase(intervalMinutes: 1 | 5, dir: string): string {
   const path = `${dir}/backlog-${intervalMinutes}.db`;
   const db = openDatabase(path);
-  const writer = new IngestWriter(db, { intervalMinutes, maxBatch: 20_000 });
-  const endMs = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;
-  for (let meter = 0; meter < METERS; meter++) {
-    const meterMac = `0x00135001000010${meter.toString(16).padStart(2, "0")}`;
-    for (let minute = HOURS * 60; minute >= 0; minute--) {
-      const event: SummationEvent = {
-        kind: "summation",
-        fragment: "CurrentSummationDelivered",
-        device: "0xd8d5b90000001000",
-        meter: meterMac,
-        timeMs: endMs - minute * MINUTE_MS,
-        summationDeliveredWh: 1_000_000 + (HOURS * 60 - minute) * 9,
-        summationReceivedWh: 0,
-        digitsRight: 3,
-      };
-      writer.add(`bench:${meter}`, event, event.timeMs!);
-    }
-  }
-  writer.close();
+  fillRing(db, { meters: METERS, minutes: HOURS * 60, intervalMinutes });
   db.close();
   return path;
 }

@@ -79,6 +79,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     softwareVersion: packageJson.version,
     log: (line) => log.warn(line),
   });
+  // Also loaded only when configured: the database drivers are not needed otherwise.
+  const databaseExports = config.databaseExports.length === 0
+    ? null
+    : (await import("./export/db_export.ts")).startDatabaseExports({
+      db,
+      bus,
+      targets: config.databaseExports,
+      log,
+    });
   const startedMs = Date.now();
   const http = createHttpApp({
     hostname: config.listen.hostname,
@@ -136,6 +145,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       // closes.
       await gateway.stop();
       await mqtt?.stop();
+      await databaseExports?.stop();
       await notifier.stop();
       liveCounts.close();
       db.close();

@@ -7,6 +7,7 @@
 
 import { type OptionSpec, parseCommand, type ParseOptions } from "./cli/options.ts";
 import { UsageError } from "./cli/usage_error.ts";
+import { type DatabaseTarget, databaseTargetsFrom } from "./export/db_targets.ts";
 import { type MqttConfig, mqttConfigFrom } from "./export/mqtt_config.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 
@@ -197,6 +198,14 @@ export const serveOptions = {
     env: "OPENSEG_MQTT_PREFIX",
     description: "first topic level(s) of everything published",
   },
+  exportUrl: {
+    flag: "export-url",
+    type: "strings",
+    env: "OPENSEG_EXPORT_URL",
+    description: "write interval readings to a database: postgres://USER:PASSWORD@HOST/DB, " +
+      "influxdb://HOST/DB or influxdb2://TOKEN@HOST/ORG/BUCKET; repeatable " +
+      "(docs/database_export.md)",
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ServeSource =
@@ -234,6 +243,8 @@ export interface ServeConfig {
   logLevel: LogLevel;
   /** null: no MQTT export. */
   mqtt: MqttConfig | null;
+  /** `--export-url` destinations; empty: no database export. */
+  databaseExports: DatabaseTarget[];
 }
 
 /** Resolves `openseg serve` arguments; `null` means `--help` was asked for. */
@@ -276,6 +287,7 @@ export function loadServeConfig(args: string[], options: ParseOptions = {}): Ser
     logFormat: values.logFormat as LogFormat,
     logLevel: values.logLevel as LogLevel,
     mqtt: mqttConfigFrom(values),
+    databaseExports: databaseTargetsFrom(values.exportUrl),
   };
 }
 

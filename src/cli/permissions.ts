@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { DatabaseTarget } from "../export/db_targets.ts";
 import { dirname, resolve } from "node:path";
 import { loadServeConfig, type ServeConfig, serveOptions } from "../config.ts";
 import type { OptionSpec } from "./options.ts";
@@ -41,6 +42,17 @@ export function servePermissionNeedsFor(
   return config === null ? [] : servePermissionNeeds(config);
 }
 
+/** `host:port` of a database export destination (PostgreSQL's default port is 5432). */
+function exportHost(target: DatabaseTarget): string {
+  const url = new URL(target.kind === "postgres" ? target.connectionString : target.writeUrl);
+  const defaultPort = target.kind === "postgres"
+    ? "5432"
+    : url.protocol === "https:"
+    ? "443"
+    : "80";
+  return `${url.hostname}:${url.port === "" ? defaultPort : url.port}`;
+}
+
 /** The network and file permissions a `serve` configuration needs. */
 export function servePermissionNeeds(config: ServeConfig): PermissionNeed[] {
   const needs: PermissionNeed[] = [];
@@ -61,6 +73,13 @@ export function servePermissionNeeds(config: ServeConfig): PermissionNeed[] {
       descriptors: [{ name: "net", host: `${url.hostname}:${brokerPort}` }],
     });
     if (config.mqtt.caFile !== null) needs.push(readNeed(serveOptions.mqttCa, config.mqtt.caFile));
+  }
+  for (const target of config.databaseExports) {
+    needs.push({
+      option: serveOptions.exportUrl,
+      value: target.label,
+      descriptors: [{ name: "net", host: exportHost(target) }],
+    });
   }
   if (config.dbPath !== ":memory:") needs.push(databaseNeed(serveOptions.db, config.dbPath));
   if (config.tls !== null) {

@@ -7,6 +7,9 @@
  * Delivery is at least once: a batch cut short (acknowledgement lost, gateway stopped) is sent
  * again from the cursor, which is why readings carry stable keys.
  *
+ * Sink-agnostic: the MQTT export and each database export (`db_export.ts`) run their passes
+ * through `intervalForwarder`, each under its own cursor name.
+ *
  * @module
  */
 
@@ -32,26 +35,78 @@ export interface ForwardOptions {
 
 /** One pass over every meter's backlog; resolves with the number of readings acknowledged. */
 export async function forwardIntervals(options: ForwardOptions): Promise<number> {
-  const { db, sink } = options;
+  const { db, sink, batchSize: limit } = options;
   const nowMs = options.nowMs ?? Date.now;
   let acknowledged = 0;
   for (const { meterKey } of listMeters(db)) {
-    while (options.canSend()) {
-      const batch = pendingIntervals(db, { sink, meterKey, limit: options.batchSize });
-      if (batch.length === 0) break;
-      const count = await options.send(meterKey, batch);
+    if (!options.canSend()) break;
+    let batch = pendingIntervals(db, { sink, meterKey, limit });
+    while (batch.length > 0) {
+      const sending = options.send(meterKey, batch);
+      const last = batch[batch.length - 1];
+      // The store is synchronous and the sink is not: the next batch is read while this one is
+      // in flight. It starts after this batch, not at the cursor, which moves only once acked.
+      const next = pendingIntervals(db, {
+        sink,
+        meterKey,
+        limit,
+        after: { startMs: last.startMs, durationS: last.durationS },
+      });
+      const count = await sending;
       if (count > 0) {
-        const last = batch[count - 1];
+        const acked = batch[count - 1];
         saveExportCursor(db, {
           sink,
           meterKey,
-          cursor: { startMs: last.startMs, durationS: last.durationS },
+          cursor: { startMs: acked.startMs, durationS: acked.durationS },
           nowMs: nowMs(),
         });
         acknowledged += count;
       }
       if (count < batch.length) return acknowledged;
+      if (!options.canSend()) return acknowledged;
+      batch = next;
     }
   }
   return acknowledged;
+}
+
+export interface IntervalForwarder {
+  /** Starts a pass now, or one more after the running pass; ignored while `canSend()` is false. */
+  wake(): void;
+  /** Resolves when no pass is running (at once when idle). */
+  settled(): Promise<void>;
+}
+
+/**
+ * Runs `forwardIntervals` passes one at a time, whatever the sink: a wake during a pass asks for
+ * another pass after it (a reading committed meanwhile is not left waiting for the next wake).
+ * `onSent` gets each completed pass's acknowledged count; a pass that throws goes to `onError`,
+ * with the cursor left at the last acknowledged batch.
+ */
+export function intervalForwarder(
+  options: ForwardOptions & {
+    onSent?: (count: number) => void;
+    onError: (error: unknown) => void;
+  },
+): IntervalForwarder {
+  let draining: Promise<void> | null = null;
+  let rerun = false;
+  return {
+    wake() {
+      if (!options.canSend()) return;
+      if (draining !== null) {
+        rerun = true;
+        return;
+      }
+      draining = (async () => {
+        do {
+          rerun = false;
+          const sent = await forwardIntervals(options);
+          options.onSent?.(sent);
+        } while (rerun && options.canSend());
+      })().catch(options.onError).finally(() => (draining = null));
+    },
+    settled: () => draining ?? Promise.resolve(),
+  };
 }

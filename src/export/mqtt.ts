@@ -27,7 +27,8 @@ import { gatewayIdFor } from "../store/gateway_identity.ts";
 import { type PortLink, portLinks } from "../store/port_links.ts";
 import { latestReadings, listMeters } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
-import { forwardIntervals } from "./forward_cursor.ts";
+import { intervalForwarder } from "./forward_cursor.ts";
+import { settlesWithin } from "./settles_within.ts";
 import { discoveryMessages, type DiscoveryMeter, HA_STATUS_TOPIC } from "./ha_discovery.ts";
 import type { MqttConfig } from "./mqtt_config.ts";
 import { describeMqttError } from "./mqtt_errors.ts";
@@ -198,46 +199,32 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
     }
     const payload = livePayload(event.event, event.receivedAtMs);
     if (payload !== null) publishJson(topics.meter(meterId, payload.kind), payload.body, 0);
-    if (event.event.kind === "summation") wakeForwarder();
+    if (event.event.kind === "summation") forwarder.wake();
   };
 
-  let draining: Promise<void> | null = null;
-  let rerun = false;
-  const wakeForwarder = () => {
-    if (state.stopping || !client.connected) return;
-    if (draining !== null) {
-      rerun = true;
-      return;
-    }
-    draining = (async () => {
-      do {
-        rerun = false;
-        state.intervalsSent += await forwardIntervals({
-          db,
-          sink: MQTT_SINK,
-          batchSize,
-          canSend: () => client.connected && !state.stopping,
-          send: async (meterKey, readings) => {
-            const meterId = meterIdOf(meterKey);
-            const topic = topics.meter(meterId, "interval");
-            const results = await Promise.allSettled(
-              readings.map((reading) =>
-                client.publishAsync(
-                  topic,
-                  JSON.stringify(intervalBody({ gatewayId, meterId }, reading)),
-                  { qos: 1 },
-                )
-              ),
-            );
-            const failed = results.findIndex((result) => result.status === "rejected");
-            return failed === -1 ? results.length : failed;
-          },
-        });
-      } while (rerun && client.connected && !state.stopping);
-    })().catch((error) => log(`mqtt: forwarding interval readings failed: ${error}`))
-      .finally(() => (draining = null));
-  };
-
+  const forwarder = intervalForwarder({
+    db,
+    sink: MQTT_SINK,
+    batchSize,
+    canSend: () => client.connected && !state.stopping,
+    send: async (meterKey, readings) => {
+      const meterId = meterIdOf(meterKey);
+      const topic = topics.meter(meterId, "interval");
+      const results = await Promise.allSettled(
+        readings.map((reading) =>
+          client.publishAsync(
+            topic,
+            JSON.stringify(intervalBody({ gatewayId, meterId }, reading)),
+            { qos: 1 },
+          )
+        ),
+      );
+      const failed = results.findIndex((result) => result.status === "rejected");
+      return failed === -1 ? results.length : failed;
+    },
+    onSent: (count) => (state.intervalsSent += count),
+    onError: (error) => log(`mqtt: forwarding interval readings failed: ${error}`),
+  });
   client.on("connect", () => {
     state.connections++;
     state.reconnects = Math.max(0, state.connections - 1);
@@ -254,7 +241,7 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
     client.subscribe(HA_STATUS_TOPIC, { qos: 1 }, (error) => {
       if (error && !state.stopping) log(`mqtt: subscribing to ${HA_STATUS_TOPIC} failed: ${error}`);
     });
-    wakeForwarder();
+    forwarder.wake();
   });
   client.on("message", (topic, payload, packet) => {
     // A retained birth is an old one, delivered on subscribing: this connect just announced all.
@@ -328,11 +315,11 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
           stopGraceMs,
         );
       }
-      if (draining !== null) await settlesWithin(draining, stopGraceMs);
+      await settlesWithin(forwarder.settled(), stopGraceMs);
       // A clean end waits for in-flight acknowledgements; a dead broker gets a forced one.
       if (!(await settlesWithin(client.endAsync(false), stopGraceMs))) await client.endAsync(true);
       // Unacknowledged readings were rejected by the end; the cursor stays before them.
-      await draining;
+      await forwarder.settled();
     },
   };
 }
@@ -342,16 +329,5 @@ function readCaFile(path: string): string {
     return Deno.readTextFileSync(path);
   } catch (error) {
     throw new UsageError(`--mqtt-ca: cannot read '${path}': ${(error as Error).message}`);
-  }
-}
-
-/** True when `promise` settled (either way) within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -51,12 +51,16 @@ const PENDING_WHERE = `
   AND (:startMs IS NULL OR start_ms > :startMs OR (start_ms = :startMs AND duration_s > :durationS))
   AND start_ms + duration_s * 1000 <= (SELECT max(ts_ms) FROM summation WHERE meter_key = :meterKey)`;
 
-/** Up to `limit` complete intervals `sink` has not acknowledged yet, oldest first. */
+/**
+ * Up to `limit` complete intervals `sink` has not acknowledged yet, oldest first; with `after`,
+ * those after that interval instead of after the stored cursor (the next batch, read while the
+ * previous one is in flight).
+ */
 export function pendingIntervals(
   db: DatabaseSync,
-  q: { sink: string; meterKey: string; limit: number },
+  q: { sink: string; meterKey: string; limit: number; after?: ExportCursor },
 ): IntervalReading[] {
-  const cursor = readExportCursor(db, q);
+  const cursor = q.after ?? readExportCursor(db, q);
   const rows = db.prepare(
     `SELECT start_ms AS startMs, duration_s AS durationS, delivered_wh AS deliveredWh,
        received_wh AS receivedWh, quality

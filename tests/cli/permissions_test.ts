@@ -213,6 +213,15 @@ Deno.test("the start task grants the network for --listen, the broker and the lo
     startPermissions([], { OPENSEG_LISTEN: "192.168.1.5:80" }).at(-1),
     "--allow-net=192.168.1.5:80,127.0.0.1",
   );
+  assert.equal(
+    startPermissions([
+      "--export-url",
+      "postgres://openseg:pw@db.lan/energy",
+      "--export-url",
+      "influxdb://influx.lan/energy",
+    ], {}).at(-1),
+    "--allow-net=db.lan:5432,influx.lan:8086,127.0.0.1",
+  );
   // Loopback on any port: the listen address and the connection guard's private hop.
   assert.equal(startPermissions([], {}).at(-1), "--allow-net=127.0.0.1");
 });
