@@ -18,7 +18,7 @@ import {
 import { runPorts } from "./src/cli/ports.ts";
 import { runServe } from "./src/cli/serve.ts";
 import { runStatus } from "./src/cli/status.ts";
-import { UsageError } from "./src/cli/usage_error.ts";
+import { UsageError } from "./src/config/usage_error.ts";
 import { SchemaTooNewError } from "./src/store/migrations.ts";
 
 type CommandRunner = (args: string[]) => Promise<number>;

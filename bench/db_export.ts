@@ -15,7 +15,7 @@
 
 import { startDatabaseExports } from "../src/export/db_export.ts";
 import type { IntervalRow } from "../src/export/database_sink.ts";
-import { type DatabaseTarget, parseExportUrl } from "../src/export/db_targets.ts";
+import { type DatabaseTarget, parseExportUrl } from "../src/config/db_targets.ts";
 import { influxSink, lineProtocol } from "../src/export/influx_sink.ts";
 import {
   createTableSql,

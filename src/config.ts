@@ -5,10 +5,10 @@
  * @module
  */
 
-import { type OptionSpec, parseCommand, type ParseOptions } from "./cli/options.ts";
-import { UsageError } from "./cli/usage_error.ts";
-import { type DatabaseTarget, databaseTargetsFrom } from "./export/db_targets.ts";
-import { type MqttConfig, mqttConfigFrom } from "./export/mqtt_config.ts";
+import { type OptionSpec, parseCommand, type ParseOptions } from "./config/options.ts";
+import { UsageError } from "./config/usage_error.ts";
+import { type DatabaseTarget, databaseTargetsFrom } from "./config/db_targets.ts";
+import { type MqttConfig, mqttConfigFrom } from "./config/mqtt_config.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 
 /** The option table for `openseg serve`; also the source of its `--help`. */

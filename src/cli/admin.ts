@@ -7,8 +7,8 @@
 
 import { passwordProblem, setOwnerPassword } from "../auth/owner.ts";
 import { openDatabase } from "../store/db.ts";
-import { formatHelp, parseCommand } from "./options.ts";
-import { UsageError } from "./usage_error.ts";
+import { formatHelp, parseCommand } from "../config/options.ts";
+import { UsageError } from "../config/usage_error.ts";
 
 const adminOptions = {
   db: {

@@ -8,8 +8,8 @@
 
 import { type AppInfo, listApps, registerApp, removeApp } from "../auth/apps.ts";
 import { openDatabase } from "../store/db.ts";
-import { formatHelp, parseCommand } from "./options.ts";
-import { UsageError } from "./usage_error.ts";
+import { formatHelp, parseCommand } from "../config/options.ts";
+import { UsageError } from "../config/usage_error.ts";
 
 const dbOption = {
   flag: "db",

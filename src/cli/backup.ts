@@ -18,9 +18,9 @@
 
 import { backup, DatabaseSync } from "node:sqlite";
 import { basename, dirname, join } from "node:path";
-import { formatHelp, parseCommand } from "./options.ts";
+import { formatHelp, parseCommand } from "../config/options.ts";
 import { databaseNeed, directoryNeed, type PermissionNeed } from "./permissions.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "../config/usage_error.ts";
 
 const backupOptions = {
   db: {

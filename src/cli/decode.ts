@@ -8,7 +8,7 @@
 import type { MeterEvent } from "../radio/events.ts";
 import { FragmentSplitter } from "../radio/framing.ts";
 import { decodeFragment } from "../radio/raven/decode.ts";
-import { formatHelp, parseCommand } from "./options.ts";
+import { formatHelp, parseCommand } from "../config/options.ts";
 
 const decodeOptions = {} as const;
 

@@ -7,7 +7,7 @@
  */
 
 import { serveOptions } from "../config.ts";
-import type { OptionSpec } from "./options.ts";
+import type { OptionSpec } from "../config/options.ts";
 
 /** The documented option tables, by the marker name used in `docs/cli.md`. */
 export const DOCUMENTED_OPTIONS: Readonly<Record<string, Record<string, OptionSpec>>> = {

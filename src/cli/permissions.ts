@@ -9,10 +9,10 @@
  * @module
  */
 
-import type { DatabaseTarget } from "../export/db_targets.ts";
+import type { DatabaseTarget } from "../config/db_targets.ts";
 import { dirname, resolve } from "node:path";
 import { loadServeConfig, type ServeConfig, serveOptions } from "../config.ts";
-import type { OptionSpec } from "./options.ts";
+import type { OptionSpec } from "../config/options.ts";
 
 /** One thing an option makes the process do, and the permission it takes. */
 export interface PermissionNeed {

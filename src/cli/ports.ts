@@ -5,7 +5,7 @@
  */
 
 import { listSerialPorts, type SerialPortInfo } from "../../ffi/libserialport.ts";
-import { formatHelp, parseCommand } from "./options.ts";
+import { formatHelp, parseCommand } from "../config/options.ts";
 
 const portsOptions = {
   json: { flag: "json", type: "boolean", description: "print JSON instead of a table" },

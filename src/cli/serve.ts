@@ -10,7 +10,7 @@ import { createApp } from "../app.ts";
 import { loadServeConfig, type ServeConfig, serveOptions } from "../config.ts";
 import { createLogger } from "../log.ts";
 import type { MeterEvent } from "../radio/events.ts";
-import { formatHelp } from "./options.ts";
+import { formatHelp } from "../config/options.ts";
 
 const SUMMARY_EVERY_MS = 10_000;
 

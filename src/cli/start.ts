@@ -11,7 +11,7 @@
  */
 
 import { servePermissionNeedsFor } from "./permissions.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "../config/usage_error.ts";
 
 const MAIN_PATH = new URL("../../main.ts", import.meta.url).pathname;
 const FIXED_PERMISSIONS = ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write"];

@@ -8,7 +8,7 @@
 
 import { openDatabase } from "../store/db.ts";
 import { type MeterStatus, storeStatus } from "../store/queries.ts";
-import { formatHelp, parseCommand } from "./options.ts";
+import { formatHelp, parseCommand } from "../config/options.ts";
 
 const statusOptions = {
   db: {

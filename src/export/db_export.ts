@@ -24,7 +24,7 @@ import { listMeters } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
 import type { DatabaseSink } from "./database_sink.ts";
 import { SinkFailure, type SinkFailureKind } from "./database_sink.ts";
-import type { DatabaseTarget } from "./db_targets.ts";
+import type { DatabaseTarget } from "../config/db_targets.ts";
 import { intervalForwarder } from "./forward_cursor.ts";
 import { influxSink } from "./influx_sink.ts";
 import { postgresSink } from "./postgres_sink.ts";

@@ -17,7 +17,7 @@ import {
   permissionAdvice,
   SinkFailure,
 } from "./database_sink.ts";
-import type { InfluxTarget } from "./db_targets.ts";
+import type { InfluxTarget } from "../config/db_targets.ts";
 
 /** Line protocol for `rows`, one point per line. */
 export function lineProtocol(measurement: string, rows: IntervalRow[]): string {

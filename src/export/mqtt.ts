@@ -20,7 +20,7 @@
 
 import { connect, type MqttClient } from "mqtt";
 import type { DatabaseSync } from "node:sqlite";
-import { UsageError } from "../cli/usage_error.ts";
+import { UsageError } from "../config/usage_error.ts";
 import type { LiveBus, LiveEvent } from "../live/bus.ts";
 import { pendingIntervalCount } from "../store/export_cursor.ts";
 import { gatewayIdFor } from "../store/gateway_identity.ts";
@@ -30,7 +30,7 @@ import { usagePointIdFor } from "../store/usage_points.ts";
 import { intervalForwarder } from "./forward_cursor.ts";
 import { settlesWithin } from "./settles_within.ts";
 import { discoveryMessages, type DiscoveryMeter, HA_STATUS_TOPIC } from "./ha_discovery.ts";
-import type { MqttConfig } from "./mqtt_config.ts";
+import type { MqttConfig } from "../config/mqtt_config.ts";
 import { describeMqttError } from "./mqtt_errors.ts";
 import { intervalBody, linkBody, livePayload, storedPayloads } from "./mqtt_payloads.ts";
 import { type MqttTopics, mqttTopics } from "./mqtt_topics.ts";

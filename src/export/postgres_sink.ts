@@ -18,7 +18,7 @@ import {
   permissionAdvice,
   SinkFailure,
 } from "./database_sink.ts";
-import type { PostgresTarget } from "./db_targets.ts";
+import type { PostgresTarget } from "../config/db_targets.ts";
 
 /** The table's columns and their types as `format_type` names them. */
 export const POSTGRES_COLUMNS = {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadServeConfig } from "../../src/config.ts";
-import { UsageError } from "../../src/cli/usage_error.ts";
+import { UsageError } from "../../src/config/usage_error.ts";
 
 const noFile = (path: string): string => {
   throw new Error(`no such file ${path}`);

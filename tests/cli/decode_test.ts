@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { decodeToNdjson, runDecode } from "../../src/cli/decode.ts";
-import { UsageError } from "../../src/cli/usage_error.ts";
+import { UsageError } from "../../src/config/usage_error.ts";
 
 const CAPTURES = new URL("../../../shared/reference/raven/", import.meta.url);
 

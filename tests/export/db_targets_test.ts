@@ -7,9 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { UsageError } from "../../src/cli/usage_error.ts";
+import { UsageError } from "../../src/config/usage_error.ts";
 import { loadServeConfig } from "../../src/config.ts";
-import { parseExportUrl } from "../../src/export/db_targets.ts";
+import { parseExportUrl } from "../../src/config/db_targets.ts";
 
 Deno.test("postgres:// URLs: connection string, table, cursor name, label without password", () => {
   const target = parseExportUrl("postgres://open%40seg:p%2Fss@db.lan/energy?table=meters.readings");

@@ -16,7 +16,7 @@
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { startDatabaseExports } from "../../src/export/db_export.ts";
-import { type InfluxTarget, parseExportUrl } from "../../src/export/db_targets.ts";
+import { type InfluxTarget, parseExportUrl } from "../../src/config/db_targets.ts";
 import { influxSink } from "../../src/export/influx_sink.ts";
 import { LiveBus } from "../../src/live/bus.ts";
 import { simulatedMacs } from "../../src/sources.ts";

@@ -8,11 +8,11 @@
  */
 
 import assert from "node:assert/strict";
-import { UsageError } from "../../src/cli/usage_error.ts";
+import { UsageError } from "../../src/config/usage_error.ts";
 import { loadServeConfig } from "../../src/config.ts";
 import { startMqttExport } from "../../src/export/mqtt.ts";
 import { countLiveEvents, renderMetrics } from "../../src/app/metrics.ts";
-import type { MqttConfig } from "../../src/export/mqtt_config.ts";
+import type { MqttConfig } from "../../src/config/mqtt_config.ts";
 import { countRows } from "../e2e/helpers.ts";
 import { makeTestCertificate } from "../http/tls_fixture.ts";
 import { freePort, startBroker, subscriber } from "./broker.ts";

@@ -14,7 +14,7 @@
 
 import assert from "node:assert/strict";
 import { startDatabaseExports } from "../../src/export/db_export.ts";
-import { parseExportUrl, type PostgresTarget } from "../../src/export/db_targets.ts";
+import { parseExportUrl, type PostgresTarget } from "../../src/config/db_targets.ts";
 import { createTableSql, postgresSink } from "../../src/export/postgres_sink.ts";
 import { settlesWithin } from "../../src/export/settles_within.ts";
 import { LiveBus } from "../../src/live/bus.ts";

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/usage_error.ts";
+import { UsageError } from "./usage_error.ts";
 
 export interface PostgresTarget {
   kind: "postgres";

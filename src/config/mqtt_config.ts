@@ -5,7 +5,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/usage_error.ts";
+import { UsageError } from "./usage_error.ts";
 
 export interface MqttConfig {
   /** `mqtt://host[:port]` or `mqtts://host[:port]`, without credentials in it. */
