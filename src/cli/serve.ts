@@ -84,6 +84,7 @@ async function serve(config: ServeConfig): Promise<void> {
     retentionHours: config.retentionHours,
     intervalMinutes: config.intervalMinutes,
     pollSeconds: config.pollSeconds,
+    logger: log,
     onLinkState: (port, state, detail) =>
       (state === "disconnected" ? log.warn : log.info)(
         `[${port}] link ${state}${detail ? `: ${detail}` : ""}`,

@@ -6,6 +6,8 @@
  * every later reading is split after that point (`interval_deriver.ts`), so a complete row never
  * changes again and can be sent exactly once. The cursor lives outside the ring, so it survives
  * restarts; rows the ring trimmed before they were sent are gone (the outage outlasted the window).
+ * The one exception: a gap repair replaces estimated intervals by the meter's own and rewinds the
+ * cursors (`rewindExportCursors`), so sinks receive those again under the same key.
  *
  * @module
  */
@@ -32,17 +34,60 @@ export function readExportCursor(
   return row === undefined ? null : { startMs: row.startMs, durationS: row.durationS };
 }
 
-/** Records that `sink` acknowledged everything up to and including `cursor`. */
+/**
+ * Records that `sink` acknowledged everything up to and including `cursor`. With `expected` (the
+ * cursor the batch was read after), only when the cursor still stands there: a gap repair that
+ * rewound it meanwhile wins, and the repaired intervals are sent again. False when not saved.
+ */
 export function saveExportCursor(
   db: DatabaseSync,
-  q: { sink: string; meterKey: string; cursor: ExportCursor; nowMs: number },
-): void {
+  q: {
+    sink: string;
+    meterKey: string;
+    cursor: ExportCursor;
+    nowMs: number;
+    expected?: ExportCursor | null;
+  },
+): boolean {
+  if (q.expected) {
+    return db.prepare(
+      `UPDATE export_cursors SET start_ms = ?, duration_s = ?, updated_ms = ?
+       WHERE sink = ? AND meter_key = ? AND start_ms = ? AND duration_s = ?`,
+    ).run(
+      q.cursor.startMs,
+      q.cursor.durationS,
+      q.nowMs,
+      q.sink,
+      q.meterKey,
+      q.expected.startMs,
+      q.expected.durationS,
+    ).changes > 0;
+  }
   db.prepare(
     `INSERT INTO export_cursors (sink, meter_key, start_ms, duration_s, updated_ms)
      VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (sink, meter_key) DO UPDATE SET start_ms = excluded.start_ms,
        duration_s = excluded.duration_s, updated_ms = excluded.updated_ms`,
   ).run(q.sink, q.meterKey, q.cursor.startMs, q.cursor.durationS, q.nowMs);
+  return true;
+}
+
+/**
+ * Moves every sink's cursor of `meterKey` back to just before the interval starting at `startMs`
+ * when it had passed it, so intervals changed since they were sent (gap repair) are sent again
+ * under the same key. A cursor of (`startMs`, 0) acknowledges nothing at or after `startMs`.
+ */
+export function rewindExportCursors(
+  db: DatabaseSync,
+  q: { meterKey: string; startMs: number; nowMs: number },
+): number {
+  return Number(
+    db.prepare(
+      `UPDATE export_cursors SET start_ms = :startMs, duration_s = 0, updated_ms = :nowMs
+       WHERE meter_key = :meterKey
+         AND (start_ms > :startMs OR (start_ms = :startMs AND duration_s > 0))`,
+    ).run({ meterKey: q.meterKey, startMs: q.startMs, nowMs: q.nowMs }).changes,
+  );
 }
 
 /** Complete intervals after the cursor (null: from the oldest kept), oldest first. */

@@ -26,6 +26,8 @@
  * - Migration 6 removes the radio's secrets stored in clear by migration 1: `devices.install_code`
  *   becomes `install_code_last4` (the last four hex digits), `meters.auth` is dropped (see
  *   `secrets.ts`). It runs with `scrub`, so no copy of the old values stays in the file or WAL.
+ * - Migration 9 adds `intervals.source`: where a row's energy comes from (`INTERVAL_SOURCES`),
+ *   so an interval the meter itself reported after an outage (gap repair) is told apart.
  *
  * @module
  */
@@ -45,6 +47,12 @@ export interface Migration {
 
 /** Interval quality codes as stored; higher is worse, so `max()` merges them. */
 export const QUALITY_CODES = { valid: 0, estimated: 1, questionable: 2 } as const;
+
+/**
+ * Interval source codes as stored: `derived` from register readings (`intervals.ts`), or the
+ * `meter`'s own interval data (`get_profile_data`, see `gap_repair.ts`).
+ */
+export const INTERVAL_SOURCES = { derived: 0, meter: 1 } as const;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -310,6 +318,11 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE meters SET auth = NULL;
       ALTER TABLE meters DROP COLUMN auth;
     `,
+  },
+  {
+    version: 9,
+    // INTERVAL_SOURCES; rows stored before are all derived.
+    sql: "ALTER TABLE intervals ADD COLUMN source INTEGER NOT NULL DEFAULT 0;",
   },
 ];
 
