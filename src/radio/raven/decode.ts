@@ -1002,10 +1002,11 @@ function build(def: FragmentDef, v: FieldValues, warnings: string[]): MeterEvent
 }
 
 /**
- * The IntervalData of a ProfileData, newest first, or none when the fragment contradicts itself:
- * a NumberOfPeriodsDelivered that disagrees with the values sent or was refused, more than 12
- * values, or values with a failure Status. Which value is which interval then cannot be trusted.
- * A fragment without the count (some EAGLE bodies) is taken at its values.
+ * The IntervalData of a ProfileData, newest first, or none when the fragment cannot be trusted: a
+ * value refused (whatever garbled one may have garbled its neighbours; `0xFFFFFF` is the meter's
+ * own "invalid" and only that interval's), a NumberOfPeriodsDelivered that disagrees with the
+ * values sent or was refused, more than 12 values, or values with a failure Status. A fragment
+ * without the count (some EAGLE bodies) is taken at its values.
  */
 function profileIntervals(v: FieldValues, warnings: string[]): (number | null)[] {
   const values = v.list("IntervalData").map((e) => typeof e.value === "number" ? e.value : null);
@@ -1014,7 +1015,8 @@ function profileIntervals(v: FieldValues, warnings: string[]): (number | null)[]
   const delivered = v.num("NumberOfPeriodsDelivered");
   const status = v.num("Status");
   let problem: string | null = null;
-  if (refused) problem = "NumberOfPeriodsDelivered refused";
+  if (v.errors?.has("IntervalData")) problem = "a value refused";
+  else if (refused) problem = "NumberOfPeriodsDelivered refused";
   else if (delivered !== null && delivered !== values.length) {
     problem = `NumberOfPeriodsDelivered is ${delivered} but ${values.length} sent`;
   } else if (values.length > PROFILE_PERIODS.max) problem = `${values.length} sent, at most 12`;

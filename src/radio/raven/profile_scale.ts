@@ -2,7 +2,8 @@
  * Scales the raw counts of `ProfileData` to Wh. The fragment carries no Multiplier/Divisor
  * (manual p.29); a meter's interval channel counts in its summation register's unit (PROTOCOL.md
  * §4, an inference), so the adapter remembers each meter's last summation scaling and applies it
- * here. A value implausible once scaled (`plausible_range.ts`) is refused with a warning.
+ * here. A value implausible once scaled (`plausible_range.ts`) refuses the whole fragment, as a
+ * garbled one does in the decoder: the scaling or the fragment is wrong, not just that interval.
  *
  * @module
  */
@@ -35,12 +36,16 @@ export class ProfileScaler {
       return;
     }
     const range = intervalEnergyWh(event.intervalS);
-    event.intervalsWh = event.intervals.map((raw) => {
-      if (raw === null) return null;
-      const wh = scaleToMilli(raw, scale.multiplier, scale.divisor);
-      if (isPlausible(wh, range)) return wh;
-      warnings.push(`IntervalData: implausible once scaled: ${wh} Wh in ${event.intervalS} s`);
-      return null;
-    });
+    const scaled = event.intervals.map((raw) =>
+      raw === null ? null : scaleToMilli(raw, scale.multiplier, scale.divisor)
+    );
+    const implausible = scaled.find((wh) => wh !== null && !isPlausible(wh, range));
+    if (implausible !== undefined) {
+      warnings.push(
+        `IntervalData: ${implausible} Wh in ${event.intervalS} s is implausible; all discarded`,
+      );
+      return;
+    }
+    event.intervalsWh = scaled;
   }
 }
