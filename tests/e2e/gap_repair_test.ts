@@ -12,12 +12,15 @@ import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { closeFd, PseudoTerminal } from "../../ffi/libc.ts";
 import { SerialPort } from "../../ffi/libserialport.ts";
+import { MQTT_SINK, startMqttExport } from "../../src/export/mqtt.ts";
 import { startGateway } from "../../src/gateway.ts";
+import { LiveBus } from "../../src/live/bus.ts";
 import { type ProfileSupport, startSimulatedMeter } from "../../src/sim/device.ts";
 import { createHousehold, type HouseholdOptions } from "../../src/sim/household.ts";
 import type { PortSource } from "../../src/sources.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { QUALITY_CODES } from "../../src/store/migrations.ts";
+import { startBroker, subscriber } from "../export/broker.ts";
 import { waitFor } from "./helpers.ts";
 
 const METER = "0x0013500100e2e0a1";
@@ -63,8 +66,14 @@ function simulatedMeter(profileSupport: ProfileSupport) {
   return { meter, source, close, twin: createHousehold(householdOptions) };
 }
 
-function gatewayOn(db: DatabaseSync, source: PortSource, logs: string[]) {
+function gatewayOn(
+  db: DatabaseSync,
+  source: PortSource,
+  logs: string[],
+  more: { bus?: LiveBus; recheckMs?: number } = {},
+) {
   return startGateway({
+    bus: more.bus,
     db,
     ports: [source],
     retentionHours: 48,
@@ -75,7 +84,7 @@ function gatewayOn(db: DatabaseSync, source: PortSource, logs: string[]) {
       warn: (line) => logs.push(`warn ${line}`),
     },
     // Fast pacing for the test; the defaults (1 s apart) are measured in docs/gap_repair.md.
-    gapRepair: { pauseMs: 20, replyTimeoutMs: 2000, settleMs: 50 },
+    gapRepair: { pauseMs: 20, replyTimeoutMs: 2000, settleMs: 50, recheckMs: more.recheckMs },
   });
 }
 
@@ -209,3 +218,76 @@ Deno.test("a meter without get_profile_data support: intervals stay estimated, o
   db.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a link lost for 2 hours: repaired intervals reach MQTT again under the same key", async () => {
+  const broker = await startBroker();
+  const { client, messages } = await subscriber(broker.url, "openseg/+/meter/+/interval");
+  const dir = await Deno.makeTempDir({ prefix: "openseg-gap-" });
+  const db = openDatabase(`${dir}/gateway.db`);
+  const sim = simulatedMeter("full");
+  const logs: string[] = [];
+  const bus = new LiveBus();
+  // No link event marks a meter that merely fell silent: the periodic recheck finds its gap.
+  const gateway = gatewayOn(db, sim.source, logs, { bus, recheckMs: 200 });
+  const exporter = startMqttExport({
+    db,
+    bus,
+    config: {
+      url: broker.url,
+      username: null,
+      password: null,
+      caFile: null,
+      clientId: null,
+      prefix: "openseg",
+    },
+    softwareVersion: "0.0.0-test",
+    reconnectPeriodMs: 200,
+    log: (line) => logs.push(`mqtt ${line}`),
+  });
+  const bodies = () => messages.map((m) => JSON.parse(m.text) as Record<string, unknown>);
+  try {
+    await waitFor("intervals sent", () => bodies().length >= 6);
+    sim.meter.setLinkUp(false);
+    const lostMs = sim.meter.simTimeMs;
+    await waitFor("two hours", () => sim.meter.simTimeMs > lostMs + 2 * HOUR_MS);
+    sim.meter.setLinkUp(true);
+    await waitFor(
+      "estimated intervals sent",
+      () => bodies().some((b) => b.quality === "estimated"),
+    );
+    await waitFor("repaired", () =>
+      intervals(db).filter((row) => row.source === 1).length >= 24 &&
+      intervals(db).every((row) => row.quality === QUALITY_CODES.valid));
+    await waitFor("backlog drained", () => exporter.backlogIntervals() === 0);
+  } finally {
+    await exporter.stop();
+    await gateway.stop();
+    await sim.close();
+    await client.endAsync();
+    await broker.stop();
+  }
+  const repaired = intervals(db).filter((row) => row.source === 1);
+  const byKey = Map.groupBy(bodies(), (b) => b.key as string);
+  for (const row of repaired) {
+    const sent = [...byKey.values()].find((list) => list[0].startMs === row.start_ms);
+    assert.ok(sent, `interval ${row.start_ms} was sent`);
+    // First as estimated, last as the meter's values, under one key.
+    assert.equal(sent[0].quality, "estimated");
+    const last = sent.at(-1)!;
+    assert.equal(last.quality, "valid");
+    assert.equal(last.deliveredWh, row.delivered_wh);
+    assert.equal(last.receivedWh, row.received_wh);
+  }
+  // The cursor moved on from where the repair had rewound it.
+  assert.equal(rewoundCursors(db), 0);
+  assert.deepEqual(logs.filter((line) => line.startsWith("warn")), []);
+  db.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+function rewoundCursors(db: DatabaseSync): number {
+  const row = db.prepare(
+    "SELECT count(*) AS n FROM export_cursors WHERE sink = ? AND meter_key = ? AND duration_s = 0",
+  ).get(MQTT_SINK, METER);
+  return Number(row?.n ?? 0);
+}
