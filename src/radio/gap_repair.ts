@@ -145,6 +145,8 @@ export class GapRepairer {
   #stopped = false;
   #lastPassMs = -Infinity;
   #pending: { meter: string; resolve: (reply: Reply) => void } | null = null;
+  /** An `Unknown command` warning came while a request was pending (see `observe`). */
+  #unknownCommand = false;
   #lastRequestMs = -Infinity;
 
   constructor(options: GapRepairOptions) {
@@ -173,7 +175,9 @@ export class GapRepairer {
         }
         break;
       case "deviceWarning":
-        if (UNKNOWN_COMMAND.test(event.text)) this.#answer("unknownCommand");
+        // Not proof on its own: warnings carry no request, and another command may have caused
+        // it. It decides only if no ProfileData follows before the timeout.
+        if (this.#pending && UNKNOWN_COMMAND.test(event.text)) this.#unknownCommand = true;
         break;
       case "connection":
         // The meter rejoined after the radio lost it: its gap is closed by the next summation.
@@ -445,6 +449,7 @@ export class GapRepairer {
     if (waitMs > 0) await this.#sleep(waitMs);
     if (this.#stopped) return "gone";
     const reply = new Promise<Reply>((resolve) => (this.#pending = { meter, resolve }));
+    this.#unknownCommand = false;
     this.#lastRequestMs = this.#options.now();
     this.stats.requests++;
     try {
@@ -454,7 +459,10 @@ export class GapRepairer {
       this.#pending = null;
       return "gone";
     }
-    const timer = setTimeout(() => this.#answer("timeout"), this.#options.replyTimeoutMs);
+    const timer = setTimeout(
+      () => this.#answer(this.#unknownCommand ? "unknownCommand" : "timeout"),
+      this.#options.replyTimeoutMs,
+    );
     try {
       const answer = await reply;
       return this.#stopped ? "gone" : answer;

@@ -84,7 +84,7 @@ function gatewayOn(
       warn: (line) => logs.push(`warn ${line}`),
     },
     // Fast pacing for the test; the defaults (1 s apart) are measured in docs/gap_repair.md.
-    gapRepair: { pauseMs: 20, replyTimeoutMs: 2000, settleMs: 50, recheckMs: more.recheckMs },
+    gapRepair: { pauseMs: 20, replyTimeoutMs: 1000, settleMs: 50, recheckMs: more.recheckMs },
   });
 }
 
@@ -190,34 +190,43 @@ Deno.test("after a 2-hour outage every interval the meter holds is repaired with
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("a meter without get_profile_data support: intervals stay estimated, one warning says why", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "openseg-gap-" });
-  const db = openDatabase(`${dir}/gateway.db`);
-  const sim = simulatedMeter("unsupported");
-  const logs: string[] = [];
-  const { second, outageFromMs, outageToMs } = await outage(db, sim, logs);
-  try {
-    await waitFor("the warning", () => warningCount(db, "profileUnsupported") > 0);
-    // Another simulated hour of readings: passes keep running, the meter is not asked again.
-    const atMs = sim.meter.simTimeMs;
-    await waitFor("an hour more", () => newestSummationMs(db) > atMs + HOUR_MS);
-  } finally {
-    await second.stop();
-    await sim.close();
-  }
-  const estimated = intervals(db).filter((row) =>
-    row.start_ms + INTERVAL_MS > outageFromMs && row.start_ms < outageToMs
-  );
-  assert.ok(estimated.length >= 24);
-  assert.ok(estimated.every((row) => row.quality === QUALITY_CODES.estimated && row.source === 0));
-  assert.equal(warningCount(db, "profileUnsupported"), 1);
-  const warnings = logs.filter((line) => line.startsWith("warn"));
-  assert.equal(warnings.length, 1, warnings.join("\n"));
-  assert.match(warnings[0], /cannot repair gaps: Status 2 \(channel not supported\)/);
-  assert.equal(sim.meter.receivedCommands.filter((c) => c.name === "getProfileData").length, 1);
-  db.close();
-  await Deno.remove(dir, { recursive: true });
-});
+const UNSUPPORTED: [ProfileSupport, RegExp][] = [
+  ["unsupported", /cannot repair gaps: Status 2 \(channel not supported\) for the Delivered/],
+  ["unknownCommand", /cannot repair gaps: the radio answers "Unknown command"/],
+];
+
+for (const [support, why] of UNSUPPORTED) {
+  Deno.test(`a meter without get_profile_data (${support}): intervals stay estimated, one warning says why`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "openseg-gap-" });
+    const db = openDatabase(`${dir}/gateway.db`);
+    const sim = simulatedMeter(support);
+    const logs: string[] = [];
+    const { second, outageFromMs, outageToMs } = await outage(db, sim, logs);
+    try {
+      await waitFor("the warning", () => warningCount(db, "profileUnsupported") > 0);
+      // Another simulated hour of readings: passes keep running, the meter is not asked again.
+      const atMs = sim.meter.simTimeMs;
+      await waitFor("an hour more", () => newestSummationMs(db) > atMs + HOUR_MS);
+    } finally {
+      await second.stop();
+      await sim.close();
+    }
+    const estimated = intervals(db).filter((row) =>
+      row.start_ms + INTERVAL_MS > outageFromMs && row.start_ms < outageToMs
+    );
+    assert.ok(estimated.length >= 24);
+    assert.ok(
+      estimated.every((row) => row.quality === QUALITY_CODES.estimated && row.source === 0),
+    );
+    assert.equal(warningCount(db, "profileUnsupported"), 1);
+    const warnings = logs.filter((line) => line.startsWith("warn"));
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], why);
+    assert.equal(sim.meter.receivedCommands.filter((c) => c.name === "getProfileData").length, 1);
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  });
+}
 
 Deno.test("a link lost for 2 hours: repaired intervals reach MQTT again under the same key", async () => {
   const broker = await startBroker();
