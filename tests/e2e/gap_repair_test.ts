@@ -181,6 +181,10 @@ Deno.test("after a 2-hour outage every interval the meter holds is repaired with
   assert.deepEqual(ends, [...ends].sort((a, b) => a - b));
   assert.ok(asks.every((c) => c.numberOfPeriods >= 1 && c.numberOfPeriods <= 12));
   assert.ok(asks.length >= 2 * Math.ceil(touched.length / 12), `${asks.length} requests`);
+  const stats = second.repairers[0].stats;
+  assert.equal(stats.requests, asks.length);
+  assert.equal(stats.repaired, repaired.length);
+  assert.ok(stats.passes >= 1);
   assert.ok(
     logs.some((line) => line.startsWith("info") && line.includes("gap repair")),
     logs.join("\n"),
