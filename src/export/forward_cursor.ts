@@ -11,7 +11,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { pendingIntervals, readExportCursor, saveExportCursor } from "../store/export_cursor.ts";
+import { intervalRevision, pendingIntervals, saveExportCursor } from "../store/export_cursor.ts";
 import { type IntervalReading, listMeters } from "../store/queries.ts";
 
 export interface ForwardOptions {
@@ -37,7 +37,7 @@ export async function forwardIntervals(options: ForwardOptions): Promise<number>
   let acknowledged = 0;
   for (const { meterKey } of listMeters(db)) {
     while (options.canSend()) {
-      const before = readExportCursor(db, { sink, meterKey });
+      const revision = intervalRevision(db, meterKey);
       const batch = pendingIntervals(db, { sink, meterKey, limit: options.batchSize });
       if (batch.length === 0) break;
       const count = await options.send(meterKey, batch);
@@ -48,8 +48,8 @@ export async function forwardIntervals(options: ForwardOptions): Promise<number>
           meterKey,
           cursor: { startMs: last.startMs, durationS: last.durationS },
           nowMs: nowMs(),
-          // A gap repair may have rewound the cursor while the batch was out.
-          expected: before,
+          // A gap repair while the batch was out rewound the cursor: it stays there.
+          revision,
         });
         acknowledged += count;
       }

@@ -5,9 +5,10 @@
  * store, which replaces the estimated rows.
  *
  * Per link: one request in flight, a pause of `pauseMs` between requests, at most 12 periods per
- * request (manual p.29), windows oldest first. A pass starts when a meter's summation arrives
- * after the link came back (that reading is what closes the gap in the store) and then at most
- * every `recheckMs`, so a gap without any link event (a silent meter) is found too. What the meter
+ * request (manual p.29), windows oldest first. A pass starts on each of the first summations
+ * after the link came back (those readings close the gap in the store) until one finds something
+ * to ask, and then at most every `recheckMs`, so a gap without any link event (a silent meter) is
+ * found too. What the meter
  * answers is mapped back by its `EndTime` (newest first) and `ProfileIntervalPeriod`; Status 1–5,
  * `Unknown command`, silence and replies that contradict the request are handled as the protocol
  * says, each counted, and logged once per meter and kind. A meter that does not support the
@@ -98,6 +99,8 @@ const MAX_PERIODS = PROFILE_PERIODS.max;
 /** Unanswered requests in a row after which a meter counts as not supporting the command. */
 const MAX_SILENT_REQUESTS = 3;
 const UNKNOWN_COMMAND = /unknown command/i;
+/** See `GapRepairer.#armed`. */
+const ARMED_SUMMATIONS = 3;
 
 /** A reply, or why none came (`gone`: the link dropped or the repairer stopped). */
 type Reply = ProfileDataEvent | "unknownCommand" | "timeout" | "gone";
@@ -140,7 +143,12 @@ export class GapRepairer {
   readonly #due = new Set<string>();
   readonly #sleepers = new Set<() => void>();
   readonly stats: GapRepairStats = { requests: 0, repaired: 0, passes: 0 };
-  #armed = false;
+  /**
+   * Summations that still start a pass at once after the link came back. More than one: the
+   * reading that closes a long gap may be held by the store until the next one agrees
+   * (`store/time_leap.ts`), so the first pass can find nothing yet.
+   */
+  #armed = 0;
   #running: Promise<void> | null = null;
   #stopped = false;
   #lastPassMs = -Infinity;
@@ -162,7 +170,7 @@ export class GapRepairer {
 
   /** The link's state: a (re)connected link arms a pass on the next summation. */
   linkState(state: LinkState): void {
-    if (state === "connected") this.#armed = true;
+    if (state === "connected") this.#armed = ARMED_SUMMATIONS;
     else if (state === "disconnected" || state === "closed") this.#answer("gone");
   }
 
@@ -181,7 +189,7 @@ export class GapRepairer {
         break;
       case "connection":
         // The meter rejoined after the radio lost it: its gap is closed by the next summation.
-        if (event.connected) this.#armed = true;
+        if (event.connected) this.#armed = ARMED_SUMMATIONS;
         break;
       case "summation":
         if (event.meter !== null) this.#onSummation(event.meter);
@@ -199,8 +207,8 @@ export class GapRepairer {
 
   #onSummation(meter: string): void {
     const sinceLastMs = this.#options.now() - this.#lastPassMs;
-    if (this.#stopped || (!this.#armed && sinceLastMs < this.#options.recheckMs)) return;
-    this.#armed = false;
+    if (this.#stopped || (this.#armed === 0 && sinceLastMs < this.#options.recheckMs)) return;
+    this.#armed = Math.max(0, this.#armed - 1);
     this.#lastPassMs = this.#options.now();
     this.#due.add(meter);
     this.#running ??= this.#drain().finally(() => (this.#running = null));
@@ -242,6 +250,7 @@ export class GapRepairer {
     while (!this.#stopped && state.unsupported === null) {
       const window = this.#nextWindow(meter, state);
       if (window === null) break;
+      this.#armed = 0;
       const delivered = await this.#ask(meter, state, window, "Delivered");
       if (delivered.kind === "stop") break;
       if (delivered.kind === "retry") continue;

@@ -27,7 +27,9 @@
  *   becomes `install_code_last4` (the last four hex digits), `meters.auth` is dropped (see
  *   `secrets.ts`). It runs with `scrub`, so no copy of the old values stays in the file or WAL.
  * - Migration 9 adds `intervals.source`: where a row's energy comes from (`INTERVAL_SOURCES`),
- *   so an interval the meter itself reported after an outage (gap repair) is told apart.
+ *   so an interval the meter itself reported after an outage (gap repair) is told apart, and
+ *   `meters.interval_revision`, which each gap repair bumps so an exporter's batch read before it
+ *   cannot move a cursor past the repaired intervals (`export_cursor.ts`).
  *
  * @module
  */
@@ -321,8 +323,12 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 9,
-    // INTERVAL_SOURCES; rows stored before are all derived.
-    sql: "ALTER TABLE intervals ADD COLUMN source INTEGER NOT NULL DEFAULT 0;",
+    sql: `
+      -- INTERVAL_SOURCES; rows stored before are all derived.
+      ALTER TABLE intervals ADD COLUMN source INTEGER NOT NULL DEFAULT 0;
+      -- Bumped by each gap repair of the meter (export_cursor.ts).
+      ALTER TABLE meters ADD COLUMN interval_revision INTEGER NOT NULL DEFAULT 0;
+    `,
   },
 ];
 

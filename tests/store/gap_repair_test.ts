@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import {
+  intervalRevision,
   pendingIntervals,
   readExportCursor,
   saveExportCursor,
@@ -120,7 +121,7 @@ Deno.test("a repair rewinds export cursors past it, so sinks get the intervals a
     const early = { startMs: T0, durationS: 300 };
     saveExportCursor(db, { sink: "db", meterKey: METER_A, cursor: early, nowMs: 1 });
     // A batch the mqtt sink read before the repair, acknowledged after it.
-    const inFlight = readExportCursor(db, { sink: "mqtt", meterKey: METER_A });
+    const revision = intervalRevision(db, METER_A);
     writer.repairIntervals(METER_A, [
       { startMs: T0 + 20 * MINUTE_MS, durationS: 300, deliveredWh: 80, receivedWh: 0 },
     ]);
@@ -131,7 +132,7 @@ Deno.test("a repair rewinds export cursors past it, so sinks get the intervals a
         meterKey: METER_A,
         cursor: last,
         nowMs: 2,
-        expected: inFlight,
+        revision,
       }),
       false,
     );
@@ -140,8 +141,27 @@ Deno.test("a repair rewinds export cursors past it, so sinks get the intervals a
     assert.equal(again[0].quality, "valid");
     assert.equal(again[0].deliveredWh, 80);
     assert.equal(again.length, (last.startMs - again[0].startMs) / INTERVAL_MS + 1);
-    // The sink behind the repair is not moved.
+    // The sink behind the repair is not moved ...
     assert.deepEqual(readExportCursor(db, { sink: "db", meterKey: METER_A }), early);
+    // ... but a batch it read before the repair (one holding the old values, not yet
+    // acknowledged) cannot move its cursor past the repaired interval either.
+    assert.equal(
+      saveExportCursor(db, { sink: "db", meterKey: METER_A, cursor: last, nowMs: 2, revision }),
+      false,
+    );
+    assert.deepEqual(readExportCursor(db, { sink: "db", meterKey: METER_A }), early);
+    // A batch read after the repair moves it.
+    const now = intervalRevision(db, METER_A);
+    assert.equal(now, revision + 1);
+    assert.ok(
+      saveExportCursor(db, {
+        sink: "db",
+        meterKey: METER_A,
+        cursor: last,
+        nowMs: 3,
+        revision: now,
+      }),
+    );
     writer.close();
   } finally {
     await cleanup();
