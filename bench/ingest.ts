@@ -12,6 +12,7 @@ import { decodeChunk } from "../src/radio/raven/adapter.ts";
 import type { RadioStats } from "../src/radio/adapter.ts";
 import type { MeterEvent } from "../src/radio/events.ts";
 import { FragmentSplitter } from "../src/radio/framing.ts";
+import { ProfileScaler } from "../src/radio/raven/profile_scale.ts";
 import { openDatabase } from "../src/store/db.ts";
 import { IngestWriter } from "../src/store/ingest.ts";
 import { buildStream } from "./stream.ts";
@@ -38,10 +39,16 @@ function runOurs(stream: Uint8Array, path: string): { ms: number; stored: number
   const db = openDatabase(path);
   const writer = new IngestWriter(db, { retentionHours: 24 * 31 });
   const splitter = new FragmentSplitter();
+  const scaler = new ProfileScaler();
   const stats = newStats();
   const started = performance.now();
   for (let offset = 0; offset < stream.length; offset += READ_BYTES) {
-    const { events } = decodeChunk(splitter, stream.subarray(offset, offset + READ_BYTES), stats);
+    const { events } = decodeChunk(
+      splitter,
+      stream.subarray(offset, offset + READ_BYTES),
+      stats,
+      scaler,
+    );
     const receivedAtMs = Date.now();
     for (const event of events) writer.add("bench", event, receivedAtMs);
   }
@@ -88,7 +95,12 @@ function runBaseline(events: MeterEvent[], path: string): number {
 }
 
 const stream = buildStream(FRAGMENTS);
-const decoded = decodeChunk(new FragmentSplitter({ maxBufferBytes: 8192 }), stream, newStats());
+const decoded = decodeChunk(
+  new FragmentSplitter({ maxBufferBytes: 8192 }),
+  stream,
+  newStats(),
+  new ProfileScaler(),
+);
 if (decoded.events.length !== FRAGMENTS) {
   throw new Error(`decoded ${decoded.events.length} of ${FRAGMENTS} fragments`);
 }

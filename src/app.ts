@@ -58,6 +58,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     bus,
     retentionHours: config.retentionHours,
     intervalMinutes: config.intervalMinutes,
+    logger: log,
     pollSeconds: config.pollSeconds,
     onLinkState: (port, state, detail) =>
       (state === "disconnected" ? log.warn : log.info)(

@@ -7,10 +7,13 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import type { Logger } from "./log.ts";
 import type { LinkState, MeterEvent } from "./radio/events.ts";
+import { GapRepairer, type GapRepairOptions } from "./radio/gap_repair.ts";
 import { type LinkProblem, LinkSupervisor } from "./radio/supervisor.ts";
 import type { LiveBus } from "./live/bus.ts";
 import type { PortSource } from "./sources.ts";
+import { estimatedIntervals } from "./store/gap_intervals.ts";
 import { IngestWriter, type StoredEvent } from "./store/ingest.ts";
 
 export interface GatewayOptions {
@@ -25,6 +28,12 @@ export interface GatewayOptions {
   onStoreError?: (error: unknown) => void;
   /** Told what the store committed and every link state change. */
   bus?: LiveBus;
+  /** Where gap repair reports what it did and why it could not. */
+  logger?: Pick<Logger, "info" | "warn">;
+  /** Gap repair after outages (`radio/gap_repair.ts`): pacing, or `false` to turn it off. */
+  gapRepair?:
+    | false
+    | Pick<GapRepairOptions, "pauseMs" | "replyTimeoutMs" | "settleMs" | "recheckMs">;
 }
 
 /** Errors the store writer reported since start: failed flushes (disk full, lock timeout). */
@@ -38,6 +47,8 @@ export interface StoreErrors {
 
 export interface Gateway {
   readonly supervisors: readonly LinkSupervisor[];
+  /** One per supervisor, in the same order; empty when gap repair is off. */
+  readonly repairers: readonly GapRepairer[];
   readonly writer: IngestWriter;
   storeErrors(): StoreErrors;
   /** Stops every link, flushes the store and stops simulators; the db stays open. */
@@ -67,17 +78,22 @@ export function startGateway(options: GatewayOptions): Gateway {
       else console.error("store: flush failed:", error);
     },
   });
+  const repairers: GapRepairer[] = [];
   const supervisors = options.ports.map((source) => {
     const port = source.port;
-    const supervisor = new LinkSupervisor({
+    const repairer = gapRepairer(options, writer, port, (command) => supervisor.send(command));
+    if (repairer !== null) repairers.push(repairer);
+    const supervisor: LinkSupervisor = new LinkSupervisor({
       port,
       open: source.open,
       pollIntervalMs: options.pollSeconds * 1000,
       onEvent: (event, receivedAtMs) => {
         writer.add(port, event, receivedAtMs);
+        repairer?.observe(event);
         options.onEvent?.(port, event);
       },
       onLinkState: (state, detail) => {
+        repairer?.linkState(state);
         const atMs = Date.now();
         writer.recordLinkState(port, state, atMs, detail ?? undefined);
         options.bus?.publish({ type: "link", port, state, detail, atMs });
@@ -90,6 +106,7 @@ export function startGateway(options: GatewayOptions): Gateway {
   });
   return {
     supervisors,
+    repairers,
     writer,
     storeErrors: () => ({
       ...errors,
@@ -97,9 +114,32 @@ export function startGateway(options: GatewayOptions): Gateway {
         (lastCommitMs === null || lastCommitMs < errors.lastErrorMs),
     }),
     async stop() {
+      await Promise.all(repairers.map((r) => r.stop()));
       await Promise.all(supervisors.map((s) => s.stop()));
       await Promise.all(options.ports.map((source) => source.stop?.()));
       writer.close();
     },
   };
+}
+
+/** The gap repairer of one port: asks through `send`, reads and writes the store of `writer`. */
+function gapRepairer(
+  options: GatewayOptions,
+  writer: IngestWriter,
+  port: string,
+  send: GapRepairOptions["send"],
+): GapRepairer | null {
+  if (options.gapRepair === false) return null;
+  const durationS = options.intervalMinutes * 60;
+  return new GapRepairer({
+    ...options.gapRepair,
+    port,
+    intervalS: durationS,
+    send,
+    estimated: (meterKey, fromMs, limit) =>
+      estimatedIntervals(options.db, { meterKey, durationS, fromMs, limit }),
+    store: (meterKey, readings) => writer.repairIntervals(meterKey, readings),
+    count: (meterKey, kind) => writer.countWarning(port, meterKey, kind),
+    logger: options.logger,
+  });
 }

@@ -14,7 +14,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { pendingIntervals, saveExportCursor } from "../store/export_cursor.ts";
+import { intervalRevision, pendingIntervals, saveExportCursor } from "../store/export_cursor.ts";
 import { type IntervalReading, listMeters } from "../store/queries.ts";
 
 export interface ForwardOptions {
@@ -40,12 +40,14 @@ export async function forwardIntervals(options: ForwardOptions): Promise<number>
   let acknowledged = 0;
   for (const { meterKey } of listMeters(db)) {
     if (!options.canSend()) break;
+    let revision = intervalRevision(db, meterKey);
     let batch = pendingIntervals(db, { sink, meterKey, limit });
     while (batch.length > 0) {
       const sending = options.send(meterKey, batch);
       const last = batch[batch.length - 1];
       // The store is synchronous and the sink is not: the next batch is read while this one is
       // in flight. It starts after this batch, not at the cursor, which moves only once acked.
+      const nextRevision = intervalRevision(db, meterKey);
       const next = pendingIntervals(db, {
         sink,
         meterKey,
@@ -53,19 +55,25 @@ export async function forwardIntervals(options: ForwardOptions): Promise<number>
         after: { startMs: last.startMs, durationS: last.durationS },
       });
       const count = await sending;
+      let saved = true;
       if (count > 0) {
         const acked = batch[count - 1];
-        saveExportCursor(db, {
+        saved = saveExportCursor(db, {
           sink,
           meterKey,
           cursor: { startMs: acked.startMs, durationS: acked.durationS },
           nowMs: nowMs(),
+          // A gap repair while the batch was out rewound the cursor: it stays there.
+          revision,
         });
         acknowledged += count;
       }
       if (count < batch.length) return acknowledged;
       if (!options.canSend()) return acknowledged;
+      // Rewound by a repair: the batch read ahead may lie past it, so this meter starts over.
+      if (!saved) break;
       batch = next;
+      revision = nextRevision;
     }
   }
   return acknowledged;

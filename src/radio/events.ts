@@ -156,13 +156,34 @@ export interface PeriodUsageEvent extends EventBase {
   endTimeMs: number | null;
 }
 
+/** `ProfileData` Status codes (manual p.29); anything else is reported as it came. */
+export const PROFILE_STATUS = {
+  ok: 0,
+  undefinedChannel: 1,
+  channelNotSupported: 2,
+  invalidEndTime: 3,
+  tooManyPeriods: 4,
+  noIntervals: 5,
+} as const;
+
 export interface ProfileDataEvent extends EventBase {
   kind: "profile";
+  /** End of the newest interval delivered. */
   endTimeMs: number | null;
+  /** See {@link PROFILE_STATUS}. */
   status: number;
   intervalS: number | null;
-  /** Raw interval counts, newest first; null where the device marked an interval invalid. */
+  /**
+   * Raw interval counts, newest first; null where the device marked an interval invalid
+   * (`0xFFFFFF`) or the value was refused. Empty when the fragment's counts disagree.
+   */
   intervals: (number | null)[];
+  /**
+   * The same intervals in Wh, scaled with the Multiplier/Divisor of the meter's last summation
+   * fragment; null where the raw count is null, implausible once scaled, or no summation of the
+   * meter has been seen yet (nothing to scale with).
+   */
+  intervalsWh: (number | null)[];
 }
 
 export interface FastPollEvent extends EventBase {

@@ -49,6 +49,20 @@ export const REGISTER_WH: PlausibleRange = { min: 0, max: ESPI_INT48.max };
 /** ZCL Price Trailing Digit: the high nibble of one octet. */
 export const PRICE_TRAILING_DIGITS: PlausibleRange = { min: 0, max: 15 };
 
+/** ZCL GetProfileResponse: at most 12 periods per request and answer (manual p.29). */
+export const PROFILE_PERIODS: PlausibleRange = { min: 0, max: 12 };
+
+/** ZCL enum8: ProfileData `Status` (0–5 defined; other values are reported, not refused). */
+export const ZCL_UINT8: PlausibleRange = { min: 0, max: 0xff };
+
+/**
+ * Energy of one profile interval once scaled, Wh: never negative (a uint24 count), and at most
+ * what the largest plausible demand ({@link DEMAND_W}) draws over the interval.
+ */
+export function intervalEnergyWh(intervalS: number): PlausibleRange {
+  return { min: 0, max: DEMAND_W.max * intervalS / 3600 };
+}
+
 /** Link strength as the radio reports it: 0x00–0x64 = 0–100 %. */
 export const LINK_STRENGTH_PERCENT: PlausibleRange = { min: 0, max: 100 };
 

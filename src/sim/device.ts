@@ -65,7 +65,17 @@ export interface SimulatedMeterOptions {
   model?: "raven" | "emu2";
   /** Most scheduled pushes per loop turn, so commands are answered at any speed (default 200). */
   maxBurstFragments?: number;
+  /** How the meter answers `get_profile_data` (default `full`); see {@link ProfileSupport}. */
+  profileSupport?: ProfileSupport;
 }
+
+/**
+ * What a meter does with `get_profile_data`, as meters differ: `full` answers both channels;
+ * `deliveredOnly` answers `Received` with Status 2 (channel not supported); `unsupported` answers
+ * every request with Status 2; `unknownCommand` is a radio that does not know the command at all
+ * (`<Warning>` "Unknown command").
+ */
+export type ProfileSupport = "full" | "deliveredOnly" | "unsupported" | "unknownCommand";
 
 /** A running simulated meter. */
 export interface SimulatedMeter {
@@ -77,6 +87,12 @@ export interface SimulatedMeter {
   readonly simTimeMs: number;
   /** Resolves when the device stopped (after `stop()` or when the gateway side hung up). */
   readonly done: Promise<void>;
+  /**
+   * Loses (false) or regains (true) the link to the gateway, as an unplugged stick or a meter out
+   * of radio range: while down the household keeps running and its intervals keep being recorded,
+   * but every push and reply is lost. Back up, the device carries on with current data.
+   */
+  setLinkUp(up: boolean): void;
   /**
    * Stops the device; it does not close the transport. A write blocked on a full pty buffer only
    * ends when the transport closes, so close the transport first when nobody reads any more.
@@ -167,6 +183,8 @@ export function startSimulatedMeter(options: SimulatedMeterOptions): SimulatedMe
   const receivedCommands: RadioCommand[] = [];
   let fragmentsSent = 0;
   let stopping = false;
+  let linkUp = true;
+  const profileSupport = options.profileSupport ?? "full";
 
   const simNowMs = () => {
     const elapsedMs = performance.now() - wallStartMs;
@@ -338,13 +356,23 @@ export function startSimulatedMeter(options: SimulatedMeterOptions): SimulatedMe
     ]);
   }
 
+  /** Status before looking at the history: 2 for an unsupported channel, 4 for too many. */
+  function profileRefusal(command: Extract<RadioCommand, { name: "getProfileData" }>): number {
+    const unsupported = profileSupport === "unsupported" ||
+      (profileSupport === "deliveredOnly" && command.channel === "Received");
+    if (unsupported) return 2;
+    if (command.numberOfPeriods > MAX_PROFILE_PERIODS) return 4;
+    return command.endTimeMs !== undefined && command.endTimeMs > clockMs ? 3 : 0;
+  }
+
   function profileFragment(command: Extract<RadioCommand, { name: "getProfileData" }>): string {
     const periodCode = PROFILE_PERIOD_CODES[household.intervalS] ?? 3;
-    const readings = command.numberOfPeriods > MAX_PROFILE_PERIODS ? [] : household.intervals({
+    const refusal = profileRefusal(command);
+    const readings = refusal !== 0 ? [] : household.intervals({
       count: command.numberOfPeriods,
       endTimeMs: command.endTimeMs,
     });
-    const status = command.numberOfPeriods > MAX_PROFILE_PERIODS ? 4 : readings.length ? 0 : 5;
+    const status = refusal !== 0 ? refusal : readings.length ? 0 : 5;
     const fields: FragmentField[] = [
       ...ids(),
       ["EndTime", readings.length ? tsHex(readings[0].endTimeMs) : hex(0, 8)],
@@ -449,6 +477,9 @@ export function startSimulatedMeter(options: SimulatedMeterOptions): SimulatedMe
         return [];
       }
       case "getProfileData":
+        if (profileSupport === "unknownCommand") {
+          return [fragment("Warning", [["Text", "Unknown command"]])];
+        }
         return [profileFragment(command)];
     }
   }
@@ -541,6 +572,8 @@ export function startSimulatedMeter(options: SimulatedMeterOptions): SimulatedMe
         backlogged = pushDue(simNowMs(), out);
         for (const xml of bytes.length ? splitter.push(bytes) : []) {
           const command = parseCommand(xml);
+          // Lost on the way, like everything else while the link is down.
+          if (!linkUp) continue;
           if (command === null) {
             out.push(fragment("Warning", [["Text", "Unknown command"]]));
             continue;
@@ -548,7 +581,8 @@ export function startSimulatedMeter(options: SimulatedMeterOptions): SimulatedMe
           receivedCommands.push(command);
           out.push(...answer(command));
         }
-        await send(out);
+        // Pushes are computed all the same (the household's intervals keep being recorded).
+        if (linkUp) await send(out);
       }
     } catch {
       // The gateway side hung up (write rejected) or the transport failed: stop quietly.
@@ -565,6 +599,9 @@ export function startSimulatedMeter(options: SimulatedMeterOptions): SimulatedMe
       return clockMs;
     },
     done,
+    setLinkUp(up: boolean) {
+      linkUp = up;
+    },
     stop() {
       stopping = true;
       return done;

@@ -6,6 +6,8 @@
  * every later reading is split after that point (`interval_deriver.ts`), so a complete row never
  * changes again and can be sent exactly once. The cursor lives outside the ring, so it survives
  * restarts; rows the ring trimmed before they were sent are gone (the outage outlasted the window).
+ * The one exception: a gap repair replaces estimated intervals by the meter's own and rewinds the
+ * cursors (`rewindExportCursors`), so sinks receive those again under the same key.
  *
  * @module
  */
@@ -32,17 +34,62 @@ export function readExportCursor(
   return row === undefined ? null : { startMs: row.startMs, durationS: row.durationS };
 }
 
-/** Records that `sink` acknowledged everything up to and including `cursor`. */
+/**
+ * Records that `sink` acknowledged everything up to and including `cursor`. With `revision` (the
+ * meter's {@link intervalRevision} read before the batch), only when no gap repair changed the
+ * meter's intervals since: the batch may then hold values the repair replaced, and the cursor
+ * must stay where the repair put it so the new values are sent. False when not saved.
+ */
 export function saveExportCursor(
   db: DatabaseSync,
-  q: { sink: string; meterKey: string; cursor: ExportCursor; nowMs: number },
-): void {
-  db.prepare(
+  q: { sink: string; meterKey: string; cursor: ExportCursor; nowMs: number; revision?: number },
+): boolean {
+  const changes = db.prepare(
     `INSERT INTO export_cursors (sink, meter_key, start_ms, duration_s, updated_ms)
-     VALUES (?, ?, ?, ?, ?)
+     SELECT :sink, :meterKey, :startMs, :durationS, :nowMs
+     WHERE :revision IS NULL OR :revision =
+       (SELECT coalesce(max(interval_revision), 0) FROM meters WHERE meter_key = :meterKey)
      ON CONFLICT (sink, meter_key) DO UPDATE SET start_ms = excluded.start_ms,
        duration_s = excluded.duration_s, updated_ms = excluded.updated_ms`,
-  ).run(q.sink, q.meterKey, q.cursor.startMs, q.cursor.durationS, q.nowMs);
+  ).run({
+    sink: q.sink,
+    meterKey: q.meterKey,
+    startMs: q.cursor.startMs,
+    durationS: q.cursor.durationS,
+    nowMs: q.nowMs,
+    revision: q.revision ?? null,
+  }).changes;
+  return changes > 0;
+}
+
+/** How often gap repairs changed `meterKey`'s stored intervals (0 for an unknown meter). */
+export function intervalRevision(db: DatabaseSync, meterKey: string): number {
+  const row = db.prepare(
+    "SELECT coalesce(max(interval_revision), 0) AS revision FROM meters WHERE meter_key = ?",
+  ).get(meterKey) as { revision: number };
+  return row.revision;
+}
+
+/**
+ * Records that a gap repair changed `meterKey`'s intervals from `startMs` on: bumps its
+ * {@link intervalRevision} (so a batch read before cannot move a cursor past the change) and moves
+ * every sink's cursor that had passed `startMs` back to just before it, so the changed intervals
+ * are sent again under the same key. A cursor of (`startMs`, 0) acknowledges nothing at or after
+ * `startMs`. Returns the number of cursors moved.
+ */
+export function rewindExportCursors(
+  db: DatabaseSync,
+  q: { meterKey: string; startMs: number; nowMs: number },
+): number {
+  db.prepare("UPDATE meters SET interval_revision = interval_revision + 1 WHERE meter_key = ?")
+    .run(q.meterKey);
+  return Number(
+    db.prepare(
+      `UPDATE export_cursors SET start_ms = :startMs, duration_s = 0, updated_ms = :nowMs
+       WHERE meter_key = :meterKey
+         AND (start_ms > :startMs OR (start_ms = :startMs AND duration_s > 0))`,
+    ).run({ meterKey: q.meterKey, startMs: q.startMs, nowMs: q.nowMs }).changes,
+  );
 }
 
 /** Complete intervals after the cursor (null: from the oldest kept), oldest first. */

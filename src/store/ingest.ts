@@ -5,7 +5,8 @@
  * events arrive there is a commit at least once a second), and a full batch (`maxBatch`) flushes at
  * once. A flush is one transaction: store the events (de-duplicated on (meter, meter time)), fold
  * demand into the rollup, derive interval energy, record meters/ports/link states/warning
- * counters, trim the ring. `onCommit` sees exactly what that transaction stored, after COMMIT.
+ * counters, replace estimated intervals by the meter's own (gap repair), trim the ring. `onCommit`
+ * sees exactly what that transaction stored, after COMMIT.
  *
  * If a flush fails (disk full, lock timeout) it rolls back and its items go back to the front of
  * the queue for the next flush; past `maxBatch * 4` queued events the oldest are dropped and
@@ -16,6 +17,8 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { LinkState, MeterEvent } from "../radio/events.ts";
+import { rewindExportCursors } from "./export_cursor.ts";
+import type { MeterInterval } from "../radio/gap_repair.ts";
 import { IntervalDeriver } from "./interval_deriver.ts";
 import { knownMeterFrom, resolveMeterKey } from "./meter_key.ts";
 import { prepareRingTrim, ringCutoffMs, type RingTrimmer } from "./ring.ts";
@@ -64,6 +67,8 @@ export interface IngestStats {
   held: number;
   /** Interval rows written or merged. */
   intervalShares: number;
+  /** Estimated intervals replaced by the meter's own (gap repair). */
+  repairedIntervals: number;
   /** Ring rows deleted by retention. */
   trimmedRows: number;
   elapsedMs: number;
@@ -80,6 +85,11 @@ interface QueuedLink {
   state: LinkState;
   atMs: number;
   detail: string | null;
+}
+
+interface QueuedRepair {
+  meterKey: string;
+  readings: MeterInterval[];
 }
 
 interface QueuedWarning {
@@ -115,6 +125,7 @@ export class IngestWriter {
   #events: QueuedEvent[] = [];
   #links: QueuedLink[] = [];
   #warnings: QueuedWarning[] = [];
+  #repairs: QueuedRepair[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -169,6 +180,18 @@ export class IngestWriter {
     this.#scheduleFlush();
   }
 
+  /**
+   * Queues the meter's own readings of intervals stored as `estimated` (gap repair); each replaces
+   * its estimated row with the next flush, which also rewinds the export cursors so every sink
+   * receives the repaired intervals again. Rows no longer estimated (or gone) are left alone.
+   */
+  repairIntervals(meterKey: string, readings: MeterInterval[]): void {
+    this.#assertOpen();
+    if (readings.length === 0) return;
+    this.#repairs.push({ meterKey, readings });
+    this.#scheduleFlush();
+  }
+
   /** Writes everything queued in one transaction; rethrows a failure after requeueing. */
   flush(): IngestStats {
     const startedMs = performance.now();
@@ -176,9 +199,11 @@ export class IngestWriter {
     const events = this.#events;
     const links = this.#links;
     const warnings = this.#warnings;
+    const repairs = this.#repairs;
     this.#events = [];
     this.#links = [];
     this.#warnings = [];
+    this.#repairs = [];
     const stats: IngestStats = {
       events: events.length,
       stored: 0,
@@ -186,10 +211,11 @@ export class IngestWriter {
       invalid: 0,
       held: 0,
       intervalShares: 0,
+      repairedIntervals: 0,
       trimmedRows: 0,
       elapsedMs: 0,
     };
-    if (events.length + links.length + warnings.length === 0) return stats;
+    if (events.length + links.length + warnings.length + repairs.length === 0) return stats;
 
     const staged = new StagedState(this.#knownMeters, this.#newestMs);
     const committed: StoredEvent[] = [];
@@ -209,6 +235,8 @@ export class IngestWriter {
       this.#writes.addRollups(rollup.cells());
       const derived = this.#deriver.derive();
       stats.intervalShares = derived.shares;
+      // After deriving, so an interval this flush completed can be repaired in it too.
+      stats.repairedIntervals = this.#repair(repairs);
       for (const [meterKey, late] of derived.late) {
         staged.warn(staged.meterPort.get(meterKey) ?? "", meterKey, "lateSummation", late);
       }
@@ -233,6 +261,7 @@ export class IngestWriter {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       this.#deriver.rollback();
       this.#requeue(events, links, warnings);
+      this.#repairs = repairs.concat(this.#repairs);
       throw error;
     }
     this.#deriver.commit();
@@ -247,6 +276,23 @@ export class IngestWriter {
     if (this.#closed) return;
     this.#closed = true;
     this.flush();
+  }
+
+  /** Replaces estimated intervals; rewinds each meter's export cursors to its oldest repaired. */
+  #repair(repairs: QueuedRepair[]): number {
+    let repaired = 0;
+    for (const { meterKey, readings } of repairs) {
+      let oldestMs = Infinity;
+      for (const reading of readings) {
+        if (!this.#writes.repairInterval(meterKey, reading)) continue;
+        repaired++;
+        oldestMs = Math.min(oldestMs, reading.startMs);
+      }
+      if (oldestMs < Infinity) {
+        rewindExportCursors(this.#db, { meterKey, startMs: oldestMs, nowMs: Date.now() });
+      }
+    }
+    return repaired;
   }
 
   /** The newest meter time a meter has stored, counting this flush; undefined for a new meter. */

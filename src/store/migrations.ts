@@ -26,6 +26,10 @@
  * - Migration 6 removes the radio's secrets stored in clear by migration 1: `devices.install_code`
  *   becomes `install_code_last4` (the last four hex digits), `meters.auth` is dropped (see
  *   `secrets.ts`). It runs with `scrub`, so no copy of the old values stays in the file or WAL.
+ * - Migration 7 adds `intervals.source`: where a row's energy comes from (`INTERVAL_SOURCES`),
+ *   so an interval the meter itself reported after an outage (gap repair) is told apart, and
+ *   `meters.interval_revision`, which each gap repair bumps so an exporter's batch read before it
+ *   cannot move a cursor past the repaired intervals (`export_cursor.ts`).
  *
  * @module
  */
@@ -45,6 +49,12 @@ export interface Migration {
 
 /** Interval quality codes as stored; higher is worse, so `max()` merges them. */
 export const QUALITY_CODES = { valid: 0, estimated: 1, questionable: 2 } as const;
+
+/**
+ * Interval source codes as stored: `derived` from register readings (`intervals.ts`), or the
+ * `meter`'s own interval data (`get_profile_data`, see `gap_repair.ts`).
+ */
+export const INTERVAL_SOURCES = { derived: 0, meter: 1 } as const;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -309,6 +319,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE devices DROP COLUMN install_code;
       UPDATE meters SET auth = NULL;
       ALTER TABLE meters DROP COLUMN auth;
+    `,
+  },
+  {
+    version: 7,
+    sql: `
+      -- INTERVAL_SOURCES; rows stored before are all derived.
+      ALTER TABLE intervals ADD COLUMN source INTEGER NOT NULL DEFAULT 0;
+      -- Bumped by each gap repair of the meter (export_cursor.ts).
+      ALTER TABLE meters ADD COLUMN interval_revision INTEGER NOT NULL DEFAULT 0;
     `,
   },
 ];

@@ -12,7 +12,9 @@
  */
 
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { MeterInterval } from "../radio/gap_repair.ts";
 import type { RegisterReading } from "./intervals.ts";
+import { INTERVAL_SOURCES, QUALITY_CODES } from "./migrations.ts";
 import type { RollupCell } from "./rollup.ts";
 
 /** Row shapes for the ring tables, after sanitising. */
@@ -78,6 +80,7 @@ export class EventWrites {
   readonly #message: StatementSync;
   readonly #intervals: MultiRowInsert;
   readonly #rollups: MultiRowInsert;
+  readonly #repairInterval: StatementSync;
   readonly #meterSeen: StatementSync;
   readonly #meterInfo: StatementSync;
   readonly #device: StatementSync;
@@ -127,6 +130,14 @@ export class EventWrites {
          delivered_wh = delivered_wh + excluded.delivered_wh,
          received_wh = received_wh + excluded.received_wh,
          quality = max(quality, excluded.quality)`,
+    );
+    // Only an estimated row: a valid one needs no repair, a questionable one (register went
+    // backwards) is not the meter's to overwrite, and a missing one was trimmed or never derived.
+    this.#repairInterval = prepare(
+      `UPDATE intervals SET delivered_wh = ?, received_wh = ?, quality = ${QUALITY_CODES.valid},
+         source = ${INTERVAL_SOURCES.meter}
+       WHERE meter_key = ? AND start_ms = ? AND duration_s = ?
+         AND quality = ${QUALITY_CODES.estimated}`,
     );
     this.#rollups = new MultiRowInsert(
       db,
@@ -240,6 +251,17 @@ export class EventWrites {
    */
   addIntervals(values: SQLInputValue[]): void {
     this.#intervals.run(values);
+  }
+
+  /** Replaces an estimated interval by the meter's own reading; true when one was replaced. */
+  repairInterval(meterKey: string, reading: MeterInterval): boolean {
+    return this.#repairInterval.run(
+      reading.deliveredWh,
+      reading.receivedWh,
+      meterKey,
+      reading.startMs,
+      reading.durationS,
+    ).changes > 0;
   }
 
   /** Merges rollup cells into the stored ones. */

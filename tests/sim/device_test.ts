@@ -284,6 +284,77 @@ Deno.test("device: profile data comes from the household's history, newest first
   });
 });
 
+/** A `get_profile_data` command's parameters. */
+function profileParams(periods: number, channel: string, endTimeHex?: string): string {
+  const end = endTimeHex === undefined ? "" : `  <EndTime>${endTimeHex}</EndTime>\r\n`;
+  return `  <NumberOfPeriods>0x${periods.toString(16).padStart(2, "0")}</NumberOfPeriods>\r\n` +
+    end + `  <IntervalChannel>${channel}</IntervalChannel>\r\n`;
+}
+
+Deno.test("device: profile data error statuses, as the meter's support is set", async () => {
+  const household = () => createHousehold({ seed: 2, startTimeMs: START_MS - 4 * 3_600_000 });
+  const status = async (gateway: GatewaySide, params: string) => {
+    await gateway.command("get_profile_data", params);
+    const xml = await gateway.next(root("ProfileData"));
+    const event = decode(xml);
+    assert.ok(event.kind === "profile");
+    return { status: event.status, delivered: child(xml, "NumberOfPeriodsDelivered") };
+  };
+  await withMeter({ speed: 1, household: household() }, async (gateway) => {
+    // 13 periods: too many (4); an EndTime after the device clock: invalid (3).
+    assert.deepEqual(await status(gateway, profileParams(13, "Delivered")), {
+      status: 4,
+      delivered: "0x00",
+    });
+    assert.equal((await status(gateway, profileParams(4, "Delivered", "0x7fffffff"))).status, 3);
+    assert.equal((await status(gateway, profileParams(4, "Received"))).status, 0);
+  });
+  await withMeter({ speed: 1, household: household(), profileSupport: "deliveredOnly" }, async (
+    gateway,
+  ) => {
+    assert.equal((await status(gateway, profileParams(4, "Delivered"))).status, 0);
+    assert.equal((await status(gateway, profileParams(4, "Received"))).status, 2);
+  });
+  await withMeter({ speed: 1, household: household(), profileSupport: "unsupported" }, async (
+    gateway,
+  ) => {
+    assert.deepEqual(await status(gateway, profileParams(4, "Delivered")), {
+      status: 2,
+      delivered: "0x00",
+    });
+  });
+  await withMeter({ speed: 1, household: household(), profileSupport: "unknownCommand" }, async (
+    gateway,
+  ) => {
+    await gateway.command("get_profile_data", profileParams(4, "Delivered"));
+    const warning = decode(await gateway.next(root("Warning")));
+    assert.equal(warning.kind === "deviceWarning" && warning.text, "Unknown command");
+  });
+});
+
+Deno.test("device: with its link down it sends nothing, yet records the intervals it misses", async () => {
+  await withMeter({ speed: 3600 }, async (gateway, meter) => {
+    await gateway.next(root("CurrentSummationDelivered"));
+    meter.setLinkUp(false);
+    // Whatever was in flight arrives; then silence, and commands go unanswered.
+    await gateway.collect(200);
+    const before = gateway.fragments.length;
+    await gateway.command("get_device_info");
+    const fromMs = meter.simTimeMs;
+    await gateway.collect(1000);
+    assert.equal(gateway.fragments.length, before);
+    assert.ok(meter.simTimeMs >= fromMs + 30 * 60_000, "the household ran on");
+    meter.setLinkUp(true);
+    await gateway.command("get_profile_data", profileParams(2, "Delivered"));
+    const profile = decode(await gateway.next(root("ProfileData")));
+    assert.ok(profile.kind === "profile");
+    // Intervals of the silent time are there, newest first.
+    assert.equal(profile.status, 0);
+    assert.ok(profile.endTimeMs! > fromMs + 15 * 60_000);
+    assert.equal(profile.intervals.length, 2);
+  });
+});
+
 Deno.test("device: closing the gateway side stops the device quietly", async () => {
   const pty = PseudoTerminal.open();
   const port = SerialPort.adoptFd(pty.openSlaveFd(), pty.slavePath);

@@ -11,10 +11,12 @@ import { FragmentSplitter } from "../framing.ts";
 import type { ByteTransport } from "../transport.ts";
 import { encodeCommand } from "./commands.ts";
 import { decodeFragment } from "./decode.ts";
+import { ProfileScaler } from "./profile_scale.ts";
 
 /** Wraps an open transport to a RAVEn or EMU-2 stick. */
 export function createRavenAdapter(transport: ByteTransport): RadioAdapter {
   const splitter = new FragmentSplitter();
+  const scaler = new ProfileScaler();
   const stats: RadioStats = {
     bytesRead: 0,
     fragments: 0,
@@ -32,7 +34,7 @@ export function createRavenAdapter(transport: ByteTransport): RadioAdapter {
       const bytes = await transport.read(waitMs);
       if (bytes === null) return null;
       stats.bytesRead += bytes.length;
-      const result = decodeChunk(splitter, bytes, stats);
+      const result = decodeChunk(splitter, bytes, stats, scaler);
       stats.droppedBytes = splitter.stats.droppedBytes;
       stats.overflows = splitter.stats.overflows;
       return result;
@@ -42,11 +44,15 @@ export function createRavenAdapter(transport: ByteTransport): RadioAdapter {
   };
 }
 
-/** Frames and decodes one chunk of bytes, updating the counters. */
+/**
+ * Frames and decodes one chunk of bytes, updating the counters; `scaler` carries each meter's
+ * summation scaling from fragment to fragment, for its ProfileData.
+ */
 export function decodeChunk(
   splitter: FragmentSplitter,
   bytes: Uint8Array,
   stats: RadioStats,
+  scaler: ProfileScaler,
 ): RadioReadResult {
   const result: RadioReadResult = { events: [], errors: [], warnings: [] };
   if (bytes.length === 0) return result;
@@ -58,12 +64,15 @@ export function decodeChunk(
       result.errors.push(decoded.error);
       continue;
     }
-    if (decoded.event.kind === "unknown") stats.unknownFragments++;
+    const event = decoded.event;
+    if (event.kind === "unknown") stats.unknownFragments++;
+    if (decoded.scale !== undefined) scaler.noteSummation(event.meter, decoded.scale);
+    if (event.kind === "profile") scaler.scale(event, decoded.warnings);
     if (decoded.warnings.length > 0) {
       stats.fieldWarnings += decoded.warnings.length;
       result.warnings.push(...decoded.warnings);
     }
-    result.events.push(decoded.event);
+    result.events.push(event);
   }
   return result;
 }

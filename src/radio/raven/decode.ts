@@ -11,7 +11,7 @@
  */
 
 import type { MeterEvent, PriceBlock } from "../events.ts";
-import { isPlausible, type PlausibleRange } from "../plausible_range.ts";
+import { isPlausible, type PlausibleRange, PROFILE_PERIODS } from "../plausible_range.ts";
 import {
   COMMON_FIELDS,
   CURRENCY_ALPHA,
@@ -22,9 +22,16 @@ import {
   ZIGBEE_EPOCH_OFFSET_S,
 } from "./fields.ts";
 
+/** A metered fragment's Multiplier and Divisor, each 0 already replaced by 1. */
+export interface MeterScale {
+  multiplier: number;
+  divisor: number;
+}
+
 /** Outcome of {@link decodeFragment}. */
 export type DecodeResult =
-  | { ok: true; event: MeterEvent; warnings: string[] }
+  /** `scale`: a summation's scaling, which its meter's ProfileData is scaled with. */
+  | { ok: true; event: MeterEvent; warnings: string[]; scale?: MeterScale }
   | { ok: false; fragment: string | null; error: string };
 
 /** A well-formed flat fragment: root name and its children's names and entity-decoded texts. */
@@ -664,7 +671,7 @@ class FieldValues {
 }
 
 /** raw × M × 1000 ÷ D exactly, in integers where a JS number could lose precision. */
-function scaleToMilli(raw: number | bigint, multiplier: number, divisor: number): number {
+export function scaleToMilli(raw: number | bigint, multiplier: number, divisor: number): number {
   if (typeof raw === "number") {
     const product = raw * multiplier * 1000;
     if (Number.isSafeInteger(product)) return product / divisor;
@@ -968,6 +975,7 @@ function build(def: FragmentDef, v: FieldValues, warnings: string[]): MeterEvent
       if (period !== null && intervalS === null) {
         warnings.push(`ProfileIntervalPeriod: unknown period ${period}`);
       }
+      const intervals = profileIntervals(v, warnings);
       return {
         ...base,
         timeMs: v.num("EndTime"),
@@ -975,7 +983,8 @@ function build(def: FragmentDef, v: FieldValues, warnings: string[]): MeterEvent
         endTimeMs: v.num("EndTime"),
         status: v.num("Status")!,
         intervalS,
-        intervals: v.list("IntervalData").map((e) => typeof e.value === "number" ? e.value : null),
+        intervals,
+        intervalsWh: intervals.map(() => null),
       };
     }
     case "fastPoll":
@@ -990,6 +999,31 @@ function build(def: FragmentDef, v: FieldValues, warnings: string[]): MeterEvent
     case "unknown":
       return { ...base, kind: "unknown" };
   }
+}
+
+/**
+ * The IntervalData of a ProfileData, newest first, or none when the fragment cannot be trusted: a
+ * value refused (whatever garbled one may have garbled its neighbours; `0xFFFFFF` is the meter's
+ * own "invalid" and only that interval's), a NumberOfPeriodsDelivered that disagrees with the
+ * values sent or was refused, more than 12 values, or values with a failure Status. A fragment
+ * without the count (some EAGLE bodies) is taken at its values.
+ */
+function profileIntervals(v: FieldValues, warnings: string[]): (number | null)[] {
+  const values = v.list("IntervalData").map((e) => typeof e.value === "number" ? e.value : null);
+  if (values.length === 0) return values;
+  const refused = v.errors?.has("NumberOfPeriodsDelivered") ?? false;
+  const delivered = v.num("NumberOfPeriodsDelivered");
+  const status = v.num("Status");
+  let problem: string | null = null;
+  if (v.errors?.has("IntervalData")) problem = "a value refused";
+  else if (refused) problem = "NumberOfPeriodsDelivered refused";
+  else if (delivered !== null && delivered !== values.length) {
+    problem = `NumberOfPeriodsDelivered is ${delivered} but ${values.length} sent`;
+  } else if (values.length > PROFILE_PERIODS.max) problem = `${values.length} sent, at most 12`;
+  else if (status !== 0) problem = `Status ${status} with ${values.length} IntervalData`;
+  if (problem === null) return values;
+  warnings.push(`IntervalData: ${problem}; all discarded`);
+  return [];
 }
 
 function decodeUnknown(xml: string, texts: string[], warnings: string[]): MeterEvent {
@@ -1030,7 +1064,14 @@ export function decodeFragment(xml: string): DecodeResult {
     const values = readFields(xml, texts, warnings);
     const missing = missingRequired(compiled, values);
     if (missing !== null) return { ok: false, fragment: compiled.def.root, error: missing };
-    return { ok: true, event: build(compiled.def, values, warnings), warnings };
+    const event = build(compiled.def, values, warnings);
+    if (event.kind !== "summation") return { ok: true, event, warnings };
+    // The manual: a multiplier or divisor of zero means one.
+    const scale = {
+      multiplier: values.num("Multiplier") || 1,
+      divisor: values.num("Divisor") || 1,
+    };
+    return { ok: true, event, warnings, scale };
   } catch (e) {
     // Defensive: a decoder bug must cost one fragment, not the link.
     const fragment = scanned ? scannedRoot(xml) : null;

@@ -15,10 +15,12 @@ import {
   LINK_STRENGTH_PERCENT,
   type PlausibleRange,
   PRICE_TRAILING_DIGITS,
+  PROFILE_PERIODS,
   REGISTER_WH,
   ZCL_UINT24,
   ZCL_UINT32,
   ZCL_UINT48,
+  ZCL_UINT8,
   ZIGBEE_CHANNEL,
 } from "../plausible_range.ts";
 
@@ -306,10 +308,12 @@ export const FRAGMENTS: readonly FragmentDef[] = [
       METER,
       { name: "EndTime", kind: "ts" },
       // 0 ok, 1 undefined channel, 2 channel unsupported, 3 bad end time, 4 too many, 5 none.
-      { name: "Status", kind: "hex", required: true },
+      { name: "Status", kind: "hex", range: ZCL_UINT8, required: true },
       { name: "ProfileIntervalPeriod", kind: "dec" },
-      { name: "NumberOfPeriodsDelivered", kind: "hex" },
-      // Raw counts, newest first; EAGLE numbers them IntervalData1…12.
+      // Checked against the IntervalData actually sent (`decode.ts`).
+      { name: "NumberOfPeriodsDelivered", kind: "hex", range: PROFILE_PERIODS },
+      // Raw counts, newest first; EAGLE numbers them IntervalData1…12. No Multiplier/Divisor:
+      // the adapter scales them with the meter's summation fragment (`profile_scale.ts`).
       { name: "IntervalData", kind: "hex", unset: [0xffffff], range: ZCL_UINT24, numbered: true },
     ],
   },
