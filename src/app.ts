@@ -48,7 +48,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const { config, log } = options;
   const db = openDatabase(config.dbPath);
   const ports = await openSources(config.source);
-  const bus = new LiveBus();
+  const bus = new LiveBus({ log });
   // Subscribed before the gateway starts, so the counters see its first events.
   const liveCounts = countLiveEvents(bus);
   let subscriptionStats: SharedSubscriptionStats | null = null;
@@ -58,7 +58,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     bus,
     retentionHours: config.retentionHours,
     intervalMinutes: config.intervalMinutes,
-    logger: log,
+    log,
     pollSeconds: config.pollSeconds,
     onLinkState: (port, state, detail) =>
       (state === "disconnected" ? log.warn : log.info)(

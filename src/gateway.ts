@@ -7,7 +7,6 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import type { Logger } from "./log.ts";
 import type { LinkState, MeterEvent } from "./radio/events.ts";
 import { GapRepairer, type GapRepairOptions } from "./radio/gap_repair.ts";
 import { type LinkProblem, LinkSupervisor } from "./radio/supervisor.ts";
@@ -15,6 +14,7 @@ import type { LiveBus } from "./live/bus.ts";
 import type { PortSource } from "./sources.ts";
 import { estimatedIntervals } from "./store/gap_intervals.ts";
 import { IngestWriter, type StoredEvent } from "./store/ingest.ts";
+import { errorText, fallbackLogger, type Logger, withComponent } from "./log.ts";
 
 export interface GatewayOptions {
   db: DatabaseSync;
@@ -24,12 +24,12 @@ export interface GatewayOptions {
   pollSeconds: number;
   onLinkState?: (port: string, state: LinkState, detail: string | null) => void;
   onEvent?: (port: string, event: MeterEvent) => void;
-  /** A store flush (or `onCommit`) failed; the writer retries. Default: console. */
+  /** A store flush (or `onCommit`) failed; the writer retries. Default: logged. */
   onStoreError?: (error: unknown) => void;
+  /** The links' and the store's logger (each line names its port or `store`). */
+  log?: Logger;
   /** Told what the store committed and every link state change. */
   bus?: LiveBus;
-  /** Where gap repair reports what it did and why it could not. */
-  logger?: Pick<Logger, "info" | "warn">;
   /** Gap repair after outages (`radio/gap_repair.ts`): pacing, or `false` to turn it off. */
   gapRepair?:
     | false
@@ -56,6 +56,7 @@ export interface Gateway {
 }
 
 export function startGateway(options: GatewayOptions): Gateway {
+  const log = options.log ?? fallbackLogger;
   const errors = { count: 0, lastError: null as string | null, lastErrorMs: null as number | null };
   let lastCommitMs: number | null = null;
   const writer = new IngestWriter(options.db, {
@@ -75,7 +76,7 @@ export function startGateway(options: GatewayOptions): Gateway {
       errors.lastError = error instanceof Error ? error.message : String(error);
       errors.lastErrorMs = Date.now();
       if (options.onStoreError) options.onStoreError(error);
-      else console.error("store: flush failed:", error);
+      else log.error(`store: flush failed: ${errorText(error)}`);
     },
   });
   const repairers: GapRepairer[] = [];
@@ -86,6 +87,7 @@ export function startGateway(options: GatewayOptions): Gateway {
     const supervisor: LinkSupervisor = new LinkSupervisor({
       port,
       open: source.open,
+      log: withComponent(log, port),
       pollIntervalMs: options.pollSeconds * 1000,
       onEvent: (event, receivedAtMs) => {
         writer.add(port, event, receivedAtMs);
@@ -140,6 +142,6 @@ function gapRepairer(
       estimatedIntervals(options.db, { meterKey, durationS, fromMs, limit }),
     store: (meterKey, readings) => writer.repairIntervals(meterKey, readings),
     count: (meterKey, kind) => writer.countWarning(port, meterKey, kind),
-    logger: options.logger,
+    logger: options.log ?? fallbackLogger,
   });
 }

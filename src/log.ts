@@ -53,6 +53,24 @@ export function createLogger(options: LoggerOptions): Logger {
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
+/**
+ * The logger of library code that was given none (tests, benchmarks): text at info and above.
+ * `openseg serve` passes its configured logger everywhere instead.
+ */
+export const fallbackLogger: Logger = createLogger({ format: "text", level: "info" });
+
+/** A logger whose messages start with `component: ` and carry a `component` field. */
+export function withComponent(log: Logger, component: string): Logger {
+  const at = (write: LogFunction): LogFunction => (message, fields) =>
+    write(`${component}: ${message}`, { component, ...fields });
+  return { debug: at(log.debug), info: at(log.info), warn: at(log.warn), error: at(log.error) };
+}
+
+/** One line for an unexpected error: its message (and stack at debug level elsewhere). */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function writeToConsole(line: string, level: LogLevel): void {
   if (level === "warn" || level === "error") console.error(line);
   else console.log(line);

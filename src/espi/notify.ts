@@ -17,6 +17,7 @@
  * @module
  */
 
+import { fallbackLogger } from "../log.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { findApp } from "../auth/apps.ts";
 import { listAuthorizations } from "../auth/authorizations.ts";
@@ -42,7 +43,7 @@ export interface EspiNotifierOptions {
   maxAttempts?: number;
   /** Time limit of one POST. Default 10 000. */
   requestTimeoutMs?: number;
-  /** Where dropped notifications are reported. Default `console.error`. */
+  /** Where dropped notifications are reported. Default: the fallback logger. */
   log?: (line: string) => void;
 }
 
@@ -79,7 +80,7 @@ export function startEspiNotifier(options: EspiNotifierOptions): EspiNotifier {
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 300_000;
   const maxAttempts = options.maxAttempts ?? 10;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? ((line: string) => fallbackLogger.warn(line));
   const queues = new Map<string, AppQueue>();
   const sends = new Set<Promise<void>>();
   const requests = new Set<AbortController>();

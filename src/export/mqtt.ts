@@ -18,6 +18,7 @@
  * @module
  */
 
+import { fallbackLogger } from "../log.ts";
 import { connect, type MqttClient } from "mqtt";
 import type { DatabaseSync } from "node:sqlite";
 import { UsageError } from "../config/usage_error.ts";
@@ -50,7 +51,7 @@ export interface MqttExportOptions {
   batchSize?: number;
   /** How long `stop()` waits for in-flight readings to be acknowledged. Default 2000. */
   stopGraceMs?: number;
-  /** Where connection problems are reported. Default `console.error`. */
+  /** Where connection problems are reported. Default: the fallback logger. */
   log?: (line: string) => void;
 }
 
@@ -81,7 +82,7 @@ const LIVE_KINDS = new Set(["demand", "summation", "price", "message"]);
 /** Connects (in the background) and starts exporting. */
 export function startMqttExport(options: MqttExportOptions): MqttExporter {
   const { db, bus, config } = options;
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? ((line: string) => fallbackLogger.warn(line));
   const reconnectPeriodMs = options.reconnectPeriodMs ?? 5000;
   const batchSize = options.batchSize ?? 200;
   const stopGraceMs = options.stopGraceMs ?? 2000;

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { errorText, fallbackLogger, type Logger } from "../log.ts";
 import type { LinkState, MeterEvent } from "../radio/events.ts";
 
 export type LiveEvent =
@@ -31,8 +32,14 @@ export interface LiveSubscription extends AsyncIterableIterator<LiveEvent> {
 }
 
 export class LiveBus {
+  readonly #log: Logger;
   #subscribers = new Set<Subscriber>();
   #observers = new Set<(event: LiveEvent) => void>();
+
+  /** `log` hears of an observer that threw (the bus goes on). */
+  constructor(options: { log?: Logger } = {}) {
+    this.#log = options.log ?? fallbackLogger;
+  }
 
   get subscriberCount(): number {
     return this.#subscribers.size;
@@ -43,7 +50,7 @@ export class LiveBus {
       try {
         observer(event);
       } catch (error) {
-        console.error("live bus: an observer failed:", error);
+        this.#log.error(`live bus: an observer failed: ${errorText(error)}`);
       }
     }
     for (const subscriber of this.#subscribers) subscriber.offer(event);

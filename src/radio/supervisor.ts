@@ -12,6 +12,7 @@ import type { LinkState, MeterEvent } from "./events.ts";
 import { MeterIdentityGate, type MeterIdentityOptions } from "./meter_identity.ts";
 import { createRavenAdapter } from "./raven/adapter.ts";
 import type { ByteTransport } from "./transport.ts";
+import { errorText, fallbackLogger, type Logger, withComponent } from "../log.ts";
 
 /**
  * Kinds of trouble a supervisor counts (persisted by the store as warning counters).
@@ -51,6 +52,8 @@ export interface LinkSupervisorOptions {
   maxBackoffMs?: number;
   /** Gap between queued commands; some EMU-2 firmware drops back-to-back commands. */
   commandGapMs?: number;
+  /** Where a failed close or a consumer's exception is reported. */
+  log?: Logger;
   /** When a meter id counts as real (`meter_identity.ts`); events of others are held back. */
   meterIdentity?: MeterIdentityOptions;
   now?: () => number;
@@ -67,7 +70,7 @@ export class LinkSupervisor {
   readonly port: string;
   #options:
     & Required<
-      Omit<LinkSupervisorOptions, "onLinkState" | "onProblem" | "meterIdentity">
+      Omit<LinkSupervisorOptions, "onLinkState" | "onProblem" | "meterIdentity" | "log">
     >
     & {
       onLinkState?: LinkSupervisorOptions["onLinkState"];
@@ -75,6 +78,7 @@ export class LinkSupervisor {
     };
   /** Kept across reconnects: a meter confirmed once stays confirmed for this port. */
   readonly #identity: MeterIdentityGate;
+  readonly #log: Logger;
   #state: LinkState = "closed";
   #stopped = true;
   #adapter: RadioAdapter | null = null;
@@ -90,6 +94,7 @@ export class LinkSupervisor {
   constructor(options: LinkSupervisorOptions) {
     this.port = options.port;
     this.#identity = new MeterIdentityGate(options.meterIdentity);
+    this.#log = options.log ?? withComponent(fallbackLogger, options.port);
     this.#options = {
       createAdapter: createRavenAdapter,
       pollIntervalMs: 60_000,
@@ -181,7 +186,7 @@ export class LinkSupervisor {
       const hangUp = await this.#readLoop(adapter);
       this.#adapter = null;
       this.#failQueue(new Error(`${this.port}: radio disconnected`));
-      await adapter.close().catch((error) => console.error(`${this.port}: close failed:`, error));
+      await adapter.close().catch((error) => this.#log.warn(`close failed: ${errorText(error)}`));
       if (!this.#stopped) {
         this.#setState("disconnected", hangUp);
         await this.#sleep(backoffMs);
@@ -311,7 +316,7 @@ export class LinkSupervisor {
     try {
       callback();
     } catch (error) {
-      console.error(`${this.port}: ${what} failed:`, error);
+      this.#log.error(`${what} failed: ${errorText(error)}`);
     }
   }
 

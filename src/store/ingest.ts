@@ -25,6 +25,7 @@ import { prepareRingTrim, ringCutoffMs, type RingTrimmer } from "./ring.ts";
 import { DemandRollupBatch } from "./rollup.ts";
 import { storeEvent, type StoreOutcome, type StoreTargets } from "./store_event.ts";
 import { TimeLeapGuard } from "./time_leap.ts";
+import { errorText, fallbackLogger } from "../log.ts";
 import { integerOrNull, textOrNull } from "./values.ts";
 import { EventWrites } from "./writes.ts";
 
@@ -149,7 +150,8 @@ export class IngestWriter {
       retentionHours: this.#retentionHours,
     });
     this.#onCommit = options.onCommit;
-    this.#onError = options.onError ?? ((error) => console.error("store: flush failed:", error));
+    this.#onError = options.onError ??
+      ((error) => fallbackLogger.error(`store: flush failed: ${errorText(error)}`));
     this.#knownMeters = this.#writes.knownMeters();
     this.#storedNewest = db.prepare(
       `SELECT max(ms) AS newestMs FROM (

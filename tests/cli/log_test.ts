@@ -135,3 +135,96 @@ Deno.test("serve --log-format json prints JSON lines; /healthz answers at the lo
   }
   assert.ok(records.some((r) => r.msg === "openseg: stopping"));
 });
+
+Deno.test("serve --log-format json: an unreachable broker and hostile requests still give JSON on both streams", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "openseg-log-" });
+  // A port nothing listens on: the MQTT export fails to connect and says so.
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const brokerPort = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-net=127.0.0.1",
+      MAIN,
+      "serve",
+      "--simulate",
+      "--log-format",
+      "json",
+      "--db",
+      `${dir}/gateway.db`,
+      "--listen",
+      "127.0.0.1:0",
+      "--mqtt-url",
+      `mqtt://127.0.0.1:${brokerPort}`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const read = (stream: ReadableStream<Uint8Array<ArrayBuffer>>) =>
+    (async () => {
+      let buffered = "";
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        buffered += chunk;
+        const complete = buffered.split("\n");
+        buffered = complete.pop()!;
+        lines.push(...complete);
+      }
+      if (buffered !== "") lines.push(buffered);
+    })();
+  const streams = Promise.all([read(child.stdout), read(child.stderr)]);
+  const records = () => lines.flatMap((line) => line.startsWith("{") ? [JSON.parse(line)] : []);
+  try {
+    await waitFor(
+      "the HTTP address",
+      () => records().some((r) => typeof r.url === "string"),
+      20_000,
+    );
+    const url = records().find((r) => typeof r.url === "string").url as string;
+    await waitFor(
+      "a broker warning",
+      () => records().some((r) => r.level !== "info" && /mqtt|broker/i.test(r.msg)),
+      20_000,
+    );
+    // Hostile requests: a foreign Host, a broken JSON body, a redirect target with a control byte.
+    // fetch() keeps its own Host header, so the foreign one goes over a raw connection.
+    const address = new URL(url);
+    const connection = await Deno.connect({
+      hostname: address.hostname,
+      port: Number(address.port),
+    });
+    await connection.write(
+      new TextEncoder().encode(
+        "GET /health HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+      ),
+    );
+    const answer = new TextDecoder().decode(await new Response(connection.readable).bytes());
+    assert.match(answer, /^HTTP\/1\.1 421 /);
+    const broken = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{",
+    });
+    await broken.body?.cancel();
+    assert.ok(broken.status >= 400 && broken.status < 500);
+    const health = await fetch(`${url}/health`);
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await streams;
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.ok(lines.length > 3);
+  for (const line of lines.filter((line) => line.trim() !== "")) {
+    const record = JSON.parse(line);
+    assert.equal(typeof record.msg, "string", line);
+    assert.ok(["debug", "info", "warn", "error"].includes(record.level), line);
+  }
+});

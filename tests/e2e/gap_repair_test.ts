@@ -8,6 +8,7 @@
  * @module
  */
 
+import { createLogger } from "../../src/log.ts";
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { closeFd, PseudoTerminal } from "../../ffi/libc.ts";
@@ -79,10 +80,11 @@ function gatewayOn(
     retentionHours: 48,
     intervalMinutes: 5,
     pollSeconds: 3600,
-    logger: {
-      info: (line) => logs.push(`info ${line}`),
-      warn: (line) => logs.push(`warn ${line}`),
-    },
+    log: createLogger({
+      format: "text",
+      level: "info",
+      write: (line, level) => logs.push(`${level} ${line}`),
+    }),
     // Fast pacing for the test; the defaults (1 s apart) are measured in docs/gap_repair.md.
     gapRepair: { pauseMs: 20, replyTimeoutMs: 1000, settleMs: 50, recheckMs: more.recheckMs },
   });

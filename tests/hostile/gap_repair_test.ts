@@ -8,6 +8,7 @@
  * @module
  */
 
+import { createLogger } from "../../src/log.ts";
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { startGateway } from "../../src/gateway.ts";
@@ -143,7 +144,7 @@ Deno.test("hostile ProfileData answers are counted and change no stored interval
     retentionHours: 48,
     intervalMinutes: 5,
     pollSeconds: 3600,
-    logger: { info: (line) => logs.push(line), warn: (line) => logs.push(line) },
+    log: createLogger({ format: "text", level: "info", write: (line) => logs.push(line) }),
     // A pass on every summation, so the test restarts one after the timeout by sending one.
     gapRepair: { pauseMs: 10, replyTimeoutMs: 300, settleMs: 50, recheckMs: 0 },
   });
