@@ -4,11 +4,12 @@
  * @module
  */
 
+import { referenceFolder } from "../reference.ts";
 import assert from "node:assert/strict";
 import { decodeToNdjson, runDecode } from "../../src/cli/decode.ts";
 import { UsageError } from "../../src/config/usage_error.ts";
 
-const CAPTURES = new URL("../../../shared/reference/raven/", import.meta.url);
+const CAPTURES = referenceFolder("raven/");
 
 async function* chunked(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);

@@ -6,13 +6,14 @@
  * @module
  */
 
+import { referenceFolder } from "../reference.ts";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../../src/store/db.ts";
 import { waitFor } from "./helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const CAPTURES = new URL("../../../shared/reference/raven/", import.meta.url).pathname;
+const CAPTURES = referenceFolder("raven/").pathname;
 const PERMISSIONS = [
   "--allow-ffi",
   "--allow-env",

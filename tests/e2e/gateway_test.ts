@@ -7,6 +7,7 @@
  * @module
  */
 
+import { referenceFolder } from "../reference.ts";
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { PseudoTerminal } from "../../ffi/libc.ts";
@@ -271,10 +272,7 @@ Deno.test("a simulated week at high speed: rows and file size flat from day 2, s
 
 Deno.test("serve sources: two simulated meters, and a capture replayed byte for byte", async () => {
   const { db, dir } = await tempDb();
-  const capture = new URL(
-    "../../../shared/reference/raven/emu2-fragments-roachwork.txt",
-    import.meta.url,
-  ).pathname;
+  const capture = new URL("emu2-fragments-roachwork.txt", referenceFolder("raven/")).pathname;
   const ports = [
     ...await openSources({
       kind: "simulate",

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { referenceFolder } from "../reference.ts";
 import type { DatabaseSync } from "node:sqlite";
 import type { Caller, EspiScope } from "../../src/auth/caller.ts";
 import type { HttpServices } from "../../src/http/routes.ts";
@@ -160,7 +161,7 @@ export function get(path: string): Request {
   return new Request(`${RESOURCE_URL}/${path}`);
 }
 
-const REFERENCE = new URL("../../../shared/reference/espi/", import.meta.url);
+const REFERENCE = referenceFolder("espi/");
 const SCHEMA = new URL("schema/espi-4.0/espi.xsd", REFERENCE).pathname;
 const CATALOG = new URL("schema/espi-4.0/catalog.xml", REFERENCE).pathname;
 

@@ -4,10 +4,11 @@
  * @module
  */
 
+import { referenceFolder } from "../reference.ts";
 import assert from "node:assert/strict";
 import { decodeWindows1252, FragmentSplitter, splitFragments } from "../../src/radio/framing.ts";
 
-const CAPTURES = new URL("../../../shared/reference/raven/", import.meta.url);
+const CAPTURES = referenceFolder("raven/");
 const ascii = (text: string) => new TextEncoder().encode(text);
 
 function captureFiles(): string[] {

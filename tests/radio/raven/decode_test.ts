@@ -5,12 +5,13 @@
  * @module
  */
 
+import { referenceFolder } from "../../reference.ts";
 import assert from "node:assert/strict";
 import type { MeterEvent } from "../../../src/radio/events.ts";
 import { splitFragments } from "../../../src/radio/framing.ts";
 import { decodeFragment, type DecodeResult } from "../../../src/radio/raven/decode.ts";
 
-const CAPTURES = new URL("../../../../shared/reference/raven/", import.meta.url);
+const CAPTURES = referenceFolder("raven/");
 
 function decodeCapture(name: string): DecodeResult[] {
   return splitFragments(Deno.readFileSync(new URL(name, CAPTURES))).map(decodeFragment);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { referenceFolder } from "../../reference.ts";
 import assert from "node:assert/strict";
 import type { RadioStats } from "../../../src/radio/adapter.ts";
 import type { ProfileDataEvent } from "../../../src/radio/events.ts";
@@ -12,7 +13,7 @@ import { FragmentSplitter } from "../../../src/radio/framing.ts";
 import { decodeChunk } from "../../../src/radio/raven/adapter.ts";
 import { ProfileScaler } from "../../../src/radio/raven/profile_scale.ts";
 
-const CAPTURES = new URL("../../../../shared/reference/raven/", import.meta.url);
+const CAPTURES = referenceFolder("raven/");
 const METER = "0x000781000081fd17";
 
 function summation(multiplier: string, divisor: string, meter = METER): string {
