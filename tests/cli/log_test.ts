@@ -13,6 +13,32 @@ import { waitFor } from "../e2e/helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/** `openseg serve --simulate --log-format json` on a free loopback port, both streams piped. */
+function serveInJson(dir: string, extraArgs: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-net=127.0.0.1",
+      MAIN,
+      "serve",
+      "--simulate",
+      "--log-format",
+      "json",
+      "--db",
+      `${dir}/gateway.db`,
+      "--listen",
+      "127.0.0.1:0",
+      ...extraArgs,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 function capture() {
   const lines: { line: string; level: LogLevel }[] = [];
   return { lines, write: (line: string, level: LogLevel) => lines.push({ line, level }) };
@@ -74,29 +100,7 @@ Deno.test("--log-format and --log-level: flags, environment, defaults, bad value
 
 Deno.test("serve --log-format json prints JSON lines; /healthz answers at the logged address", async () => {
   const dir = await Deno.makeTempDir({ prefix: "openseg-log-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net=127.0.0.1",
-      MAIN,
-      "serve",
-      "--simulate",
-      "--speed",
-      "60",
-      "--log-format",
-      "json",
-      "--db",
-      `${dir}/gateway.db`,
-      "--listen",
-      "127.0.0.1:0",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = serveInJson(dir, ["--speed", "60"]);
   const records: Record<string, unknown>[] = [];
   const stdout = (async () => {
     let buffered = "";
@@ -142,29 +146,7 @@ Deno.test("serve --log-format json: an unreachable broker and hostile requests s
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const brokerPort = (closed.addr as Deno.NetAddr).port;
   closed.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net=127.0.0.1",
-      MAIN,
-      "serve",
-      "--simulate",
-      "--log-format",
-      "json",
-      "--db",
-      `${dir}/gateway.db`,
-      "--listen",
-      "127.0.0.1:0",
-      "--mqtt-url",
-      `mqtt://127.0.0.1:${brokerPort}`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = serveInJson(dir, ["--mqtt-url", `mqtt://127.0.0.1:${brokerPort}`]);
   const lines: string[] = [];
   const read = (stream: ReadableStream<Uint8Array<ArrayBuffer>>) =>
     (async () => {
