@@ -20,6 +20,7 @@
  * @module
  */
 
+import { Sleeps } from "./sleeps.ts";
 import type { Logger } from "../log.ts";
 import type { RadioCommand } from "./commands.ts";
 import {
@@ -141,7 +142,7 @@ export class GapRepairer {
   };
   readonly #meters = new Map<string, MeterState>();
   readonly #due = new Set<string>();
-  readonly #sleepers = new Set<() => void>();
+  readonly #sleeps = new Sleeps();
   readonly stats: GapRepairStats = { requests: 0, repaired: 0, passes: 0 };
   /**
    * Summations that still start a pass at once after the link came back. More than one: the
@@ -201,7 +202,7 @@ export class GapRepairer {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#answer("gone");
-    for (const wake of this.#sleepers) wake();
+    this.#sleeps.wakeAll();
     await this.#running;
   }
 
@@ -518,16 +519,7 @@ export class GapRepairer {
 
   /** Sleeps without spinning; `stop()` cuts it short. */
   #sleep(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.#sleepers.add(wake);
-    });
+    return this.#stopped ? Promise.resolve() : this.#sleeps.sleep(ms);
   }
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Sleeps } from "./sleeps.ts";
 import type { RadioAdapter, RadioAdapterFactory } from "./adapter.ts";
 import type { RadioCommand } from "./commands.ts";
 import type { LinkState, MeterEvent } from "./events.ts";
@@ -84,7 +85,7 @@ export class LinkSupervisor {
   #adapter: RadioAdapter | null = null;
   #queue: QueuedCommand[] = [];
   #pumping = false;
-  #sleepers = new Set<() => void>();
+  readonly #sleeps = new Sleeps();
   #running: Promise<void> = Promise.resolve();
   #meters = new Map<string, MeterJoinState>();
   #device: string | null = null;
@@ -145,7 +146,7 @@ export class LinkSupervisor {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#failQueue(new Error(`${this.port}: link stopped`));
-    for (const wake of this.#sleepers) wake();
+    this.#sleeps.wakeAll();
     await this.#running;
   }
 
@@ -322,16 +323,7 @@ export class LinkSupervisor {
 
   /** Sleeps without spinning; `stop()` cuts it short. */
   #sleep(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.#sleepers.add(wake);
-    });
+    return this.#stopped ? Promise.resolve() : this.#sleeps.sleep(ms);
   }
 }
 
