@@ -13,7 +13,7 @@
 
 import type { ByteTransport } from "../radio/transport.ts";
 import type { RadioCommand, ScheduleEventName } from "../radio/commands.ts";
-import { FragmentSplitter } from "../radio/framing.ts";
+import { FragmentSplitter } from "../radio/raven/framing.ts";
 import { parseCommand } from "../radio/raven/commands.ts";
 import type { EnergyRegisters, Household, UtilityMessage } from "./household.ts";
 import { createRandom } from "./household.ts";
