@@ -10,7 +10,7 @@
  */
 
 import type { RadioCommand, RadioCommandName, ScheduleEventName } from "../commands.ts";
-import { parseFragmentXml } from "./decode.ts";
+import { parseFragmentXml } from "./scan.ts";
 import { ZIGBEE_EPOCH_OFFSET_S } from "./fields.ts";
 
 /** Wire `Name` of every command. */

@@ -310,7 +310,7 @@ export const FRAGMENTS: readonly FragmentDef[] = [
       // 0 ok, 1 undefined channel, 2 channel unsupported, 3 bad end time, 4 too many, 5 none.
       { name: "Status", kind: "hex", range: ZCL_UINT8, required: true },
       { name: "ProfileIntervalPeriod", kind: "dec" },
-      // Checked against the IntervalData actually sent (`decode.ts`).
+      // Checked against the IntervalData actually sent (`build_event.ts`).
       { name: "NumberOfPeriodsDelivered", kind: "hex", range: PROFILE_PERIODS },
       // Raw counts, newest first; EAGLE numbers them IntervalData1…12. No Multiplier/Divisor:
       // the adapter scales them with the meter's summation fragment (`profile_scale.ts`).
