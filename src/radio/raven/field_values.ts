@@ -11,7 +11,7 @@
 
 import { isPlausible, type PlausibleRange } from "../plausible_range.ts";
 import type { CompiledFragment } from "./compiled.ts";
-import { type FieldDef, ZIGBEE_EPOCH_OFFSET_S } from "./fields.ts";
+import { type FieldDef, TS_UNSET, ZIGBEE_EPOCH_OFFSET_S } from "./fields.ts";
 import type { FragmentScan } from "./scan.ts";
 import { isSpace, numberStart, trimSpace } from "./xml_text.ts";
 
@@ -112,7 +112,7 @@ function parseField(def: FieldDef, s: string, a: number, b: number): Value | Fie
       if (typeof v === "bigint" || v > UINT32_MAX) {
         return { error: `wider than 32 bits: ${s.slice(a, b)}` };
       }
-      return v === UINT32_MAX ? null : (v + ZIGBEE_EPOCH_OFFSET_S) * 1000;
+      return v === TS_UNSET ? null : (v + ZIGBEE_EPOCH_OFFSET_S) * 1000;
     case "demand": {
       if (typeof v === "bigint" || v > UINT32_MAX) {
         return { error: `wider than 32 bits: ${s.slice(a, b)}` };

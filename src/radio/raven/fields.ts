@@ -361,3 +361,6 @@ export const CURRENCY_ALPHA: ReadonlyMap<number, string> = new Map([
 
 /** Seconds from the Unix epoch to the ZigBee epoch 2000-01-01T00:00:00Z. */
 export const ZIGBEE_EPOCH_OFFSET_S = 946_684_800;
+
+/** A `ts` field's "not set" value (and a schedule's "disabled" frequency). */
+export const TS_UNSET = 0xffff_ffff;
