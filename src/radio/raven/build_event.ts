@@ -8,7 +8,8 @@
 import type { MeterEvent, PriceBlock } from "../events.ts";
 import { PROFILE_PERIODS } from "../plausible_range.ts";
 import type { FieldValues } from "./field_values.ts";
-import { CURRENCY_ALPHA, type FragmentDef, PROFILE_INTERVAL_S } from "./fields.ts";
+import { currencyAlpha } from "../currency.ts";
+import { type FragmentDef, PROFILE_INTERVAL_S } from "./fields.ts";
 
 function iso(year: number, month: number, day: number): string | null {
   const d = new Date(Date.UTC(year, month - 1, day));
@@ -79,7 +80,7 @@ export function buildEvent(def: FragmentDef, v: FieldValues, warnings: string[])
         kind: "price",
         pricePerKWh: price(v.num("Price"), v.num("TrailingDigits") ?? 0),
         currencyCode,
-        currency: currencyCode === null ? null : CURRENCY_ALPHA.get(currencyCode) ?? null,
+        currency: currencyCode === null ? null : currencyAlpha(currencyCode),
         tier: v.num("Tier"),
         label: v.str("RateLabel") ?? v.str("TierLabel"),
         startTimeMs: v.num("StartTime"),
@@ -103,7 +104,7 @@ export function buildEvent(def: FragmentDef, v: FieldValues, warnings: string[])
         ...base,
         kind: "blockPrice",
         currencyCode,
-        currency: currencyCode === null ? null : CURRENCY_ALPHA.get(currencyCode) ?? null,
+        currency: currencyCode === null ? null : currencyAlpha(currencyCode),
         blocks,
       };
     }
