@@ -76,7 +76,8 @@ export class FragmentScan {
   /** Whether the root is one `fields.ts` defines. */
   known = false;
   children = 0;
-  spans = new Int32Array(4 * 16);
+  /** Small integers in a plain array: cheaper to allocate per fragment than a typed array. */
+  readonly spans: number[] = [];
   /** Each child's field when resolved; null when the fragment does not define that child. */
   readonly fields: (CompiledField | null)[] = [];
 
@@ -98,7 +99,7 @@ export class FragmentScan {
     return text.includes(AMP) ? unescapeText(text, this.childName(k), warnings) : text;
   }
 
-  /** Records a child, growing the span array when needed. */
+  /** Records a child. */
   #addChild(
     nameStart: number,
     nameEnd: number,
@@ -106,19 +107,9 @@ export class FragmentScan {
     textEnd: number,
     field: CompiledField | null,
   ): void {
-    const k = this.children++;
-    const at = 4 * k;
-    if (at === this.spans.length) {
-      const grown = new Int32Array(2 * at);
-      grown.set(this.spans);
-      this.spans = grown;
-    }
-    const spans = this.spans;
-    spans[at] = nameStart;
-    spans[at + 1] = nameEnd;
-    spans[at + 2] = textStart;
-    spans[at + 3] = textEnd;
-    this.fields[k] = field;
+    this.spans.push(nameStart, nameEnd, textStart, textEnd);
+    this.fields.push(field);
+    this.children++;
   }
 
   /**
