@@ -8,7 +8,7 @@
  * @module
  */
 
-import { FragmentSplitter } from "../src/radio/framing.ts";
+import { FragmentSplitter } from "../src/radio/raven/framing.ts";
 import { decodeFragment } from "../src/radio/raven/decode.ts";
 import { buildStream } from "./stream.ts";
 

@@ -11,7 +11,7 @@ import { DatabaseSync } from "node:sqlite";
 import { decodeChunk } from "../src/radio/raven/adapter.ts";
 import type { RadioStats } from "../src/radio/adapter.ts";
 import type { MeterEvent } from "../src/radio/events.ts";
-import { FragmentSplitter } from "../src/radio/framing.ts";
+import { FragmentSplitter } from "../src/radio/raven/framing.ts";
 import { ProfileScaler } from "../src/radio/raven/profile_scale.ts";
 import { openDatabase } from "../src/store/db.ts";
 import { IngestWriter } from "../src/store/ingest.ts";

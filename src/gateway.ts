@@ -8,6 +8,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import type { LinkState, MeterEvent } from "./radio/events.ts";
+import { createRavenAdapter } from "./radio/raven/adapter.ts";
 import { GapRepairer, type GapRepairOptions } from "./radio/gap_repair.ts";
 import { type LinkProblem, LinkSupervisor } from "./radio/supervisor.ts";
 import type { LiveBus } from "./live/bus.ts";
@@ -87,6 +88,7 @@ export function startGateway(options: GatewayOptions): Gateway {
     const supervisor: LinkSupervisor = new LinkSupervisor({
       port,
       open: source.open,
+      createAdapter: source.createAdapter ?? createRavenAdapter,
       log: withComponent(log, port),
       pollIntervalMs: options.pollSeconds * 1000,
       onEvent: (event, receivedAtMs) => {

@@ -10,6 +10,7 @@
 import { PseudoTerminal } from "../ffi/libc.ts";
 import { SerialPort } from "../ffi/libserialport.ts";
 import type { ServeSource } from "./config.ts";
+import type { RadioAdapterFactory } from "./radio/adapter.ts";
 import type { ByteTransport } from "./radio/transport.ts";
 import { startSimulatedMeter } from "./sim/device.ts";
 import { createHousehold } from "./sim/household.ts";
@@ -20,6 +21,8 @@ export interface PortSource {
   /** Name in logs and the store: the device path, or `sim:N` / `replay:FILE`. */
   port: string;
   open: () => ByteTransport;
+  /** The radio's device adapter; absent means RAVEn / EMU-2, what every source here plays. */
+  createAdapter?: RadioAdapterFactory;
   /** Stops whatever plays the device (simulator, replay); absent for real hardware. */
   stop?: () => Promise<void>;
 }

@@ -6,7 +6,7 @@
  */
 
 import type { MeterEvent } from "../radio/events.ts";
-import { FragmentSplitter } from "../radio/framing.ts";
+import { FragmentSplitter } from "../radio/raven/framing.ts";
 import { decodeFragment } from "../radio/raven/decode.ts";
 import { formatHelp, parseCommand } from "../config/options.ts";
 

@@ -8,6 +8,7 @@
  */
 
 import { localDayStartMs } from "../espi/local_time.ts";
+import { currencyAlpha } from "../radio/currency.ts";
 import { meterFeedFacts, peakDemandW, pricedIntervals } from "../store/espi_queries.ts";
 import { QUALITY_CODES } from "../store/migrations.ts";
 import { type BucketMinutes, type DemandBucket, demandSeries } from "../store/queries.ts";
@@ -52,18 +53,6 @@ export interface UsageSummary extends TimeRange {
 const QUALITY_BY_CODE = Object.fromEntries(
   Object.entries(QUALITY_CODES).map(([name, code]) => [code, name]),
 ) as Record<number, keyof typeof QUALITY_CODES>;
-
-/** ISO 4217 alphabetic codes of the numeric ones meters send, for the currencies seen in practice. */
-const CURRENCIES: Readonly<Record<number, string>> = {
-  36: "AUD",
-  124: "CAD",
-  392: "JPY",
-  554: "NZD",
-  756: "CHF",
-  826: "GBP",
-  840: "USD",
-  978: "EUR",
-};
 
 /** Checks a requested range and cuts it to what the caller may see; null when nothing is left. */
 export function checkedRange(
@@ -185,7 +174,7 @@ export function usageSummary(
 
 /** The alphabetic ISO 4217 code for a numeric one, or the number as text when not known. */
 export function currencyName(code: number | null): string | null {
-  return code === null ? null : CURRENCIES[code] ?? String(code);
+  return code === null ? null : currencyAlpha(code) ?? String(code);
 }
 
 function sum(values: number[]): number {

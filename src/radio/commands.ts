@@ -10,6 +10,15 @@
 /** Schedulable event classes (RAVEn `get_schedule`/`set_schedule`). */
 export type ScheduleEventName = "time" | "price" | "demand" | "summation" | "message";
 
+/** Every {@link ScheduleEventName}, in the order a device lists its schedules. */
+export const SCHEDULE_EVENTS: readonly ScheduleEventName[] = [
+  "time",
+  "price",
+  "demand",
+  "summation",
+  "message",
+];
+
 export type RadioCommand =
   | { name: "initialize" }
   | { name: "restart" }

@@ -37,8 +37,8 @@ export interface SummationEvent extends EventBase {
   digitsRight: number | null;
 }
 
-export interface PriceEvent extends EventBase {
-  kind: "price";
+/** What a price says, the one shape the event, the store's rows and its reads share. */
+export interface PriceFields {
   /** Currency major units per kWh; null when no price is set (0 or 0xffffffff). */
   pricePerKWh: number | null;
   /** ISO 4217 numeric code (840 = USD), null when absent. */
@@ -49,6 +49,10 @@ export interface PriceEvent extends EventBase {
   label: string | null;
   startTimeMs: number | null;
   durationS: number | null;
+}
+
+export interface PriceEvent extends EventBase, PriceFields {
+  kind: "price";
 }
 
 export interface PriceBlock {

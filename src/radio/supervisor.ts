@@ -11,7 +11,6 @@ import type { RadioAdapter, RadioAdapterFactory } from "./adapter.ts";
 import type { RadioCommand } from "./commands.ts";
 import type { LinkState, MeterEvent } from "./events.ts";
 import { MeterIdentityGate, type MeterIdentityOptions } from "./meter_identity.ts";
-import { createRavenAdapter } from "./raven/adapter.ts";
 import type { ByteTransport } from "./transport.ts";
 import { errorText, fallbackLogger, type Logger, withComponent } from "../log.ts";
 
@@ -40,7 +39,9 @@ export interface LinkSupervisorOptions {
   port: string;
   /** Opens the transport; throwing means "not there yet" and is retried with backoff. */
   open: () => ByteTransport | Promise<ByteTransport>;
-  createAdapter?: RadioAdapterFactory;
+  /** Builds the device adapter (the radio's protocol) around each opened transport; the caller
+   * chooses it, so the supervisor knows no radio type. */
+  createAdapter: RadioAdapterFactory;
   onEvent: (event: MeterEvent, receivedAtMs: number) => void;
   onLinkState?: (state: LinkState, detail: string | null) => void;
   onProblem?: (kind: LinkProblem, detail: string) => void;
@@ -97,7 +98,6 @@ export class LinkSupervisor {
     this.#identity = new MeterIdentityGate(options.meterIdentity);
     this.#log = options.log ?? withComponent(fallbackLogger, options.port);
     this.#options = {
-      createAdapter: createRavenAdapter,
       pollIntervalMs: 60_000,
       readWaitMs: 250,
       minBackoffMs: 250,

@@ -5,20 +5,22 @@
  * @module
  */
 
+import { TS_UNSET, ZIGBEE_EPOCH_OFFSET_S } from "../radio/raven/fields.ts";
+
 /** Line terminator between the lines of a fragment; `""` puts a whole fragment on one line. */
 export type LineEnding = "\r\n" | "\n" | "";
 
 /** Unix ms of 2000-01-01T00:00:00Z, the epoch of every RAVEn timestamp. */
-export const RAVEN_EPOCH_MS = Date.UTC(2000, 0, 1);
-
-/** The 32-bit "not set" timestamp/time value. */
-export const UNSET_TIME_HEX = "0xffffffff";
+const RAVEN_EPOCH_MS = ZIGBEE_EPOCH_OFFSET_S * 1000;
 
 /** `0x` + lower-case hex of a non-negative integer, zero-padded to `digits`. */
 export function hex(value: number | bigint, digits: number): string {
   if (value < 0) throw new RangeError(`hex() needs a non-negative value, got ${value}`);
   return "0x" + value.toString(16).padStart(digits, "0");
 }
+
+/** The 32-bit "not set" timestamp/time value. */
+export const UNSET_TIME_HEX = hex(TS_UNSET, 8);
 
 /**
  * Demand the way sticks send it: 6 hex digits when positive, 32-bit two's complement (8 digits)

@@ -10,7 +10,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { LinkState } from "../radio/events.ts";
+import type { LinkState, PriceFields } from "../radio/events.ts";
 import type { IntervalQuality } from "./intervals.ts";
 import { QUALITY_CODES } from "./migrations.ts";
 import { rollupWidthFor } from "./rollup.ts";
@@ -98,15 +98,7 @@ export interface StoredMessage extends Timed {
 export interface LatestReadings {
   demand?: Timed & { demandW: number | null };
   summation?: Timed & { deliveredWh: number; receivedWh: number | null };
-  price?: Timed & {
-    pricePerKWh: number | null;
-    currencyCode: number | null;
-    currency: string | null;
-    tier: number | null;
-    label: string | null;
-    startTimeMs: number | null;
-    durationS: number | null;
-  };
+  price?: Timed & PriceFields;
   /** Messages in retention, newest first. */
   messages: StoredMessage[];
   connection?: Timed & {

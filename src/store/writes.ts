@@ -12,21 +12,14 @@
  */
 
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { PriceFields } from "../radio/events.ts";
 import type { MeterInterval } from "../radio/gap_repair.ts";
 import type { RegisterReading } from "./intervals.ts";
 import { INTERVAL_SOURCES, QUALITY_CODES } from "./migrations.ts";
 import type { RollupCell } from "./rollup.ts";
 
 /** Row shapes for the ring tables, after sanitising. */
-export interface PriceRow {
-  pricePerKWh: number | null;
-  currencyCode: number | null;
-  currency: string | null;
-  tier: number | null;
-  label: string | null;
-  startTimeMs: number | null;
-  durationS: number | null;
-}
+export type PriceRow = PriceFields;
 
 export interface MessageRow {
   messageId: string;

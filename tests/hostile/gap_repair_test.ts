@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { startGateway } from "../../src/gateway.ts";
 import type { RadioCommand } from "../../src/radio/commands.ts";
-import { FragmentSplitter } from "../../src/radio/framing.ts";
+import { FragmentSplitter } from "../../src/radio/raven/framing.ts";
 import { parseCommand } from "../../src/radio/raven/commands.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { QUALITY_CODES } from "../../src/store/migrations.ts";

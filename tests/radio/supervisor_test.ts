@@ -16,8 +16,9 @@ import { PseudoTerminal } from "../../ffi/libc.ts";
 import { SerialPort } from "../../ffi/libserialport.ts";
 import type { RadioCommand } from "../../src/radio/commands.ts";
 import type { LinkState, MeterEvent } from "../../src/radio/events.ts";
-import { FragmentSplitter } from "../../src/radio/framing.ts";
+import { FragmentSplitter } from "../../src/radio/raven/framing.ts";
 import { parseCommand } from "../../src/radio/raven/commands.ts";
+import { createRavenAdapter } from "../../src/radio/raven/adapter.ts";
 import {
   initialCommands,
   type LinkProblem,
@@ -164,6 +165,7 @@ class Harness {
     this.supervisor = new LinkSupervisor({
       port: "/dev/ttyTEST",
       open,
+      createAdapter: createRavenAdapter,
       onEvent: (event) => this.events.push(event),
       onLinkState: (state, detail) => this.states.push({ state, detail }),
       onProblem: (kind, detail) => this.problems.push({ kind, detail }),

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { PseudoTerminal } from "../../ffi/libc.ts";
 import { SerialPort } from "../../ffi/libserialport.ts";
 import type { MeterEvent } from "../../src/radio/events.ts";
-import { FragmentSplitter } from "../../src/radio/framing.ts";
+import { FragmentSplitter } from "../../src/radio/raven/framing.ts";
 import { decodeFragment } from "../../src/radio/raven/decode.ts";
 import { type SimulatedMeterOptions, startSimulatedMeter } from "../../src/sim/device.ts";
 import { createHousehold, type HouseholdOptions } from "../../src/sim/household.ts";

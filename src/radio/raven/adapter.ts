@@ -7,7 +7,7 @@
 
 import type { RadioAdapter, RadioReadResult, RadioStats } from "../adapter.ts";
 import type { RadioCommand } from "../commands.ts";
-import { FragmentSplitter } from "../framing.ts";
+import { FragmentSplitter } from "./framing.ts";
 import type { ByteTransport } from "../transport.ts";
 import { encodeCommand } from "./commands.ts";
 import { decodeFragment } from "./decode.ts";

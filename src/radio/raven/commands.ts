@@ -9,8 +9,13 @@
  * @module
  */
 
-import type { RadioCommand, RadioCommandName, ScheduleEventName } from "../commands.ts";
-import { parseFragmentXml } from "./decode.ts";
+import {
+  type RadioCommand,
+  type RadioCommandName,
+  SCHEDULE_EVENTS,
+  type ScheduleEventName,
+} from "../commands.ts";
+import { parseFragmentXml } from "./scan.ts";
 import { ZIGBEE_EPOCH_OFFSET_S } from "./fields.ts";
 
 /** Wire `Name` of every command. */
@@ -42,13 +47,7 @@ const BY_WIRE_NAME = new Map(
   Object.entries(WIRE_NAMES).map(([name, wire]) => [wire, name as RadioCommandName]),
 );
 
-const SCHEDULE_EVENTS: ReadonlySet<string> = new Set<ScheduleEventName>([
-  "time",
-  "price",
-  "demand",
-  "summation",
-  "message",
-]);
+const SCHEDULE_EVENT_NAMES: ReadonlySet<string> = new Set(SCHEDULE_EVENTS);
 
 const HEX_ID = /^0[xX][0-9a-fA-F]{1,32}$/;
 const ASCII = new TextEncoder();
@@ -172,7 +171,7 @@ function scheduleEvent(params: Params): ScheduleEventName | null | undefined {
   const text = params.get("event");
   if (text === undefined) return undefined;
   const event = text.toLowerCase();
-  return SCHEDULE_EVENTS.has(event) ? event as ScheduleEventName : null;
+  return SCHEDULE_EVENT_NAMES.has(event) ? event as ScheduleEventName : null;
 }
 
 function build(name: RadioCommandName, params: Params): RadioCommand | null {

@@ -310,7 +310,7 @@ export const FRAGMENTS: readonly FragmentDef[] = [
       // 0 ok, 1 undefined channel, 2 channel unsupported, 3 bad end time, 4 too many, 5 none.
       { name: "Status", kind: "hex", range: ZCL_UINT8, required: true },
       { name: "ProfileIntervalPeriod", kind: "dec" },
-      // Checked against the IntervalData actually sent (`decode.ts`).
+      // Checked against the IntervalData actually sent (`build_event.ts`).
       { name: "NumberOfPeriodsDelivered", kind: "hex", range: PROFILE_PERIODS },
       // Raw counts, newest first; EAGLE numbers them IntervalData1…12. No Multiplier/Divisor:
       // the adapter scales them with the meter's summation fragment (`profile_scale.ts`).
@@ -336,28 +336,8 @@ export const COMMON_FIELDS: readonly FieldDef[] = [DEVICE, METER, TIME_STAMP];
 /** `ProfileIntervalPeriod` enumeration → interval length in seconds. */
 export const PROFILE_INTERVAL_S: readonly number[] = [86400, 3600, 1800, 900, 600, 450, 300, 150];
 
-/** ISO 4217 numeric → alphabetic codes for currencies a SE 1.x meter is likely to report. */
-export const CURRENCY_ALPHA: ReadonlyMap<number, string> = new Map([
-  [36, "AUD"],
-  [124, "CAD"],
-  [156, "CNY"],
-  [208, "DKK"],
-  [344, "HKD"],
-  [356, "INR"],
-  [392, "JPY"],
-  [484, "MXN"],
-  [554, "NZD"],
-  [578, "NOK"],
-  [702, "SGD"],
-  [710, "ZAR"],
-  [752, "SEK"],
-  [756, "CHF"],
-  [826, "GBP"],
-  [840, "USD"],
-  [978, "EUR"],
-  [985, "PLN"],
-  [986, "BRL"],
-]);
-
 /** Seconds from the Unix epoch to the ZigBee epoch 2000-01-01T00:00:00Z. */
 export const ZIGBEE_EPOCH_OFFSET_S = 946_684_800;
+
+/** A `ts` field's "not set" value (and a schedule's "disabled" frequency). */
+export const TS_UNSET = 0xffff_ffff;

@@ -10,7 +10,8 @@
 
 import type { ProfileDataEvent } from "../events.ts";
 import { intervalEnergyWh, isPlausible } from "../plausible_range.ts";
-import { type MeterScale, scaleToMilli } from "./decode.ts";
+import type { MeterScale } from "./decode.ts";
+import { scaleToMilli } from "./field_values.ts";
 
 /** The scaling of each meter's last summation, applied to its ProfileData. */
 export class ProfileScaler {

@@ -8,7 +8,7 @@
 import { referenceFolder } from "../../reference.ts";
 import assert from "node:assert/strict";
 import type { MeterEvent } from "../../../src/radio/events.ts";
-import { splitFragments } from "../../../src/radio/framing.ts";
+import { splitFragments } from "../../../src/radio/raven/framing.ts";
 import { decodeFragment, type DecodeResult } from "../../../src/radio/raven/decode.ts";
 
 const CAPTURES = referenceFolder("raven/");

@@ -9,7 +9,7 @@ import { referenceFolder } from "../../reference.ts";
 import assert from "node:assert/strict";
 import type { RadioStats } from "../../../src/radio/adapter.ts";
 import type { ProfileDataEvent } from "../../../src/radio/events.ts";
-import { FragmentSplitter } from "../../../src/radio/framing.ts";
+import { FragmentSplitter } from "../../../src/radio/raven/framing.ts";
 import { decodeChunk } from "../../../src/radio/raven/adapter.ts";
 import { ProfileScaler } from "../../../src/radio/raven/profile_scale.ts";
 

@@ -4,9 +4,13 @@
  * @module
  */
 
-import { referenceFolder } from "../reference.ts";
+import { referenceFolder } from "../../reference.ts";
 import assert from "node:assert/strict";
-import { decodeWindows1252, FragmentSplitter, splitFragments } from "../../src/radio/framing.ts";
+import {
+  decodeWindows1252,
+  FragmentSplitter,
+  splitFragments,
+} from "../../../src/radio/raven/framing.ts";
 
 const CAPTURES = referenceFolder("raven/");
 const ascii = (text: string) => new TextEncoder().encode(text);

@@ -1,0 +1,321 @@
+/**
+ * Field parsing, driven by `fields.ts`: each known child of a scanned fragment parsed by its
+ * kind, checked against its plausible range and scaled from kW/kWh to W/Wh; a child that fails
+ * becomes a warning and a null value.
+ *
+ * Parsers read a child's text in place as `s[a..b)` and cut a string out only for values that
+ * are strings anyway (and for error messages).
+ *
+ * @module
+ */
+
+import { isPlausible, type PlausibleRange } from "../plausible_range.ts";
+import type { CompiledFragment } from "./compiled.ts";
+import { type FieldDef, TS_UNSET, ZIGBEE_EPOCH_OFFSET_S } from "./fields.ts";
+import type { FragmentScan } from "./scan.ts";
+import { isSpace, numberStart, trimSpace } from "./xml_text.ts";
+
+export type Value = number | bigint | string | boolean | null;
+
+/** Value of each ASCII hex digit, -1 for every other code; a table beats range tests here. */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let d = 0; d < 16; d++) {
+  HEX_VALUE[d.toString(16).charCodeAt(0)] = d;
+  HEX_VALUE[d.toString(16).toUpperCase().charCodeAt(0)] = d;
+}
+
+/** Digit value of a hex character code, -1 if it is not one. */
+function hexDigit(c: number): number {
+  return c < 128 ? HEX_VALUE[c] : -1;
+}
+
+/** Whether `s[a..b)` starts with `0x`/`0X`. */
+function hasHexPrefix(s: string, a: number, b: number): boolean {
+  return b - a >= 3 && s.charCodeAt(a) === 0x30 && (s.charCodeAt(a + 1) | 0x20) === 0x78;
+}
+
+/** `0x…` → number (bigint above 2^53); null when not a valid prefixed hex literal. */
+function parseHex(s: string, a: number, b: number): number | bigint | null {
+  if (!hasHexPrefix(s, a, b)) return null;
+  let v = 0;
+  for (let k = a + 2; k < b; k++) {
+    const d = hexDigit(s.charCodeAt(k));
+    if (d < 0) return null;
+    v = v * 16 + d;
+  }
+  return v <= Number.MAX_SAFE_INTEGER ? v : BigInt(s.slice(a, b));
+}
+
+/** A `0x…` identifier lower-cased, or null when not a valid prefixed hex literal. */
+function parseId(s: string, a: number, b: number): string | null {
+  if (!hasHexPrefix(s, a, b)) return null;
+  let upper = false;
+  for (let k = a + 2; k < b; k++) {
+    const c = s.charCodeAt(k);
+    if (hexDigit(c) < 0) return null;
+    if (c >= 0x41 && c <= 0x46) upper = true;
+  }
+  // Devices send lower case; only then can the text be kept as it is.
+  const id = s.slice(a, b);
+  return upper || s.charCodeAt(a + 1) === 0x58 ? id.toLowerCase() : id;
+}
+
+const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
+const UINT32_MAX = 0xffff_ffff;
+const INT24_INVALID = -0x800000;
+
+/** A field's text could not be parsed; `error` says why. */
+interface FieldError {
+  error: string;
+}
+
+/** Parses one child's text `s[a..b)` (trimmed, non-empty) by its kind. */
+function parseField(def: FieldDef, s: string, a: number, b: number): Value | FieldError {
+  switch (def.kind) {
+    case "text":
+      return s.slice(a, b);
+    case "yn": {
+      if (b - a === 1) {
+        const c = s.charCodeAt(a) | 0x20;
+        if (c === 0x79) return true;
+        if (c === 0x6e) return false;
+      }
+      return { error: `expected Y or N, got "${s.slice(a, b)}"` };
+    }
+    case "dec": {
+      let v = 0;
+      for (let k = a; k < b; k++) {
+        const c = s.charCodeAt(k);
+        if (c < 0x30 || c > 0x39) {
+          return { error: `expected a decimal number, got "${s.slice(a, b)}"` };
+        }
+        v = v * 10 + (c - 0x30);
+      }
+      // Up to 15 digits are exact in a double.
+      return b - a <= 15 ? v : { error: `decimal number out of range: "${s.slice(a, b)}"` };
+    }
+    case "id":
+      return parseId(s, a, b) ?? { error: `expected 0x-prefixed hex, got "${s.slice(a, b)}"` };
+    default:
+      break;
+  }
+  const v = parseHex(s, a, b);
+  if (v === null) return { error: `expected 0x-prefixed hex, got "${s.slice(a, b)}"` };
+  switch (def.kind) {
+    case "uint64":
+      return typeof v === "bigint" && v > MAX_UINT64
+        ? { error: `wider than 64 bits: ${s.slice(a, b)}` }
+        : v;
+    case "hex":
+      return typeof v === "bigint" ? { error: `out of range: ${s.slice(a, b)}` } : v;
+    case "ts":
+      if (typeof v === "bigint" || v > UINT32_MAX) {
+        return { error: `wider than 32 bits: ${s.slice(a, b)}` };
+      }
+      return v === TS_UNSET ? null : (v + ZIGBEE_EPOCH_OFFSET_S) * 1000;
+    case "demand": {
+      if (typeof v === "bigint" || v > UINT32_MAX) {
+        return { error: `wider than 32 bits: ${s.slice(a, b)}` };
+      }
+      // Negative demand comes sign-extended to 32 bits; 6-digit values are ZigBee int24.
+      const signed = b - a - 2 > 6 ? v | 0 : v >= 0x800000 ? v - 0x1000000 : v;
+      return signed === INT24_INVALID ? null : signed;
+    }
+  }
+  return null;
+}
+
+/** A parsed value with its suffix number for numbered fields (`Price2` → 2). */
+export interface ListEntry {
+  n: number | null;
+  value: Value;
+}
+
+/** The parsed children of one fragment, by field slot. */
+export class FieldValues {
+  /** Single values by slot; `undefined` when the field did not occur. */
+  readonly #single: (Value | undefined)[];
+  /** Repeated and numbered values by slot, allocated for the fragments that have them. */
+  #lists: ListEntry[][] | null = null;
+  /** Fields present but unparseable, with the (last) reason, by canonical name. */
+  errors: Map<string, string> | null = null;
+
+  constructor(readonly compiled: CompiledFragment) {
+    this.#single = new Array(compiled.def.fields.length);
+  }
+
+  set(slot: number, value: Value): boolean {
+    if (this.#single[slot] !== undefined) return false;
+    this.#single[slot] = value;
+    return true;
+  }
+
+  add(slot: number, entry: ListEntry): void {
+    this.#lists ??= [];
+    (this.#lists[slot] ??= []).push(entry);
+  }
+
+  error(name: string, error: string): void {
+    (this.errors ??= new Map()).set(name, error);
+  }
+
+  hasSlot(slot: number): boolean {
+    return this.#single[slot] !== undefined;
+  }
+
+  /** The value of slot `slot`; null when absent. */
+  at(slot: number): Value {
+    return this.#single[slot] ?? null;
+  }
+
+  /** Replaces the single value of slot `slot` (which must be present). */
+  replace(slot: number, value: Value): void {
+    this.#single[slot] = value;
+  }
+
+  listAt(slot: number): ListEntry[] {
+    return this.#lists?.[slot] ?? [];
+  }
+
+  #get(name: string): Value {
+    const slot = this.compiled.slots.get(name);
+    return slot === undefined ? null : this.#single[slot] ?? null;
+  }
+
+  num(name: string): number | null {
+    const v = this.#get(name);
+    return typeof v === "number" ? v : null;
+  }
+
+  str(name: string): string | null {
+    const v = this.#get(name);
+    return typeof v === "string" ? v : null;
+  }
+
+  bool(name: string): boolean | null {
+    const v = this.#get(name);
+    return typeof v === "boolean" ? v : null;
+  }
+
+  list(name: string): ListEntry[] {
+    const slot = this.compiled.slots.get(name);
+    return slot === undefined ? [] : this.listAt(slot);
+  }
+}
+
+/** raw × M × 1000 ÷ D exactly, in integers where a JS number could lose precision. */
+export function scaleToMilli(raw: number | bigint, multiplier: number, divisor: number): number {
+  if (typeof raw === "number") {
+    const product = raw * multiplier * 1000;
+    if (Number.isSafeInteger(product)) return product / divisor;
+  }
+  const product = BigInt(raw) * BigInt(multiplier) * 1000n;
+  const d = BigInt(divisor);
+  return Number(product / d) + Number(product % d) / divisor;
+}
+
+/**
+ * Parses every known child of a scanned fragment into `FieldValues`, collecting warnings.
+ * `texts` are the children's decoded texts when some need entity decoding; otherwise each text is
+ * read in place.
+ */
+export function readFields(
+  scan: FragmentScan,
+  texts: string[] | null,
+  warnings: string[],
+): FieldValues {
+  const xml = scan.xml;
+  const c = scan.compiled!;
+  const values = new FieldValues(c);
+  const spans = scan.spans;
+  for (let k = 0; k < scan.children; k++) {
+    const field = scan.fields[k];
+    if (field === null) continue;
+    // The text as `s[a..b)`: in place unless it needs trimming or entity decoding.
+    let s = xml;
+    let a = spans[4 * k + 2];
+    let b = spans[4 * k + 3];
+    if (
+      texts !== null || (a < b && (isSpace(xml.charCodeAt(a)) || isSpace(xml.charCodeAt(b - 1))))
+    ) {
+      s = texts === null ? trimSpace(xml.slice(a, b)) : texts[k];
+      a = 0;
+      b = s.length;
+    }
+    // Empty elements (EAGLE sends a whole empty MessageCluster) count as absent.
+    if (a === b) continue;
+    const def = field.def;
+    let value = parseField(def, s, a, b);
+    if (value !== null && typeof value === "object") {
+      value = refuse(values, def, value.error, warnings);
+    } else if (typeof value === "number" && field.unset?.includes(value)) {
+      value = null;
+    } else if (
+      field.range !== null && (typeof value === "number" || typeof value === "bigint") &&
+      !inRange(value, field.range)
+    ) {
+      value = refuse(values, def, `out of range: ${s.slice(a, b)}`, warnings);
+    } else if (typeof value === "number" && def.unit === "min") {
+      value *= 60;
+    }
+    if (def.repeated || def.numbered) {
+      const nameStart = spans[4 * k];
+      const nameEnd = spans[4 * k + 1];
+      const numberAt = def.numbered ? numberStart(xml, nameStart, nameEnd) : nameEnd;
+      const n = numberAt < nameEnd ? Number(xml.slice(numberAt, nameEnd)) : null;
+      values.add(field.slot, { n, value });
+    } else if (!values.set(field.slot, value)) {
+      warnings.push(`${def.name}: repeated, first value kept`);
+    }
+  }
+  if (c.metered.length > 0) scaleMetered(c, values, warnings);
+  return values;
+}
+
+/** Whether a parsed number lies in `range` (a bigint, above 2^53, never does). */
+function inRange(value: number | bigint, range: PlausibleRange): boolean {
+  return typeof value === "number" && isPlausible(value, range);
+}
+
+/** Records `def`'s value as refused: a warning, an error the required check sees, no value. */
+function refuse(values: FieldValues, def: FieldDef, error: string, warnings: string[]): null {
+  warnings.push(`${def.name}: ${error}`);
+  values.error(def.name, error);
+  return null;
+}
+
+/**
+ * Converts every kW/kWh field to W/Wh with the fragment's own Multiplier and Divisor, refusing
+ * results outside the field's plausible range.
+ */
+function scaleMetered(c: CompiledFragment, values: FieldValues, warnings: string[]): void {
+  // The manual: a multiplier or divisor of zero means one.
+  const multiplier = values.num("Multiplier") || 1;
+  const divisor = values.num("Divisor") || 1;
+  for (const { def, slot } of c.metered) {
+    const scale = (v: Value): Value => {
+      if (typeof v !== "number" && typeof v !== "bigint") return v;
+      const scaled = scaleToMilli(v, multiplier, divisor);
+      if (def.scaledRange === undefined || isPlausible(scaled, def.scaledRange)) return scaled;
+      return refuse(values, def, `implausible once scaled: ${scaled} W(h)`, warnings);
+    };
+    if (values.hasSlot(slot)) values.replace(slot, scale(values.at(slot)));
+    for (const e of values.listAt(slot)) e.value = scale(e.value);
+  }
+}
+
+/** Why the fragment cannot become an event (a scaling value or a required one unusable). */
+export function missingRequired(c: CompiledFragment, values: FieldValues): string | null {
+  for (const { def } of c.scaling) {
+    const error = values.errors?.get(def.name);
+    if (error !== undefined) return `${c.def.root}: invalid ${def.name}: ${error}`;
+  }
+  for (const { def, slot } of c.required) {
+    const error = values.errors?.get(def.name);
+    if (error !== undefined) return `${c.def.root}: invalid ${def.name}: ${error}`;
+    if (!values.hasSlot(slot)) return `${c.def.root}: missing ${def.name}`;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------

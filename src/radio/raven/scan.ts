@@ -1,0 +1,256 @@
+/**
+ * The well-formedness scan of one flat fragment (root element, text-only children, no attributes,
+ * no namespaces; names case-insensitive): where the root name and each child are, as offsets, and
+ * which field of `fields.ts` each child is.
+ *
+ * @module
+ */
+
+import { COMMON, type CompiledField, type CompiledFragment } from "./compiled.ts";
+import {
+  AMP,
+  closeNameEnd,
+  GT,
+  isExactName,
+  isLetter,
+  lookupName,
+  LT,
+  nameEnd,
+  type NameTable,
+  numberStart,
+  skipSpace,
+  SLASH,
+  trimSpace,
+  unescapeText,
+} from "./xml_text.ts";
+
+/** A well-formed flat fragment: root name and its children's names and entity-decoded texts. */
+export interface FragmentXml {
+  root: string;
+  names: string[];
+  texts: string[];
+  /** Problems that did not make the fragment unusable (undecodable entities). */
+  warnings: string[];
+}
+
+/** Outcome of {@link parseFragmentXml}. */
+export type FragmentXmlResult =
+  | ({ ok: true } & FragmentXml)
+  | { ok: false; root: string | null; error: string };
+
+/** Failure of {@link FragmentScan.run}; `rootKnown` says whether the scan holds the root name. */
+export interface ScanError {
+  rootKnown: boolean;
+  error: string;
+}
+
+function malformed(error: string): ScanError {
+  return { rootKnown: true, error: `not well-formed: ${error}` };
+}
+
+/** The field of `c` named `s[at..end)`, numbered fields (`Price2`) included. */
+function resolveField(
+  c: CompiledFragment,
+  s: string,
+  at: number,
+  end: number,
+): CompiledField | null {
+  const field = lookupName(c.fields, s, at, end);
+  if (field !== undefined) return field;
+  if (!c.hasNumbered) return null;
+  const numberAt = numberStart(s, at, end);
+  return numberAt < end ? lookupName(c.numbered, s, at, numberAt) ?? null : null;
+}
+
+/**
+ * Where {@link FragmentScan.run} found the root name and each child of `xml`, as offsets into the
+ * fragment: `[nameStart, nameEnd, textStart, textEnd]` per child, text untrimmed. Offsets rather
+ * than strings save the name and text strings the decoder would otherwise cut out of every
+ * fragment and throw away. One scan per fragment, so decoders share no state.
+ */
+export class FragmentScan {
+  rootStart = 0;
+  rootEnd = 0;
+  /** The fragment children were resolved against (COMMON for unknown roots), if asked to. */
+  compiled: CompiledFragment | null = null;
+  /** Whether the root is one `fields.ts` defines. */
+  known = false;
+  children = 0;
+  /** Small integers in a plain array: cheaper to allocate per fragment than a typed array. */
+  readonly spans: number[] = [];
+  /** Each child's field when resolved; null when the fragment does not define that child. */
+  readonly fields: (CompiledField | null)[] = [];
+
+  constructor(readonly xml: string) {}
+
+  /** Root name, for messages and unknown fragments. */
+  root(): string {
+    return this.xml.slice(this.rootStart, this.rootEnd);
+  }
+
+  /** Name of child `k`. */
+  childName(k: number): string {
+    return this.xml.slice(this.spans[4 * k], this.spans[4 * k + 1]);
+  }
+
+  /** Entity-decoded, trimmed text of child `k`. */
+  childText(k: number, warnings: string[]): string {
+    const text = trimSpace(this.xml.slice(this.spans[4 * k + 2], this.spans[4 * k + 3]));
+    return text.includes(AMP) ? unescapeText(text, this.childName(k), warnings) : text;
+  }
+
+  /** Records a child. */
+  #addChild(
+    nameStart: number,
+    nameEnd: number,
+    textStart: number,
+    textEnd: number,
+    field: CompiledField | null,
+  ): void {
+    this.spans.push(nameStart, nameEnd, textStart, textEnd);
+    this.fields.push(field);
+    this.children++;
+  }
+
+  /**
+   * Checks that the fragment is one flat fragment and records where its parts are. Rejects
+   * anything that is not well-formed: nested elements, text directly in the root, attributes,
+   * mismatched or missing close tags, trailing content. Returns null when the fragment is
+   * well-formed. With `roots`, also looks the root up there and resolves every child to its field.
+   *
+   * Devices send children in table order with the names as the table spells them, so with `roots`
+   * each child name is first compared with the next expected field's, which reads every character
+   * once instead of three times (find the name's end, look it up, match the close tag). A name
+   * that does not fit takes the general path; both accept exactly the same input.
+   */
+  run(roots: NameTable<CompiledFragment> | null): ScanError | null {
+    const xml = this.xml;
+    const len = xml.length;
+    let i = skipSpace(xml, 0);
+    if (xml.charCodeAt(i) !== LT) {
+      return { rootKnown: false, error: "not well-formed: does not start with a start tag" };
+    }
+    let end = nameEnd(xml, i + 1);
+    if (end === i + 1) {
+      return { rootKnown: false, error: "not well-formed: malformed root start tag" };
+    }
+    const rootStart = i + 1;
+    const rootLen = end - rootStart;
+    this.rootStart = rootStart;
+    this.rootEnd = end;
+    let c: CompiledFragment | null = null;
+    if (roots !== null) {
+      c = lookupName(roots, xml, rootStart, end) ?? null;
+      this.known = c !== null;
+      c ??= COMMON;
+      this.compiled = c;
+    }
+    /** Slot of the field expected next. */
+    let next = 0;
+    i = skipSpace(xml, end);
+    if (xml.charCodeAt(i) === SLASH && xml.charCodeAt(i + 1) === GT) {
+      return skipSpace(xml, i + 2) < len ? malformed(`content after <${this.root()}/>`) : null;
+    }
+    if (xml.charCodeAt(i) !== GT) {
+      const root = this.root();
+      return malformed(
+        isLetter(xml.charCodeAt(i)) ? `attributes on <${root}>` : `malformed <${root}>`,
+      );
+    }
+    i++;
+    for (;;) {
+      i = skipSpace(xml, i);
+      if (i >= len) return malformed(`<${this.root()}> is never closed`);
+      if (xml.charCodeAt(i) !== LT) {
+        return malformed(`text directly inside <${this.root()}>`);
+      }
+      if (xml.charCodeAt(i + 1) === SLASH) {
+        // A known root matches its table spelling case-insensitively, and so its exact close tag.
+        end = this.known && isExactName(xml, i + 2, c!.rootName)
+          ? i + 2 + rootLen
+          : closeNameEnd(xml, i + 2, rootStart, rootLen);
+        if (end < 0) {
+          const found = xml.slice(i + 2, nameEnd(xml, i + 2));
+          return malformed(`expected </${this.root()}>, found </${found}>`);
+        }
+        i = skipSpace(xml, end);
+        if (xml.charCodeAt(i) !== GT) return malformed(`malformed </${this.root()}>`);
+        if (skipSpace(xml, i + 1) < len) {
+          return malformed(`content after </${this.root()}>`);
+        }
+        return null;
+      }
+      const nameStart = i + 1;
+      const expected = c !== null && next < c.order.length ? c.order[next] : null;
+      let field: CompiledField | null = null;
+      // Whether the name is exactly `field`'s table spelling, so the close tag can be checked
+      // against that spelling alone.
+      let exact = false;
+      if (expected !== null && isExactName(xml, nameStart, expected.name)) {
+        field = expected;
+        exact = true;
+        end = nameStart + expected.name.length;
+      } else {
+        end = nameEnd(xml, nameStart);
+        if (end === nameStart) return malformed(`malformed tag inside <${this.root()}>`);
+        if (c !== null) field = resolveField(c, xml, nameStart, end);
+      }
+      if (field !== null) next = field.slot + 1;
+      const childNameEnd = end;
+      i = skipSpace(xml, end);
+      if (xml.charCodeAt(i) === SLASH && xml.charCodeAt(i + 1) === GT) {
+        this.#addChild(nameStart, childNameEnd, i, i, field);
+        i += 2;
+        continue;
+      }
+      if (xml.charCodeAt(i) !== GT) {
+        return malformed(
+          isLetter(xml.charCodeAt(i))
+            ? `attributes on <${xml.slice(nameStart, childNameEnd)}>`
+            : `malformed <${xml.slice(nameStart, childNameEnd)}>`,
+        );
+      }
+      const textStart = i + 1;
+      const lt = xml.indexOf("<", textStart);
+      if (lt < 0) return malformed(`<${xml.slice(nameStart, childNameEnd)}> is never closed`);
+      if (xml.charCodeAt(lt + 1) !== SLASH) {
+        return malformed(
+          `element nested in <${xml.slice(nameStart, childNameEnd)}> (fragments are flat)`,
+        );
+      }
+      end = exact && isExactName(xml, lt + 2, field!.name)
+        ? lt + 2 + field!.name.length
+        : closeNameEnd(xml, lt + 2, nameStart, childNameEnd - nameStart);
+      if (end < 0) {
+        const found = xml.slice(lt + 2, nameEnd(xml, lt + 2));
+        return malformed(`expected </${xml.slice(nameStart, childNameEnd)}>, found </${found}>`);
+      }
+      i = skipSpace(xml, end);
+      if (xml.charCodeAt(i) !== GT) {
+        return malformed(`malformed </${xml.slice(nameStart, childNameEnd)}>`);
+      }
+      i++;
+      this.#addChild(nameStart, childNameEnd, textStart, lt, field);
+    }
+  }
+}
+
+/**
+ * Parses one flat fragment. Rejects anything that is not well-formed: nested elements, text
+ * directly in the root, attributes, mismatched or missing close tags, trailing content.
+ */
+export function parseFragmentXml(xml: string): FragmentXmlResult {
+  const scan = new FragmentScan(xml);
+  const failure = scan.run(null);
+  if (failure !== null) {
+    return { ok: false, root: failure.rootKnown ? scan.root() : null, error: failure.error };
+  }
+  const warnings: string[] = [];
+  const names: string[] = [];
+  const texts: string[] = [];
+  for (let k = 0; k < scan.children; k++) {
+    names.push(scan.childName(k));
+    texts.push(scan.childText(k, warnings));
+  }
+  return { ok: true, root: scan.root(), names, texts, warnings };
+}
