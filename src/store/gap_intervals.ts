@@ -10,6 +10,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { statement } from "./statements.ts";
 import type { EstimatedInterval } from "../radio/gap_repair.ts";
 import { QUALITY_CODES } from "./migrations.ts";
 
@@ -21,7 +22,8 @@ export function estimatedIntervals(
   db: DatabaseSync,
   q: { meterKey: string; durationS: number; fromMs: number; limit: number },
 ): EstimatedInterval[] {
-  return db.prepare(
+  return statement(
+    db,
     `SELECT start_ms AS startMs, duration_s AS durationS, delivered_wh AS deliveredWh,
        received_wh AS receivedWh
      FROM intervals

@@ -6,6 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { statement } from "./statements.ts";
 
 export interface RadioDeviceInfo {
   deviceMac: string;
@@ -18,7 +19,8 @@ export interface RadioDeviceInfo {
 
 /** The stored identity of one radio, or null before it reported one. */
 export function radioDeviceInfo(db: DatabaseSync, deviceMac: string): RadioDeviceInfo | null {
-  const row = db.prepare(
+  const row = statement(
+    db,
     `SELECT device_mac AS deviceMac, manufacturer, model_id AS modelId,
        firmware_version AS firmwareVersion, hardware_version AS hardwareVersion,
        date_code_date AS dateCodeDate
@@ -29,7 +31,8 @@ export function radioDeviceInfo(db: DatabaseSync, deviceMac: string): RadioDevic
 
 /** Warning counters of a port and all its meters, summed by kind. */
 export function portWarnings(db: DatabaseSync, port: string): Record<string, number> {
-  const rows = db.prepare(
+  const rows = statement(
+    db,
     "SELECT kind, sum(count) AS n FROM warnings WHERE port = ? GROUP BY kind ORDER BY kind",
   ).all(port) as { kind: string; n: number }[];
   return Object.fromEntries(rows.map((row) => [row.kind, row.n]));
