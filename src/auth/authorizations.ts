@@ -10,7 +10,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { statement } from "../store/statements.ts";
+import { all, get, statement } from "../store/statements.ts";
 import type { Grant } from "./caller.ts";
 import { parseScope } from "./scope.ts";
 import { randomSecret } from "./secrets.ts";
@@ -74,9 +74,7 @@ export function findAuthorization(
   db: DatabaseSync,
   authorizationId: string,
 ): AuthorizationRecord | null {
-  const row = statement(db, `${SELECT} WHERE authorization_id = ?`).get(authorizationId) as
-    | AuthorizationRow
-    | undefined;
+  const row = get<AuthorizationRow>(db, `${SELECT} WHERE authorization_id = ?`, authorizationId);
   return row === undefined ? null : toRecord(row);
 }
 
@@ -87,9 +85,13 @@ export function listAuthorizations(
 ): AuthorizationRecord[] {
   const settled = `${SELECT} WHERE code_pending_until_ms IS NULL`;
   const rows = filter.clientId === undefined
-    ? statement(db, `${settled} ORDER BY created_ms DESC`).all()
-    : statement(db, `${settled} AND client_id = ? ORDER BY created_ms DESC`).all(filter.clientId);
-  return (rows as unknown as AuthorizationRow[]).map(toRecord);
+    ? all<AuthorizationRow>(db, `${settled} ORDER BY created_ms DESC`)
+    : all<AuthorizationRow>(
+      db,
+      `${settled} AND client_id = ? ORDER BY created_ms DESC`,
+      filter.clientId,
+    );
+  return rows.map(toRecord);
 }
 
 /** The app exchanged the code: the authorization is no longer pending. */

@@ -6,7 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { statement } from "../store/statements.ts";
+import { get, statement } from "../store/statements.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
 
 export const CODE_EXPIRES_IN_S = 300;
@@ -57,12 +57,13 @@ export function issueCode(db: DatabaseSync, options: IssueCodeOptions): string {
  */
 export function findCode(db: DatabaseSync, code: string): StoredCode | null {
   if (code === "" || code.length > 256) return null;
-  const row = statement(
+  const row = get<StoredCode>(
     db,
     `SELECT code_hash AS codeHash, authorization_id AS authorizationId, client_id AS clientId,
        redirect_uri AS redirectUri, code_challenge AS codeChallenge, expires_ms AS expiresMs,
        used_ms AS usedMs FROM oauth_codes WHERE code_hash = ?`,
-  ).get(hashSecret(code)) as StoredCode | undefined;
+    hashSecret(code),
+  );
   return row ?? null;
 }
 

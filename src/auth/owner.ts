@@ -7,7 +7,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { statement } from "../store/statements.ts";
+import { get, statement } from "../store/statements.ts";
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { withHashSlot } from "./hash_slots.ts";
@@ -120,20 +120,21 @@ export function issueSetupCode(db: DatabaseSync, nowMs: number): string | null {
 
 /** True when `code` is the live setup code (it stays valid until a password is set). */
 export function setupCodeMatches(db: DatabaseSync, code: string, nowMs: number): boolean {
-  const row = statement(
+  const row = get<{ hash: string | null; expiresMs: number | null; pw: string | null }>(
     db,
     `SELECT setup_code_hash AS hash, setup_code_expires_ms AS expiresMs, password_hash AS pw
      FROM owner_account WHERE id = 1`,
-  ).get() as { hash: string | null; expiresMs: number | null; pw: string | null } | undefined;
+  );
   if (row?.hash == null || row.pw !== null || (row.expiresMs ?? 0) <= nowMs) return false;
   const normalized = code.trim().toUpperCase().replaceAll("-", "").replaceAll(" ", "");
   return hashesMatch(hashSecret(normalized), row.hash);
 }
 
 function storedPasswordHash(db: DatabaseSync): string | null {
-  const row = statement(db, "SELECT password_hash AS hash FROM owner_account WHERE id = 1").get() as
-    | { hash: string | null }
-    | undefined;
+  const row = get<{ hash: string | null }>(
+    db,
+    "SELECT password_hash AS hash FROM owner_account WHERE id = 1",
+  );
   return row?.hash ?? null;
 }
 

@@ -16,7 +16,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { statement } from "../store/statements.ts";
+import { all, statement } from "../store/statements.ts";
 import { hashSecret } from "./secrets.ts";
 
 export interface RateLimitOptions {
@@ -61,10 +61,13 @@ function rateLimitState(
 ): RateLimitState {
   const maxFailures = options.maxFailures ?? MAX_FAILURES;
   const windowMs = options.windowMs ?? FAILURE_WINDOW_MS;
-  const rows = statement(
+  const rows = all<{ atMs: number }>(
     db,
     "SELECT at_ms AS atMs FROM auth_failures WHERE key = ? AND at_ms > ? ORDER BY at_ms DESC LIMIT ?",
-  ).all(key, nowMs - windowMs, maxFailures) as { atMs: number }[];
+    key,
+    nowMs - windowMs,
+    maxFailures,
+  );
   if (rows.length < maxFailures) return { limited: false, retryAfterS: 0 };
   const oldest = rows[rows.length - 1].atMs;
   return { limited: true, retryAfterS: Math.max(1, Math.ceil((oldest + windowMs - nowMs) / 1000)) };

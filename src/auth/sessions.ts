@@ -6,7 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { statement } from "../store/statements.ts";
+import { get, statement } from "../store/statements.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
 
 export const SESSION_COOKIE = "openseg_session";
@@ -39,15 +39,21 @@ export function findSession(db: DatabaseSync, request: Request, nowMs: number): 
   const sessionId = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
   if (sessionId === null || sessionId.length > 128) return null;
   const idHash = hashSecret(sessionId);
-  const row = statement(db, "SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?")
-    .get(idHash) as { expiresMs: number } | undefined;
+  const row = get<{ expiresMs: number }>(
+    db,
+    "SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?",
+    idHash,
+  );
   return row !== undefined && row.expiresMs > nowMs ? idHash : null;
 }
 
 /** True while the session with this stored hash (from `findSession`) exists and has not expired. */
 export function sessionLive(db: DatabaseSync, sessionIdHash: string, nowMs: number): boolean {
-  const row = statement(db, "SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?")
-    .get(sessionIdHash) as { expiresMs: number } | undefined;
+  const row = get<{ expiresMs: number }>(
+    db,
+    "SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?",
+    sessionIdHash,
+  );
   return row !== undefined && row.expiresMs > nowMs;
 }
 

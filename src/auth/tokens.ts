@@ -15,7 +15,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { statement } from "../store/statements.ts";
+import { get, statement } from "../store/statements.ts";
 import { hashSecret, randomSecret, secretMatches } from "./secrets.ts";
 
 export type TokenKind = "access" | "refresh" | "client" | "registration";
@@ -117,12 +117,13 @@ type StoredToken = TokenRecord & { tokenHash: string; revokedMs: number | null }
 
 function storedToken(db: DatabaseSync, token: string): StoredToken | null {
   if (token === "" || token.length > 512) return null;
-  const row = statement(
+  const row = get<StoredToken>(
     db,
     `SELECT token_hash AS tokenHash, token_id AS tokenId, kind, client_id AS clientId,
        authorization_id AS authorizationId, expires_ms AS expiresAtMs, revoked_ms AS revokedMs
      FROM oauth_tokens WHERE token_hash = ?`,
-  ).get(hashSecret(token)) as StoredToken | undefined;
+    hashSecret(token),
+  );
   // The index lookup finds the candidate; the constant-time compare is what accepts it.
   return row !== undefined && secretMatches(token, row.tokenHash) ? row : null;
 }
@@ -139,10 +140,11 @@ function toRecord(row: StoredToken): TokenRecord {
 
 /** True while the token with this id is neither revoked nor expired. */
 export function tokenLive(db: DatabaseSync, tokenId: string, nowMs: number): boolean {
-  const row = statement(
+  const row = get<{ expiresAtMs: number | null; revokedMs: number | null }>(
     db,
     "SELECT expires_ms AS expiresAtMs, revoked_ms AS revokedMs FROM oauth_tokens WHERE token_id = ?",
-  ).get(tokenId) as { expiresAtMs: number | null; revokedMs: number | null } | undefined;
+    tokenId,
+  );
   return row !== undefined && row.revokedMs === null &&
     (row.expiresAtMs === null || row.expiresAtMs > nowMs);
 }

@@ -13,7 +13,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { statement } from "./statements.ts";
+import { all, get, statement } from "./statements.ts";
 import { QUALITY_CODES } from "./migrations.ts";
 import type { IntervalReading } from "./queries.ts";
 
@@ -28,11 +28,13 @@ export function readExportCursor(
   db: DatabaseSync,
   q: { sink: string; meterKey: string },
 ): ExportCursor | null {
-  const row = statement(
+  const row = get<ExportCursor>(
     db,
     `SELECT start_ms AS startMs, duration_s AS durationS FROM export_cursors
      WHERE sink = ? AND meter_key = ?`,
-  ).get(q.sink, q.meterKey) as ExportCursor | undefined;
+    q.sink,
+    q.meterKey,
+  );
   return row === undefined ? null : { startMs: row.startMs, durationS: row.durationS };
 }
 
@@ -67,10 +69,11 @@ export function saveExportCursor(
 
 /** How often gap repairs changed `meterKey`'s stored intervals (0 for an unknown meter). */
 export function intervalRevision(db: DatabaseSync, meterKey: string): number {
-  const row = statement(
+  const row = get<{ revision: number }>(
     db,
     "SELECT coalesce(max(interval_revision), 0) AS revision FROM meters WHERE meter_key = ?",
-  ).get(meterKey) as { revision: number };
+    meterKey,
+  )!;
   return row.revision;
 }
 
@@ -113,18 +116,19 @@ export function pendingIntervals(
   q: { sink: string; meterKey: string; limit: number; after?: ExportCursor },
 ): IntervalReading[] {
   const cursor = q.after ?? readExportCursor(db, q);
-  const rows = statement(
+  const rows = all<Omit<IntervalReading, "quality"> & { quality: number }>(
     db,
     `SELECT start_ms AS startMs, duration_s AS durationS, delivered_wh AS deliveredWh,
        received_wh AS receivedWh, quality
      FROM intervals WHERE ${PENDING_WHERE}
      ORDER BY start_ms, duration_s LIMIT :limit`,
-  ).all({
-    meterKey: q.meterKey,
-    startMs: cursor?.startMs ?? null,
-    durationS: cursor?.durationS ?? null,
-    limit: Math.max(1, Math.trunc(q.limit)),
-  }) as unknown as (Omit<IntervalReading, "quality"> & { quality: number })[];
+    {
+      meterKey: q.meterKey,
+      startMs: cursor?.startMs ?? null,
+      durationS: cursor?.durationS ?? null,
+      limit: Math.max(1, Math.trunc(q.limit)),
+    },
+  );
   return rows.map((row) => ({
     startMs: row.startMs,
     durationS: row.durationS,
@@ -140,11 +144,11 @@ export function pendingIntervalCount(
   q: { sink: string; meterKey: string },
 ): number {
   const cursor = readExportCursor(db, q);
-  const row = statement(db, `SELECT count(*) AS n FROM intervals WHERE ${PENDING_WHERE}`).get({
+  const row = get<{ n: number }>(db, `SELECT count(*) AS n FROM intervals WHERE ${PENDING_WHERE}`, {
     meterKey: q.meterKey,
     startMs: cursor?.startMs ?? null,
     durationS: cursor?.durationS ?? null,
-  }) as { n: number };
+  })!;
   return row.n;
 }
 

@@ -10,7 +10,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { arrayStatement, statement } from "./statements.ts";
+import { all, arrayStatement, get, statement } from "./statements.ts";
 import type { LinkState } from "../radio/events.ts";
 import type { IntervalQuality } from "./intervals.ts";
 import { QUALITY_CODES } from "./migrations.ts";
@@ -275,7 +275,7 @@ export function intervalSeries(
   db: DatabaseSync,
   q: { meterKey: string; fromMs: number; toMs: number },
 ): IntervalReading[] {
-  const rows = statement(
+  const rows = all<Omit<IntervalReading, "quality"> & { quality: number }>(
     db,
     `SELECT start_ms AS startMs, duration_s AS durationS, delivered_wh AS deliveredWh,
        received_wh AS receivedWh, quality
@@ -283,69 +283,79 @@ export function intervalSeries(
      WHERE meter_key = :meterKey AND start_ms > :earliestMs AND start_ms < :toMs
        AND start_ms + duration_s * 1000 > :fromMs
      ORDER BY start_ms, duration_s`,
-  ).all({
-    meterKey: q.meterKey,
-    // Bounds the key range: no interval is longer than an hour.
-    earliestMs: Math.floor(q.fromMs) - 3_600_000,
-    fromMs: Math.floor(q.fromMs),
-    toMs: Math.ceil(q.toMs),
-  }) as unknown as (Omit<IntervalReading, "quality"> & { quality: number })[];
+    {
+      meterKey: q.meterKey,
+      // Bounds the key range: no interval is longer than an hour.
+      earliestMs: Math.floor(q.fromMs) - 3_600_000,
+      fromMs: Math.floor(q.fromMs),
+      toMs: Math.ceil(q.toMs),
+    },
+  );
   return rows.map((row) => ({ ...row, quality: QUALITY_NAMES[row.quality] ?? "questionable" }));
 }
+
+/** A stored message as SQLite returns it: the flags are 0/1. */
+type StoredMessageRow = Omit<StoredMessage, "confirmationRequired" | "confirmed"> & {
+  confirmationRequired: number;
+  confirmed: number;
+};
 
 /** The newest value of everything stored for one meter. */
 export function latestReadings(db: DatabaseSync, meterKey: string): LatestReadings {
   const latest: LatestReadings = { messages: [], other: {} };
-  const demand = statement(
+  const demand = get<NonNullable<LatestReadings["demand"]>>(
     db,
     `SELECT ts_ms AS timeMs, received_ms AS receivedAtMs, demand_w AS demandW
      FROM demand WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
-  ).get(meterKey) as LatestReadings["demand"];
+    meterKey,
+  );
   if (demand) latest.demand = plain(demand);
-  const summation = statement(
+  const summation = get<NonNullable<LatestReadings["summation"]>>(
     db,
     `SELECT ts_ms AS timeMs, received_ms AS receivedAtMs, delivered_wh AS deliveredWh,
        received_wh AS receivedWh
      FROM summation WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
-  ).get(meterKey) as LatestReadings["summation"];
+    meterKey,
+  );
   if (summation) latest.summation = plain(summation);
-  const price = statement(
+  const price = get<NonNullable<LatestReadings["price"]>>(
     db,
     `SELECT ts_ms AS timeMs, received_ms AS receivedAtMs, price_per_kwh AS pricePerKWh,
        currency_code AS currencyCode, currency, tier, label, start_time_ms AS startTimeMs,
        duration_s AS durationS
      FROM prices WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
-  ).get(meterKey) as LatestReadings["price"];
+    meterKey,
+  );
   if (price) latest.price = plain(price);
-  const messages = statement(
+  const messages = all<StoredMessageRow>(
     db,
     `SELECT message_id AS messageId, text, confirmation_required AS confirmationRequired,
        confirmed, queue, priority, start_time_ms AS startTimeMs, duration_s AS durationS,
        ts_ms AS timeMs, received_ms AS receivedAtMs
      FROM messages WHERE meter_key = ? ORDER BY ts_ms DESC, message_id`,
-  ).all(meterKey) as unknown as (Omit<StoredMessage, "confirmationRequired" | "confirmed"> & {
-    confirmationRequired: number;
-    confirmed: number;
-  })[];
+    meterKey,
+  );
   latest.messages = messages.map((message) => ({
     ...message,
     confirmationRequired: message.confirmationRequired === 1,
     confirmed: message.confirmed === 1,
   }));
-  const connection = statement(
+  const connection = get<
+    Omit<NonNullable<LatestReadings["connection"]>, "connected"> & { connected: number }
+  >(
     db,
     `SELECT ts_ms AS timeMs, received_ms AS receivedAtMs, status, connected, description,
        link_strength_percent AS linkStrengthPercent, channel
      FROM join_state WHERE meter_key = ?`,
-  ).get(meterKey) as
-    | (Omit<NonNullable<LatestReadings["connection"]>, "connected"> & { connected: number })
-    | undefined;
+    meterKey,
+  );
   if (connection) latest.connection = { ...connection, connected: connection.connected === 1 };
-  const others = statement(
+  const others = all<{ kind: string; timeMs: number; receivedAtMs: number; json: string }>(
     db,
     `SELECT kind, ts_ms AS timeMs, received_ms AS receivedAtMs, event_json AS json
      FROM latest_state WHERE meter_key = ? ORDER BY kind`,
-  ).all(meterKey) as { kind: string; timeMs: number; receivedAtMs: number; json: string }[];
+    meterKey,
+  );
   for (const { kind, timeMs, receivedAtMs, json } of others) {
     latest.other[kind] = { timeMs, receivedAtMs, event: JSON.parse(json) };
   }
@@ -354,12 +364,12 @@ export function latestReadings(db: DatabaseSync, meterKey: string): LatestReadin
 
 /** Every meter ever seen (the `meters` table is durable), by meter key. */
 export function listMeters(db: DatabaseSync): MeterSummary[] {
-  const rows = statement(
+  const rows = all<MeterSummary & { name: string | null }>(
     db,
     `SELECT meter_key AS meterKey, port, device_mac AS deviceMac, first_seen_ms AS firstSeenMs,
        last_seen_ms AS lastSeenMs, name
      FROM meters ORDER BY meter_key`,
-  ).all() as unknown as (MeterSummary & { name: string | null })[];
+  );
   return rows.map(({ name, ...meter }) => name === null ? meter : { ...meter, name });
 }
 
