@@ -10,6 +10,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { all, get } from "../store/statements.ts";
 import type { MqttExporter } from "../export/mqtt.ts";
 import type { SharedSubscriptionStats } from "../graphql/shared_subscriptions.ts";
 import type { LiveBus } from "../live/bus.ts";
@@ -99,9 +100,10 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
     "counter",
     "Warning counters (decode, link, store) by kind, persistent.",
   );
-  const warnings = db.prepare(
+  const warnings = all<{ kind: string; n: number }>(
+    db,
     "SELECT kind, sum(count) AS n FROM warnings GROUP BY kind ORDER BY kind",
-  ).all() as { kind: string; n: number }[];
+  );
   for (const { kind, n } of warnings) sample("openseg_warnings_total", { kind }, n);
 
   family("openseg_link_state", "gauge", "1 for the port's last recorded link state.");
@@ -123,12 +125,12 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
 
   family("openseg_store_rows", "gauge", "Rows in each ring table.");
   for (const table of RING_TABLES) {
-    const row = db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number };
+    const row = get<{ n: number }>(db, `SELECT count(*) AS n FROM ${table}`)!;
     sample("openseg_store_rows", { table }, row.n);
   }
   family("openseg_store_bytes", "gauge", "Size of the database file (pages in use and free).");
-  const pages = db.prepare("PRAGMA page_count").get() as { page_count: number };
-  const pageSize = db.prepare("PRAGMA page_size").get() as { page_size: number };
+  const pages = get<{ page_count: number }>(db, "PRAGMA page_count")!;
+  const pageSize = get<{ page_size: number }>(db, "PRAGMA page_size")!;
   sample("openseg_store_bytes", {}, pages.page_count * pageSize.page_size);
 
   if (options.subscriptions) {

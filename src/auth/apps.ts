@@ -8,6 +8,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { all, get, statement } from "../store/statements.ts";
 import { parseScope } from "./scope.ts";
 import { hashSecret, randomSecret, secretMatches } from "./secrets.ts";
 import { mintToken } from "./tokens.ts";
@@ -145,7 +146,8 @@ export function registerApp(db: DatabaseSync, options: RegisterAppOptions): Regi
   };
   db.exec("BEGIN IMMEDIATE");
   try {
-    db.prepare(
+    statement(
+      db,
       `INSERT INTO oauth_apps (client_id, name, redirect_uris_json, scopes_json, is_public,
          secret_hash, notify_uri, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
@@ -169,25 +171,27 @@ export function registerApp(db: DatabaseSync, options: RegisterAppOptions): Regi
 
 /** One app by client id, or null. */
 export function findApp(db: DatabaseSync, clientId: string): AppInfo | null {
-  const row = db.prepare(`${SELECT_APP} WHERE client_id = ?`).get(clientId) as AppRow | undefined;
+  const row = get<AppRow>(db, `${SELECT_APP} WHERE client_id = ?`, clientId);
   return row === undefined ? null : toApp(row);
 }
 
 /** Every registered app, oldest first. */
 export function listApps(db: DatabaseSync): AppInfo[] {
-  return (db.prepare(`${SELECT_APP} ORDER BY created_ms, client_id`).all() as unknown as AppRow[])
-    .map(toApp);
+  return all<AppRow>(db, `${SELECT_APP} ORDER BY created_ms, client_id`).map(toApp);
 }
 
 /** Removes an app with its authorizations, codes and tokens; false when unknown. */
 export function removeApp(db: DatabaseSync, clientId: string): boolean {
-  return db.prepare("DELETE FROM oauth_apps WHERE client_id = ?").run(clientId).changes > 0;
+  return statement(db, "DELETE FROM oauth_apps WHERE client_id = ?").run(clientId).changes > 0;
 }
 
 /** True when `secret` is the confidential client's secret (constant-time). */
 export function clientSecretMatches(db: DatabaseSync, clientId: string, secret: string): boolean {
-  const row = db.prepare("SELECT secret_hash AS hash FROM oauth_apps WHERE client_id = ?")
-    .get(clientId) as { hash: string | null } | undefined;
+  const row = get<{ hash: string | null }>(
+    db,
+    "SELECT secret_hash AS hash FROM oauth_apps WHERE client_id = ?",
+    clientId,
+  );
   if (row?.hash == null) return false;
   return secretMatches(secret, row.hash);
 }

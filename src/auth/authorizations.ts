@@ -10,6 +10,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { all, get, statement } from "../store/statements.ts";
 import type { Grant } from "./caller.ts";
 import { parseScope } from "./scope.ts";
 import { randomSecret } from "./secrets.ts";
@@ -51,7 +52,8 @@ export function createAuthorization(
     createdMs: options.nowMs,
     revokedMs: null,
   };
-  db.prepare(
+  statement(
+    db,
     `INSERT INTO oauth_authorizations (authorization_id, subscription_id, client_id, scope,
        usage_point_ids_json, status, created_ms, code_pending_until_ms)
        VALUES (?, ?, ?, ?, ?, 'active', ?, ?)`,
@@ -72,9 +74,7 @@ export function findAuthorization(
   db: DatabaseSync,
   authorizationId: string,
 ): AuthorizationRecord | null {
-  const row = db.prepare(`${SELECT} WHERE authorization_id = ?`).get(authorizationId) as
-    | AuthorizationRow
-    | undefined;
+  const row = get<AuthorizationRow>(db, `${SELECT} WHERE authorization_id = ?`, authorizationId);
   return row === undefined ? null : toRecord(row);
 }
 
@@ -85,14 +85,19 @@ export function listAuthorizations(
 ): AuthorizationRecord[] {
   const settled = `${SELECT} WHERE code_pending_until_ms IS NULL`;
   const rows = filter.clientId === undefined
-    ? db.prepare(`${settled} ORDER BY created_ms DESC`).all()
-    : db.prepare(`${settled} AND client_id = ? ORDER BY created_ms DESC`).all(filter.clientId);
-  return (rows as unknown as AuthorizationRow[]).map(toRecord);
+    ? all<AuthorizationRow>(db, `${settled} ORDER BY created_ms DESC`)
+    : all<AuthorizationRow>(
+      db,
+      `${settled} AND client_id = ? ORDER BY created_ms DESC`,
+      filter.clientId,
+    );
+  return rows.map(toRecord);
 }
 
 /** The app exchanged the code: the authorization is no longer pending. */
 export function settleAuthorization(db: DatabaseSync, authorizationId: string): void {
-  db.prepare(
+  statement(
+    db,
     "UPDATE oauth_authorizations SET code_pending_until_ms = NULL WHERE authorization_id = ?",
   ).run(authorizationId);
 }
@@ -100,7 +105,7 @@ export function settleAuthorization(db: DatabaseSync, authorizationId: string): 
 /** Deletes approvals whose code expired unexchanged (their codes go with them); returns how many. */
 export function sweepPendingAuthorizations(db: DatabaseSync, nowMs: number): number {
   return Number(
-    db.prepare("DELETE FROM oauth_authorizations WHERE code_pending_until_ms <= ?").run(nowMs)
+    statement(db, "DELETE FROM oauth_authorizations WHERE code_pending_until_ms <= ?").run(nowMs)
       .changes,
   );
 }
@@ -113,7 +118,8 @@ export function revokeAuthorization(
 ): boolean {
   db.exec("BEGIN IMMEDIATE");
   try {
-    const changed = db.prepare(
+    const changed = statement(
+      db,
       `UPDATE oauth_authorizations SET status = 'revoked', revoked_ms = ?
        WHERE authorization_id = ? AND status = 'active'`,
     ).run(nowMs, authorizationId).changes > 0;

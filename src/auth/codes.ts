@@ -6,6 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { get, statement } from "../store/statements.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
 
 export const CODE_EXPIRES_IN_S = 300;
@@ -35,7 +36,8 @@ export interface StoredCode {
 /** Issues a code; returns the secret for the redirect. */
 export function issueCode(db: DatabaseSync, options: IssueCodeOptions): string {
   const code = randomSecret();
-  db.prepare(
+  statement(
+    db,
     `INSERT INTO oauth_codes (code_hash, authorization_id, client_id, redirect_uri,
        code_challenge, expires_ms) VALUES (?, ?, ?, ?, ?, ?)`,
   ).run(
@@ -55,19 +57,20 @@ export function issueCode(db: DatabaseSync, options: IssueCodeOptions): string {
  */
 export function findCode(db: DatabaseSync, code: string): StoredCode | null {
   if (code === "" || code.length > 256) return null;
-  const row = db.prepare(
+  const row = get<StoredCode>(
+    db,
     `SELECT code_hash AS codeHash, authorization_id AS authorizationId, client_id AS clientId,
        redirect_uri AS redirectUri, code_challenge AS codeChallenge, expires_ms AS expiresMs,
        used_ms AS usedMs FROM oauth_codes WHERE code_hash = ?`,
-  ).get(hashSecret(code)) as StoredCode | undefined;
+    hashSecret(code),
+  );
   return row ?? null;
 }
 
 /** Marks a code used; false when it already was (of two concurrent redemptions one wins). */
 export function claimCode(db: DatabaseSync, codeHash: string, nowMs: number): boolean {
-  return db.prepare(
-    "UPDATE oauth_codes SET used_ms = ? WHERE code_hash = ? AND used_ms IS NULL",
-  ).run(nowMs, codeHash).changes > 0;
+  return statement(db, "UPDATE oauth_codes SET used_ms = ? WHERE code_hash = ? AND used_ms IS NULL")
+    .run(nowMs, codeHash).changes > 0;
 }
 
 /**
@@ -76,7 +79,8 @@ export function claimCode(db: DatabaseSync, codeHash: string, nowMs: number): bo
  */
 export function sweepCodes(db: DatabaseSync, nowMs: number): number {
   return Number(
-    db.prepare(
+    statement(
+      db,
       `DELETE FROM oauth_codes WHERE expires_ms <= ?
          OR (used_ms IS NULL AND expires_ms <= ?)`,
     ).run(nowMs - KEEP_USED_MS, nowMs).changes,

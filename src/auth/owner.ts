@@ -7,6 +7,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import { get, statement } from "../store/statements.ts";
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { withHashSlot } from "./hash_slots.ts";
@@ -70,7 +71,8 @@ export async function setOwnerPassword(
   const hash = await hashPassword(password);
   db.exec("BEGIN IMMEDIATE");
   try {
-    db.prepare(
+    statement(
+      db,
       `INSERT INTO owner_account (id, password_hash, setup_code_hash, setup_code_expires_ms,
          updated_ms) VALUES (1, ?, NULL, NULL, ?)
        ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,
@@ -106,7 +108,8 @@ export function issueSetupCode(db: DatabaseSync, nowMs: number): string | null {
   // Ten characters from an unambiguous alphabet: typed by hand, guarded by the rate limit.
   const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
   const code = Array.from(randomBytes(10), (byte) => alphabet[byte % alphabet.length]).join("");
-  db.prepare(
+  statement(
+    db,
     `INSERT INTO owner_account (id, password_hash, setup_code_hash, setup_code_expires_ms,
        updated_ms) VALUES (1, NULL, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET setup_code_hash = excluded.setup_code_hash,
@@ -117,19 +120,21 @@ export function issueSetupCode(db: DatabaseSync, nowMs: number): string | null {
 
 /** True when `code` is the live setup code (it stays valid until a password is set). */
 export function setupCodeMatches(db: DatabaseSync, code: string, nowMs: number): boolean {
-  const row = db.prepare(
+  const row = get<{ hash: string | null; expiresMs: number | null; pw: string | null }>(
+    db,
     `SELECT setup_code_hash AS hash, setup_code_expires_ms AS expiresMs, password_hash AS pw
      FROM owner_account WHERE id = 1`,
-  ).get() as { hash: string | null; expiresMs: number | null; pw: string | null } | undefined;
+  );
   if (row?.hash == null || row.pw !== null || (row.expiresMs ?? 0) <= nowMs) return false;
   const normalized = code.trim().toUpperCase().replaceAll("-", "").replaceAll(" ", "");
   return hashesMatch(hashSecret(normalized), row.hash);
 }
 
 function storedPasswordHash(db: DatabaseSync): string | null {
-  const row = db.prepare("SELECT password_hash AS hash FROM owner_account WHERE id = 1").get() as
-    | { hash: string | null }
-    | undefined;
+  const row = get<{ hash: string | null }>(
+    db,
+    "SELECT password_hash AS hash FROM owner_account WHERE id = 1",
+  );
   return row?.hash ?? null;
 }
 

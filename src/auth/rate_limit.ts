@@ -16,6 +16,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { all, statement } from "../store/statements.ts";
 import { hashSecret } from "./secrets.ts";
 
 export interface RateLimitOptions {
@@ -60,9 +61,13 @@ function rateLimitState(
 ): RateLimitState {
   const maxFailures = options.maxFailures ?? MAX_FAILURES;
   const windowMs = options.windowMs ?? FAILURE_WINDOW_MS;
-  const rows = db.prepare(
+  const rows = all<{ atMs: number }>(
+    db,
     "SELECT at_ms AS atMs FROM auth_failures WHERE key = ? AND at_ms > ? ORDER BY at_ms DESC LIMIT ?",
-  ).all(key, nowMs - windowMs, maxFailures) as { atMs: number }[];
+    key,
+    nowMs - windowMs,
+    maxFailures,
+  );
   if (rows.length < maxFailures) return { limited: false, retryAfterS: 0 };
   const oldest = rows[rows.length - 1].atMs;
   return { limited: true, retryAfterS: Math.max(1, Math.ceil((oldest + windowMs - nowMs) / 1000)) };
@@ -80,25 +85,25 @@ export function reserveAttempt(
 ): Attempt {
   const state = rateLimitState(db, key, nowMs, options);
   if (state.limited) return { limited: true, retryAfterS: state.retryAfterS };
-  const rowId = db.prepare("INSERT INTO auth_failures (key, at_ms) VALUES (?, ?)")
+  const rowId = statement(db, "INSERT INTO auth_failures (key, at_ms) VALUES (?, ?)")
     .run(key, nowMs).lastInsertRowid;
   // Rowids grow with each insert, so this keeps at most the newest FAILURE_ROWS_MAX rows.
-  db.prepare("DELETE FROM auth_failures WHERE rowid <= ?").run(Number(rowId) - FAILURE_ROWS_MAX);
+  statement(db, "DELETE FROM auth_failures WHERE rowid <= ?").run(Number(rowId) - FAILURE_ROWS_MAX);
   return {
     limited: false,
-    release: () => db.prepare("DELETE FROM auth_failures WHERE rowid = ?").run(rowId),
+    release: () => statement(db, "DELETE FROM auth_failures WHERE rowid = ?").run(rowId),
   };
 }
 
 /** Forgets the failures of `key` after a success. */
 export function clearFailures(db: DatabaseSync, key: string): void {
-  db.prepare("DELETE FROM auth_failures WHERE key = ?").run(key);
+  statement(db, "DELETE FROM auth_failures WHERE key = ?").run(key);
 }
 
 /** Deletes failures that have left the window; returns how many. */
 export function sweepFailures(db: DatabaseSync, nowMs: number): number {
   return Number(
-    db.prepare("DELETE FROM auth_failures WHERE at_ms <= ?").run(nowMs - FAILURE_WINDOW_MS)
+    statement(db, "DELETE FROM auth_failures WHERE at_ms <= ?").run(nowMs - FAILURE_WINDOW_MS)
       .changes,
   );
 }

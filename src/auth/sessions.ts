@@ -6,6 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { get, statement } from "../store/statements.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
 
 export const SESSION_COOKIE = "openseg_session";
@@ -25,7 +26,7 @@ export function createSession(
 ): NewSession {
   const expiresInS = options.expiresInS ?? SESSION_EXPIRES_IN_S;
   const sessionId = randomSecret();
-  db.prepare("INSERT INTO owner_sessions (id_hash, created_ms, expires_ms) VALUES (?, ?, ?)")
+  statement(db, "INSERT INTO owner_sessions (id_hash, created_ms, expires_ms) VALUES (?, ?, ?)")
     .run(hashSecret(sessionId), options.nowMs, options.nowMs + expiresInS * 1000);
   return { sessionId, setCookie: sessionCookie(sessionId, options.secure, expiresInS) };
 }
@@ -38,26 +39,34 @@ export function findSession(db: DatabaseSync, request: Request, nowMs: number): 
   const sessionId = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
   if (sessionId === null || sessionId.length > 128) return null;
   const idHash = hashSecret(sessionId);
-  const row = db.prepare("SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?")
-    .get(idHash) as { expiresMs: number } | undefined;
+  const row = get<{ expiresMs: number }>(
+    db,
+    "SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?",
+    idHash,
+  );
   return row !== undefined && row.expiresMs > nowMs ? idHash : null;
 }
 
 /** True while the session with this stored hash (from `findSession`) exists and has not expired. */
 export function sessionLive(db: DatabaseSync, sessionIdHash: string, nowMs: number): boolean {
-  const row = db.prepare("SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?")
-    .get(sessionIdHash) as { expiresMs: number } | undefined;
+  const row = get<{ expiresMs: number }>(
+    db,
+    "SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?",
+    sessionIdHash,
+  );
   return row !== undefined && row.expiresMs > nowMs;
 }
 
 /** Ends the session with this stored hash (from `findSession`). */
 export function endSession(db: DatabaseSync, sessionIdHash: string): void {
-  db.prepare("DELETE FROM owner_sessions WHERE id_hash = ?").run(sessionIdHash);
+  statement(db, "DELETE FROM owner_sessions WHERE id_hash = ?").run(sessionIdHash);
 }
 
 /** Deletes expired sessions; returns how many. */
 export function sweepSessions(db: DatabaseSync, nowMs: number): number {
-  return Number(db.prepare("DELETE FROM owner_sessions WHERE expires_ms <= ?").run(nowMs).changes);
+  return Number(
+    statement(db, "DELETE FROM owner_sessions WHERE expires_ms <= ?").run(nowMs).changes,
+  );
 }
 
 /** The `Set-Cookie` value carrying a session id. */

@@ -15,6 +15,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { get, statement } from "../store/statements.ts";
 import { hashSecret, randomSecret, secretMatches } from "./secrets.ts";
 
 export type TokenKind = "access" | "refresh" | "client" | "registration";
@@ -61,7 +62,8 @@ export function mintToken(db: DatabaseSync, options: MintTokenOptions): MintedTo
   const expiresAtMs = options.expiresInS === undefined
     ? null
     : options.nowMs + options.expiresInS * 1000;
-  db.prepare(
+  statement(
+    db,
     `INSERT INTO oauth_tokens
        (token_hash, token_id, kind, client_id, authorization_id, created_ms, expires_ms)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -77,7 +79,8 @@ export function mintToken(db: DatabaseSync, options: MintTokenOptions): MintedTo
   if (options.kind === "client") {
     // Keep the new token and the newest CLIENT_TOKENS_MAX - 1 others (ties in created_ms are
     // broken arbitrarily, never against the new one).
-    db.prepare(
+    statement(
+      db,
       `DELETE FROM oauth_tokens WHERE kind = 'client' AND client_id = ? AND token_id != ?
          AND token_id NOT IN (SELECT token_id FROM oauth_tokens
            WHERE kind = 'client' AND client_id = ? AND token_id != ?
@@ -114,11 +117,13 @@ type StoredToken = TokenRecord & { tokenHash: string; revokedMs: number | null }
 
 function storedToken(db: DatabaseSync, token: string): StoredToken | null {
   if (token === "" || token.length > 512) return null;
-  const row = db.prepare(
+  const row = get<StoredToken>(
+    db,
     `SELECT token_hash AS tokenHash, token_id AS tokenId, kind, client_id AS clientId,
        authorization_id AS authorizationId, expires_ms AS expiresAtMs, revoked_ms AS revokedMs
      FROM oauth_tokens WHERE token_hash = ?`,
-  ).get(hashSecret(token)) as StoredToken | undefined;
+    hashSecret(token),
+  );
   // The index lookup finds the candidate; the constant-time compare is what accepts it.
   return row !== undefined && secretMatches(token, row.tokenHash) ? row : null;
 }
@@ -135,16 +140,19 @@ function toRecord(row: StoredToken): TokenRecord {
 
 /** True while the token with this id is neither revoked nor expired. */
 export function tokenLive(db: DatabaseSync, tokenId: string, nowMs: number): boolean {
-  const row = db.prepare(
+  const row = get<{ expiresAtMs: number | null; revokedMs: number | null }>(
+    db,
     "SELECT expires_ms AS expiresAtMs, revoked_ms AS revokedMs FROM oauth_tokens WHERE token_id = ?",
-  ).get(tokenId) as { expiresAtMs: number | null; revokedMs: number | null } | undefined;
+    tokenId,
+  );
   return row !== undefined && row.revokedMs === null &&
     (row.expiresAtMs === null || row.expiresAtMs > nowMs);
 }
 
 /** Revokes one token by its id; true when it was live. */
 export function revokeToken(db: DatabaseSync, tokenId: string, nowMs: number): boolean {
-  const result = db.prepare(
+  const result = statement(
+    db,
     "UPDATE oauth_tokens SET revoked_ms = ? WHERE token_id = ? AND revoked_ms IS NULL",
   ).run(nowMs, tokenId);
   return result.changes > 0;
@@ -156,7 +164,8 @@ export function revokeAuthorizationTokens(
   authorizationId: string,
   nowMs: number,
 ): number {
-  const result = db.prepare(
+  const result = statement(
+    db,
     "UPDATE oauth_tokens SET revoked_ms = ? WHERE authorization_id = ? AND revoked_ms IS NULL",
   ).run(nowMs, authorizationId);
   return Number(result.changes);
@@ -172,7 +181,8 @@ export function rotateAuthorizationTokens(
   nowMs: number,
 ): void {
   revokeAuthorizationTokens(db, authorizationId, nowMs);
-  db.prepare(
+  statement(
+    db,
     `DELETE FROM oauth_tokens WHERE authorization_id = ? AND kind = 'refresh'
        AND token_id NOT IN (SELECT token_id FROM oauth_tokens
          WHERE authorization_id = ? AND kind = 'refresh' ORDER BY created_ms DESC LIMIT ?)`,
@@ -185,7 +195,8 @@ export function rotateAuthorizationTokens(
  */
 export function sweepTokens(db: DatabaseSync, nowMs: number): number {
   return Number(
-    db.prepare(
+    statement(
+      db,
       `DELETE FROM oauth_tokens WHERE expires_ms <= ?
          OR (revoked_ms IS NOT NULL AND (kind != 'refresh' OR authorization_id IN
            (SELECT authorization_id FROM oauth_authorizations WHERE status = 'revoked')))`,

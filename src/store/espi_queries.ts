@@ -4,33 +4,16 @@
  * peak demand, and the access-token expiry an ESPI Authorization shows (migration 2 tables).
  *
  * As in `queries.ts`, aggregation happens in SQL; ranges are half-open `[fromMs, toMs)`. Each
- * statement is prepared once per database and reused (compiling them was a visible part of the
+ * statement comes from the store's statement cache (compiling them was a visible part of the
  * feed's time).
  *
  * @module
  */
 
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { DEMAND_SERIES_SQL } from "./queries.ts";
 import { rollupWidthFor } from "./rollup.ts";
-
-/** Prepared statements by SQL text, per database; dropped with the database object. */
-const statements = new WeakMap<DatabaseSync, Map<string, StatementSync>>();
-
-/** The statement for `sql` on `db`, prepared on first use. */
-function prepared(db: DatabaseSync, sql: string): StatementSync {
-  let cache = statements.get(db);
-  if (cache === undefined) {
-    cache = new Map();
-    statements.set(db, cache);
-  }
-  let statement = cache.get(sql);
-  if (statement === undefined) {
-    statement = db.prepare(sql);
-    cache.set(sql, statement);
-  }
-  return statement;
-}
+import { all, get, statement } from "./statements.ts";
 
 /** One interval of the feed, possibly several stored intervals summed. */
 export interface PricedInterval {
@@ -73,29 +56,33 @@ export interface RegisterSample {
 }
 
 export function meterFeedFacts(db: DatabaseSync, meterKey: string): MeterFeedFacts | null {
-  const meter = prepared(
+  const meter = get<{ firstSeenMs: number; lastSeenMs: number }>(
     db,
     `SELECT first_seen_ms AS firstSeenMs, last_seen_ms AS lastSeenMs FROM meters
      WHERE meter_key = ?`,
-  ).get(meterKey) as { firstSeenMs: number; lastSeenMs: number } | undefined;
+    meterKey,
+  );
   if (!meter) return null;
-  const newest = prepared(
+  const newest = get<{ durationS: number; endMs: number }>(
     db,
     `SELECT duration_s AS durationS, start_ms + duration_s * 1000 AS endMs FROM intervals
      WHERE meter_key = ? ORDER BY start_ms DESC LIMIT 1`,
-  ).get(meterKey) as { durationS: number; endMs: number } | undefined;
-  const oldest = prepared(
+    meterKey,
+  );
+  const oldest = get<{ startMs: number }>(
     db,
     `SELECT start_ms AS startMs FROM intervals WHERE meter_key = ? ORDER BY start_ms LIMIT 1`,
-  ).get(meterKey) as { startMs: number } | undefined;
+    meterKey,
+  );
   const exports =
-    prepared(db, `SELECT 1 AS yes FROM intervals WHERE meter_key = ? AND received_wh > 0 LIMIT 1`)
+    statement(db, `SELECT 1 AS yes FROM intervals WHERE meter_key = ? AND received_wh > 0 LIMIT 1`)
       .get(meterKey) !== undefined;
-  const price = prepared(
+  const price = get<{ currencyCode: number }>(
     db,
     `SELECT currency_code AS currencyCode FROM prices
      WHERE meter_key = ? AND currency_code IS NOT NULL ORDER BY ts_ms DESC LIMIT 1`,
-  ).get(meterKey) as { currencyCode: number } | undefined;
+    meterKey,
+  );
   return {
     nativeIntervalS: newest?.durationS ?? null,
     exports,
@@ -137,13 +124,7 @@ export function pricedIntervals(
   db: DatabaseSync,
   q: { meterKey: string; fromMs: number; toMs: number; nativeS: number; intervalS: number },
 ): PricedInterval[] {
-  const rows = prepared(db, PRICED_INTERVALS_SQL).all({
-    meterKey: q.meterKey,
-    nativeS: q.nativeS,
-    bucketMs: q.intervalS * 1000,
-    fromMs: Math.floor(q.fromMs),
-    toMs: Math.ceil(q.toMs),
-  }) as {
+  const rows = all<{
     startMs: number;
     n: number;
     deliveredWh: number;
@@ -152,7 +133,13 @@ export function pricedIntervals(
     whTimesPrice: number | null;
     priced: number;
     currencyCode: number | null;
-  }[];
+  }>(db, PRICED_INTERVALS_SQL, {
+    meterKey: q.meterKey,
+    nativeS: q.nativeS,
+    bucketMs: q.intervalS * 1000,
+    fromMs: Math.floor(q.fromMs),
+    toMs: Math.ceil(q.toMs),
+  });
   const perBucket = q.intervalS / q.nativeS;
   const intervals: PricedInterval[] = [];
   for (const row of rows) {
@@ -178,19 +165,20 @@ export function registerSamples(
   q: { meterKey: string; fromMs: number; toMs: number; intervalS: number },
 ): RegisterSample[] {
   // SQLite returns the bare columns of the row that holds max(ts_ms).
-  const rows = prepared(
+  const rows = all<RegisterSample>(
     db,
     `SELECT (ts_ms / CAST(:bucketMs AS INTEGER)) * CAST(:bucketMs AS INTEGER) AS intervalStartMs,
        max(ts_ms) AS tsMs, delivered_wh AS deliveredWh, received_wh AS receivedWh
      FROM summation
      WHERE meter_key = :meterKey AND ts_ms >= :fromMs AND ts_ms < :toMs
      GROUP BY intervalStartMs ORDER BY intervalStartMs`,
-  ).all({
-    meterKey: q.meterKey,
-    bucketMs: q.intervalS * 1000,
-    fromMs: Math.floor(q.fromMs),
-    toMs: Math.ceil(q.toMs),
-  }) as unknown as RegisterSample[];
+    {
+      meterKey: q.meterKey,
+      bucketMs: q.intervalS * 1000,
+      fromMs: Math.floor(q.fromMs),
+      toMs: Math.ceil(q.toMs),
+    },
+  );
   return rows.map((row) => ({ ...row }));
 }
 
@@ -199,14 +187,15 @@ export function peakDemandW(
   db: DatabaseSync,
   q: { meterKey: string; fromMs: number; toMs: number },
 ): { demandW: number; atMs: number } | null {
-  const row = prepared(
+  const row = get<{
+    demandW: number | null;
+    atMs: number | null;
+  }>(
     db,
     `SELECT max(max_w) AS demandW, bucket_ms AS atMs FROM demand_rollup
      WHERE meter_key = :meterKey AND bucket_min = 1 AND bucket_ms >= :fromMs AND bucket_ms < :toMs`,
-  ).get({ meterKey: q.meterKey, fromMs: Math.floor(q.fromMs), toMs: Math.ceil(q.toMs) }) as {
-    demandW: number | null;
-    atMs: number | null;
-  };
+    { meterKey: q.meterKey, fromMs: Math.floor(q.fromMs), toMs: Math.ceil(q.toMs) },
+  )!;
   return row.demandW === null || row.atMs === null
     ? null
     : { demandW: row.demandW, atMs: row.atMs };
@@ -217,11 +206,12 @@ export function peakDemandW(
  * when none was issued or it does not expire.
  */
 export function accessTokenExpiryMs(db: DatabaseSync, authorizationId: string): number | null {
-  const row = prepared(
+  const row = get<{ expiresMs: number | null }>(
     db,
     `SELECT expires_ms AS expiresMs FROM oauth_tokens
      WHERE authorization_id = ? AND kind = 'access' ORDER BY created_ms DESC LIMIT 1`,
-  ).get(authorizationId) as { expiresMs: number | null } | undefined;
+    authorizationId,
+  );
   return row?.expiresMs ?? null;
 }
 
@@ -237,12 +227,12 @@ export function demandAverages(
   q: { meterKey: string; fromMs: number; toMs: number; intervalS: number },
 ): DemandAverage[] {
   const bucketMs = q.intervalS * 1000;
-  const rows = prepared(db, DEMAND_SERIES_SQL).all({
+  const rows = all<DemandAverage>(db, DEMAND_SERIES_SQL, {
     meterKey: q.meterKey,
     width: rollupWidthFor(q.intervalS / 60),
     bucketMs,
     fromMs: Math.ceil(q.fromMs / bucketMs) * bucketMs,
     toMs: Math.ceil(q.toMs),
-  }) as unknown as DemandAverage[];
+  });
   return rows.map((row) => ({ bucketStartMs: row.bucketStartMs, avgW: row.avgW }));
 }

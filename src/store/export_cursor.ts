@@ -13,6 +13,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { all, get, statement } from "./statements.ts";
 import { QUALITY_CODES } from "./migrations.ts";
 import type { IntervalReading } from "./queries.ts";
 
@@ -27,10 +28,13 @@ export function readExportCursor(
   db: DatabaseSync,
   q: { sink: string; meterKey: string },
 ): ExportCursor | null {
-  const row = db.prepare(
+  const row = get<ExportCursor>(
+    db,
     `SELECT start_ms AS startMs, duration_s AS durationS FROM export_cursors
      WHERE sink = ? AND meter_key = ?`,
-  ).get(q.sink, q.meterKey) as ExportCursor | undefined;
+    q.sink,
+    q.meterKey,
+  );
   return row === undefined ? null : { startMs: row.startMs, durationS: row.durationS };
 }
 
@@ -44,7 +48,8 @@ export function saveExportCursor(
   db: DatabaseSync,
   q: { sink: string; meterKey: string; cursor: ExportCursor; nowMs: number; revision?: number },
 ): boolean {
-  const changes = db.prepare(
+  const changes = statement(
+    db,
     `INSERT INTO export_cursors (sink, meter_key, start_ms, duration_s, updated_ms)
      SELECT :sink, :meterKey, :startMs, :durationS, :nowMs
      WHERE :revision IS NULL OR :revision =
@@ -64,9 +69,11 @@ export function saveExportCursor(
 
 /** How often gap repairs changed `meterKey`'s stored intervals (0 for an unknown meter). */
 export function intervalRevision(db: DatabaseSync, meterKey: string): number {
-  const row = db.prepare(
+  const row = get<{ revision: number }>(
+    db,
     "SELECT coalesce(max(interval_revision), 0) AS revision FROM meters WHERE meter_key = ?",
-  ).get(meterKey) as { revision: number };
+    meterKey,
+  )!;
   return row.revision;
 }
 
@@ -81,10 +88,11 @@ export function rewindExportCursors(
   db: DatabaseSync,
   q: { meterKey: string; startMs: number; nowMs: number },
 ): number {
-  db.prepare("UPDATE meters SET interval_revision = interval_revision + 1 WHERE meter_key = ?")
+  statement(db, "UPDATE meters SET interval_revision = interval_revision + 1 WHERE meter_key = ?")
     .run(q.meterKey);
   return Number(
-    db.prepare(
+    statement(
+      db,
       `UPDATE export_cursors SET start_ms = :startMs, duration_s = 0, updated_ms = :nowMs
        WHERE meter_key = :meterKey
          AND (start_ms > :startMs OR (start_ms = :startMs AND duration_s > 0))`,
@@ -108,17 +116,19 @@ export function pendingIntervals(
   q: { sink: string; meterKey: string; limit: number; after?: ExportCursor },
 ): IntervalReading[] {
   const cursor = q.after ?? readExportCursor(db, q);
-  const rows = db.prepare(
+  const rows = all<Omit<IntervalReading, "quality"> & { quality: number }>(
+    db,
     `SELECT start_ms AS startMs, duration_s AS durationS, delivered_wh AS deliveredWh,
        received_wh AS receivedWh, quality
      FROM intervals WHERE ${PENDING_WHERE}
      ORDER BY start_ms, duration_s LIMIT :limit`,
-  ).all({
-    meterKey: q.meterKey,
-    startMs: cursor?.startMs ?? null,
-    durationS: cursor?.durationS ?? null,
-    limit: Math.max(1, Math.trunc(q.limit)),
-  }) as unknown as (Omit<IntervalReading, "quality"> & { quality: number })[];
+    {
+      meterKey: q.meterKey,
+      startMs: cursor?.startMs ?? null,
+      durationS: cursor?.durationS ?? null,
+      limit: Math.max(1, Math.trunc(q.limit)),
+    },
+  );
   return rows.map((row) => ({
     startMs: row.startMs,
     durationS: row.durationS,
@@ -134,11 +144,11 @@ export function pendingIntervalCount(
   q: { sink: string; meterKey: string },
 ): number {
   const cursor = readExportCursor(db, q);
-  const row = db.prepare(`SELECT count(*) AS n FROM intervals WHERE ${PENDING_WHERE}`).get({
+  const row = get<{ n: number }>(db, `SELECT count(*) AS n FROM intervals WHERE ${PENDING_WHERE}`, {
     meterKey: q.meterKey,
     startMs: cursor?.startMs ?? null,
     durationS: cursor?.durationS ?? null,
-  }) as { n: number };
+  })!;
   return row.n;
 }
 

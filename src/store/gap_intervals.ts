@@ -10,6 +10,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { all } from "./statements.ts";
 import type { EstimatedInterval } from "../radio/gap_repair.ts";
 import { QUALITY_CODES } from "./migrations.ts";
 
@@ -21,7 +22,8 @@ export function estimatedIntervals(
   db: DatabaseSync,
   q: { meterKey: string; durationS: number; fromMs: number; limit: number },
 ): EstimatedInterval[] {
-  return db.prepare(
+  return all<EstimatedInterval>(
+    db,
     `SELECT start_ms AS startMs, duration_s AS durationS, delivered_wh AS deliveredWh,
        received_wh AS receivedWh
      FROM intervals
@@ -29,12 +31,13 @@ export function estimatedIntervals(
        AND start_ms >= :fromMs AND start_ms + duration_s * 1000 <=
          (SELECT max(ts_ms) FROM summation WHERE meter_key = :meterKey)
      ORDER BY start_ms LIMIT :limit`,
-  ).all({
-    meterKey: q.meterKey,
-    durationS: q.durationS,
-    estimated: QUALITY_CODES.estimated,
-    // -Infinity does not bind as an INTEGER.
-    fromMs: Number.isFinite(q.fromMs) ? Math.trunc(q.fromMs) : Number.MIN_SAFE_INTEGER,
-    limit: Math.max(1, Math.trunc(q.limit)),
-  }) as unknown as EstimatedInterval[];
+    {
+      meterKey: q.meterKey,
+      durationS: q.durationS,
+      estimated: QUALITY_CODES.estimated,
+      // -Infinity does not bind as an INTEGER.
+      fromMs: Number.isFinite(q.fromMs) ? Math.trunc(q.fromMs) : Number.MIN_SAFE_INTEGER,
+      limit: Math.max(1, Math.trunc(q.limit)),
+    },
+  );
 }

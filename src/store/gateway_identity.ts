@@ -6,18 +6,17 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { get, statement } from "./statements.ts";
 import type { DatabaseSync } from "node:sqlite";
 
 /** The gateway id, created on first use (lower-case hex, topic- and client-id-safe). */
 export function gatewayIdFor(db: DatabaseSync): string {
   const read = () =>
-    db.prepare("SELECT gateway_id AS id FROM gateway_identity WHERE id = 1").get() as
-      | { id: string }
-      | undefined;
+    get<{ id: string }>(db, "SELECT gateway_id AS id FROM gateway_identity WHERE id = 1");
   const existing = read();
   if (existing !== undefined) return existing.id;
   // OR IGNORE + re-read: a concurrent first use by another connection wins and both agree.
-  db.prepare("INSERT OR IGNORE INTO gateway_identity (id, gateway_id) VALUES (1, ?)")
+  statement(db, "INSERT OR IGNORE INTO gateway_identity (id, gateway_id) VALUES (1, ?)")
     .run(randomBytes(6).toString("hex"));
   return read()!.id;
 }

@@ -6,6 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { statement } from "./statements.ts";
 
 /** The longest name kept; a label for a phone screen, not a document. */
 export const MAX_METER_NAME_CHARS = 100;
@@ -23,6 +24,6 @@ export function setMeterName(db: DatabaseSync, meterKey: string, name: string | 
   if (/[\u0000-\u001f\u007f]/.test(trimmed)) {
     throw new RangeError("a meter name cannot contain control characters");
   }
-  return db.prepare("UPDATE meters SET name = ? WHERE meter_key = ?")
+  return statement(db, "UPDATE meters SET name = ? WHERE meter_key = ?")
     .run(trimmed === "" ? null : trimmed, meterKey).changes > 0;
 }

@@ -6,6 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { all } from "./statements.ts";
 import type { LinkState } from "../radio/events.ts";
 
 export interface PortLink {
@@ -17,9 +18,10 @@ export interface PortLink {
 
 /** Ports with a recorded link state, by port name. */
 export function portLinks(db: DatabaseSync): PortLink[] {
-  const rows = db.prepare(
+  const rows = all<PortLink>(
+    db,
     `SELECT port, link_state AS state, link_detail AS detail, link_at_ms AS atMs
      FROM ports WHERE link_state IS NOT NULL ORDER BY port`,
-  ).all() as unknown as PortLink[];
+  );
   return rows.map((row) => ({ ...row }));
 }

@@ -9,7 +9,8 @@
  * @module
  */
 
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
+import { all, arrayStatement, get, statement } from "./statements.ts";
 import type { LinkState, PriceFields } from "../radio/events.ts";
 import type { IntervalQuality } from "./intervals.ts";
 import { QUALITY_CODES } from "./migrations.ts";
@@ -120,7 +121,7 @@ const QUALITY_NAMES = Object.fromEntries(
 export function storeStatus(db: DatabaseSync, options: { nowMs?: number } = {}): MeterStatus[] {
   const nowMs = options.nowMs ?? Date.now();
   const count = (table: string) =>
-    db.prepare(`SELECT count(*) AS n FROM ${table} WHERE meter_key = ?`);
+    statement(db, `SELECT count(*) AS n FROM ${table} WHERE meter_key = ?`);
   const counts = {
     demand: count("demand"),
     summation: count("summation"),
@@ -129,24 +130,29 @@ export function storeStatus(db: DatabaseSync, options: { nowMs?: number } = {}):
     messages: count("messages"),
     demandRollup: count("demand_rollup"),
   };
-  const span = db.prepare(
+  const span = statement(
+    db,
     `SELECT min(lo) AS oldestMs, max(hi) AS newestMs FROM (
        SELECT min(ts_ms) AS lo, max(ts_ms) AS hi FROM demand WHERE meter_key = :m
        UNION ALL SELECT min(ts_ms), max(ts_ms) FROM summation WHERE meter_key = :m
        UNION ALL SELECT min(ts_ms), max(ts_ms) FROM prices WHERE meter_key = :m)`,
   );
-  const link = db.prepare(
+  const link = statement(
+    db,
     `SELECT link_state AS state, link_at_ms AS atMs, link_detail AS detail
      FROM ports WHERE port = ? AND link_state IS NOT NULL`,
   );
-  const join = db.prepare(
+  const join = statement(
+    db,
     `SELECT status, connected, received_ms AS receivedAtMs FROM join_state WHERE meter_key = ?`,
   );
-  const warnings = db.prepare(
+  const warnings = statement(
+    db,
     `SELECT kind, sum(count) AS n FROM warnings
      WHERE meter_key = :m OR (meter_key = '' AND port = :p) GROUP BY kind ORDER BY kind`,
   );
-  const device = db.prepare(
+  const device = statement(
+    db,
     "SELECT install_code_last4 AS installCodeLast4 FROM devices WHERE device_mac = ?",
   );
   return listMeters(db).map((meter): MeterStatus => {
@@ -213,24 +219,6 @@ const DEMAND_CELLS_SQL = `
     AND bucket_ms < :toMs
   ORDER BY bucket_ms`;
 
-/** The demand series statements per database, prepared once and returning rows as arrays. */
-const seriesStatements = new WeakMap<
-  DatabaseSync,
-  { grouped: StatementSync; cells: StatementSync }
->();
-
-function seriesStatementsFor(db: DatabaseSync) {
-  let statements = seriesStatements.get(db);
-  if (statements === undefined) {
-    statements = { grouped: db.prepare(DEMAND_SERIES_SQL), cells: db.prepare(DEMAND_CELLS_SQL) };
-    // Arrays, not objects with a null prototype: the rows are turned into buckets right away.
-    statements.grouped.setReturnArrays(true);
-    statements.cells.setReturnArrays(true);
-    seriesStatements.set(db, statements);
-  }
-  return statements;
-}
-
 /**
  * Demand in `bucketMinutes` buckets, from the rollup table only (1-minute cells for 1/5-minute
  * buckets, 15-minute cells for 15/60-minute buckets). Samples the meter marked invalid are not
@@ -249,11 +237,11 @@ export function demandSeries(
   // Align the start to a whole bucket so the first bucket is complete.
   const fromMs = Math.floor(q.fromMs / bucketMs) * bucketMs;
   const toMs = Math.ceil(q.toMs);
-  const statements = seriesStatementsFor(db);
+  // Rows as arrays, not objects with a null prototype: they are turned into buckets right away.
   const rows =
     (width === q.bucketMinutes
-      ? statements.cells.all({ meterKey: q.meterKey, width, fromMs, toMs })
-      : statements.grouped.all({
+      ? arrayStatement(db, DEMAND_CELLS_SQL).all({ meterKey: q.meterKey, width, fromMs, toMs })
+      : arrayStatement(db, DEMAND_SERIES_SQL).all({
         meterKey: q.meterKey,
         width,
         bucketMs,
@@ -279,70 +267,87 @@ export function intervalSeries(
   db: DatabaseSync,
   q: { meterKey: string; fromMs: number; toMs: number },
 ): IntervalReading[] {
-  const rows = db.prepare(
+  const rows = all<Omit<IntervalReading, "quality"> & { quality: number }>(
+    db,
     `SELECT start_ms AS startMs, duration_s AS durationS, delivered_wh AS deliveredWh,
        received_wh AS receivedWh, quality
      FROM intervals
      WHERE meter_key = :meterKey AND start_ms > :earliestMs AND start_ms < :toMs
        AND start_ms + duration_s * 1000 > :fromMs
      ORDER BY start_ms, duration_s`,
-  ).all({
-    meterKey: q.meterKey,
-    // Bounds the key range: no interval is longer than an hour.
-    earliestMs: Math.floor(q.fromMs) - 3_600_000,
-    fromMs: Math.floor(q.fromMs),
-    toMs: Math.ceil(q.toMs),
-  }) as unknown as (Omit<IntervalReading, "quality"> & { quality: number })[];
+    {
+      meterKey: q.meterKey,
+      // Bounds the key range: no interval is longer than an hour.
+      earliestMs: Math.floor(q.fromMs) - 3_600_000,
+      fromMs: Math.floor(q.fromMs),
+      toMs: Math.ceil(q.toMs),
+    },
+  );
   return rows.map((row) => ({ ...row, quality: QUALITY_NAMES[row.quality] ?? "questionable" }));
 }
+
+/** A stored message as SQLite returns it: the flags are 0/1. */
+type StoredMessageRow = Omit<StoredMessage, "confirmationRequired" | "confirmed"> & {
+  confirmationRequired: number;
+  confirmed: number;
+};
 
 /** The newest value of everything stored for one meter. */
 export function latestReadings(db: DatabaseSync, meterKey: string): LatestReadings {
   const latest: LatestReadings = { messages: [], other: {} };
-  const demand = db.prepare(
+  const demand = get<NonNullable<LatestReadings["demand"]>>(
+    db,
     `SELECT ts_ms AS timeMs, received_ms AS receivedAtMs, demand_w AS demandW
      FROM demand WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
-  ).get(meterKey) as LatestReadings["demand"];
+    meterKey,
+  );
   if (demand) latest.demand = plain(demand);
-  const summation = db.prepare(
+  const summation = get<NonNullable<LatestReadings["summation"]>>(
+    db,
     `SELECT ts_ms AS timeMs, received_ms AS receivedAtMs, delivered_wh AS deliveredWh,
        received_wh AS receivedWh
      FROM summation WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
-  ).get(meterKey) as LatestReadings["summation"];
+    meterKey,
+  );
   if (summation) latest.summation = plain(summation);
-  const price = db.prepare(
+  const price = get<NonNullable<LatestReadings["price"]>>(
+    db,
     `SELECT ts_ms AS timeMs, received_ms AS receivedAtMs, price_per_kwh AS pricePerKWh,
        currency_code AS currencyCode, currency, tier, label, start_time_ms AS startTimeMs,
        duration_s AS durationS
      FROM prices WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
-  ).get(meterKey) as LatestReadings["price"];
+    meterKey,
+  );
   if (price) latest.price = plain(price);
-  const messages = db.prepare(
+  const messages = all<StoredMessageRow>(
+    db,
     `SELECT message_id AS messageId, text, confirmation_required AS confirmationRequired,
        confirmed, queue, priority, start_time_ms AS startTimeMs, duration_s AS durationS,
        ts_ms AS timeMs, received_ms AS receivedAtMs
      FROM messages WHERE meter_key = ? ORDER BY ts_ms DESC, message_id`,
-  ).all(meterKey) as unknown as (Omit<StoredMessage, "confirmationRequired" | "confirmed"> & {
-    confirmationRequired: number;
-    confirmed: number;
-  })[];
+    meterKey,
+  );
   latest.messages = messages.map((message) => ({
     ...message,
     confirmationRequired: message.confirmationRequired === 1,
     confirmed: message.confirmed === 1,
   }));
-  const connection = db.prepare(
+  const connection = get<
+    Omit<NonNullable<LatestReadings["connection"]>, "connected"> & { connected: number }
+  >(
+    db,
     `SELECT ts_ms AS timeMs, received_ms AS receivedAtMs, status, connected, description,
        link_strength_percent AS linkStrengthPercent, channel
      FROM join_state WHERE meter_key = ?`,
-  ).get(meterKey) as
-    | (Omit<NonNullable<LatestReadings["connection"]>, "connected"> & { connected: number })
-    | undefined;
+    meterKey,
+  );
   if (connection) latest.connection = { ...connection, connected: connection.connected === 1 };
-  const others = db.prepare(
+  const others = all<{ kind: string; timeMs: number; receivedAtMs: number; json: string }>(
+    db,
     `SELECT kind, ts_ms AS timeMs, received_ms AS receivedAtMs, event_json AS json
      FROM latest_state WHERE meter_key = ? ORDER BY kind`,
-  ).all(meterKey) as { kind: string; timeMs: number; receivedAtMs: number; json: string }[];
+    meterKey,
+  );
   for (const { kind, timeMs, receivedAtMs, json } of others) {
     latest.other[kind] = { timeMs, receivedAtMs, event: JSON.parse(json) };
   }
@@ -351,11 +356,12 @@ export function latestReadings(db: DatabaseSync, meterKey: string): LatestReadin
 
 /** Every meter ever seen (the `meters` table is durable), by meter key. */
 export function listMeters(db: DatabaseSync): MeterSummary[] {
-  const rows = db.prepare(
+  const rows = all<MeterSummary & { name: string | null }>(
+    db,
     `SELECT meter_key AS meterKey, port, device_mac AS deviceMac, first_seen_ms AS firstSeenMs,
        last_seen_ms AS lastSeenMs, name
      FROM meters ORDER BY meter_key`,
-  ).all() as unknown as (MeterSummary & { name: string | null })[];
+  );
   return rows.map(({ name, ...meter }) => name === null ? meter : { ...meter, name });
 }
 

@@ -6,6 +6,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { all, get } from "./statements.ts";
 
 export interface RadioDeviceInfo {
   deviceMac: string;
@@ -18,19 +19,23 @@ export interface RadioDeviceInfo {
 
 /** The stored identity of one radio, or null before it reported one. */
 export function radioDeviceInfo(db: DatabaseSync, deviceMac: string): RadioDeviceInfo | null {
-  const row = db.prepare(
+  const row = get<RadioDeviceInfo>(
+    db,
     `SELECT device_mac AS deviceMac, manufacturer, model_id AS modelId,
        firmware_version AS firmwareVersion, hardware_version AS hardwareVersion,
        date_code_date AS dateCodeDate
      FROM devices WHERE device_mac = ?`,
-  ).get(deviceMac) as RadioDeviceInfo | undefined;
+    deviceMac,
+  );
   return row === undefined ? null : { ...row };
 }
 
 /** Warning counters of a port and all its meters, summed by kind. */
 export function portWarnings(db: DatabaseSync, port: string): Record<string, number> {
-  const rows = db.prepare(
+  const rows = all<{ kind: string; n: number }>(
+    db,
     "SELECT kind, sum(count) AS n FROM warnings WHERE port = ? GROUP BY kind ORDER BY kind",
-  ).all(port) as { kind: string; n: number }[];
+    port,
+  );
   return Object.fromEntries(rows.map((row) => [row.kind, row.n]));
 }

@@ -6,24 +6,34 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { get, statement } from "./statements.ts";
 import type { DatabaseSync } from "node:sqlite";
 
 /** The opaque usage point id of a meter, created on first use. */
 export function usagePointIdFor(db: DatabaseSync, meterKey: string): string {
-  const existing = db.prepare("SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?")
-    .get(meterKey) as { id: string } | undefined;
+  const existing = get<{ id: string }>(
+    db,
+    "SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?",
+    meterKey,
+  );
   if (existing !== undefined) return existing.id;
   const id = randomBytes(12).toString("base64url");
   // OR IGNORE + re-read: a concurrent first use by another connection wins and both agree.
-  db.prepare("INSERT OR IGNORE INTO usage_points (meter_key, usage_point_id) VALUES (?, ?)")
+  statement(db, "INSERT OR IGNORE INTO usage_points (meter_key, usage_point_id) VALUES (?, ?)")
     .run(meterKey, id);
-  return (db.prepare("SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?")
-    .get(meterKey) as { id: string }).id;
+  return (get<{ id: string }>(
+    db,
+    "SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?",
+    meterKey,
+  )!).id;
 }
 
 /** The meter behind an opaque usage point id, or null when unknown. */
 export function meterKeyForUsagePoint(db: DatabaseSync, usagePointId: string): string | null {
-  const row = db.prepare("SELECT meter_key AS meterKey FROM usage_points WHERE usage_point_id = ?")
-    .get(usagePointId) as { meterKey: string } | undefined;
+  const row = get<{ meterKey: string }>(
+    db,
+    "SELECT meter_key AS meterKey FROM usage_points WHERE usage_point_id = ?",
+    usagePointId,
+  );
   return row?.meterKey ?? null;
 }
