@@ -28,7 +28,10 @@ export interface LiveGateOptions {
 }
 
 export interface LiveGate {
-  /** A stored value for `topic`; `timeMs` is the meter's time, null when the meter sent none. */
+  /**
+   * A stored value for `topic`; `timeMs` is the meter's time, null when the meter sent none or
+   * when the value is current however old it is (a price in effect).
+   */
   offer(
     topic: string,
     body: Record<string, unknown>,

@@ -90,6 +90,13 @@ export interface MqttExporter {
   stop(): Promise<void>;
 }
 
+/**
+ * Latest values that are measurements: an old one is history, not published as the current state
+ * (`live_gate.ts`). Prices and messages stay in effect until replaced, so only the rate limit
+ * applies to them.
+ */
+const MEASURED_KINDS = new Set(["demand", "summation"]);
+
 /** Latest-value kinds published live; a summation also wakes the interval forwarder. */
 const LIVE_KINDS = new Set(["demand", "summation", "price", "message"]);
 
@@ -216,7 +223,8 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
       });
       announceMeter(meter.meterKey);
       for (const { kind, body, times } of storedPayloads(latest)) {
-        if (!isHistory(times, liveStaleAfterMs)) publishJson(topics.meter(meterId, kind), body, 0);
+        if (MEASURED_KINDS.has(kind) && isHistory(times, liveStaleAfterMs)) continue;
+        publishJson(topics.meter(meterId, kind), body, 0);
       }
     }
     for (const stored of portLinks(db)) {
@@ -243,7 +251,8 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
     const payload = livePayload(event.event, event.receivedAtMs);
     if (payload !== null) {
       live.offer(topics.meter(meterId, payload.kind), payload.body, {
-        timeMs: event.event.timeMs,
+        // A price or message stays in effect until replaced: however old, the newest is current.
+        timeMs: MEASURED_KINDS.has(payload.kind) ? event.event.timeMs : null,
         receivedAtMs: event.receivedAtMs,
       });
     }

@@ -59,13 +59,24 @@ Deno.test("a 48-hour backfill goes by the interval stream, not the retained live
     for (const kind of ["demand", "summation", "price"]) {
       const live = messages.filter((m) => m.topic === `${base}/${kind}`);
       assert.ok(live.length <= 5, `${live.length} ${kind} messages`);
-      // Each one is a current value: its meter time close to when it was received.
+      if (kind === "price") continue;
+      // Each measurement is a current value: its meter time close to when it was received.
       for (const message of live) {
         const body = JSON.parse(message.text);
         assert.ok(body.receivedAtMs - body.timeMs <= 10 * 60_000, message.text);
       }
     }
     assert.ok(messages.some((m) => m.topic === `${base}/demand`), "a current demand value");
+    // The price in effect is the newest one the backfill brought, however old its meter time.
+    const newestPrice = sim.db.prepare(
+      "SELECT ts_ms AS timeMs FROM prices WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1",
+    ).get(METER_KEY) as { timeMs: number };
+    await waitFor(
+      "the price in effect",
+      () =>
+        JSON.parse(messages.findLast((m) => m.topic === `${base}/price`)?.text ?? "{}")
+          .timeMs === newestPrice.timeMs,
+    );
     assert.deepEqual(logs, []);
   } finally {
     await exporter.stop();
