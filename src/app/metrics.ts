@@ -147,7 +147,7 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
   family(
     "openseg_meter_last_reading_age_seconds",
     "gauge",
-    "Seconds since each meter's last reading; meters by index in order first seen.",
+    "Seconds since anything was received from each meter; meters by index, in order first seen.",
   );
   const nowMs = (options.nowMs ?? Date.now)();
   const lastSeen = db.prepare(
