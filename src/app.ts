@@ -122,6 +122,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     web: {},
     metrics: {
       live: liveCounts,
+      version: packageJson.version,
       mqtt: mqtt ?? undefined,
       subscriptions: () => subscriptionStats,
     },

@@ -15,6 +15,7 @@ import { type HealthOptions, healthRoute } from "./health.ts";
 import { type HealthzOptions, healthzRoute } from "./healthz.ts";
 import { lazyRoutes } from "./lazy_routes.ts";
 import { type MetricsOptions, metricsRoute } from "./metrics.ts";
+import { spreadsheetRoutes } from "./spreadsheet_download.ts";
 import { staticRoutes } from "./static.ts";
 
 export interface HttpAppOptions extends Omit<HttpServerOptions, "routes"> {
@@ -24,7 +25,7 @@ export interface HttpAppOptions extends Omit<HttpServerOptions, "routes"> {
   healthz?: HealthzOptions;
   /** The OAuth authorization server and the owner's pages. */
   auth?: boolean;
-  /** The ESPI resource server. */
+  /** The ESPI resource server, and the spreadsheet download under the same access rule. */
   espi?: boolean;
   /** `/graphql`, loaded on its first request. */
   graphql?: GraphqlRoutesOptions;
@@ -44,6 +45,7 @@ export function appRoutes(options: Omit<HttpAppOptions, keyof HttpServerOptions>
     ...(options.healthz ? [healthzRoute(options.healthz)] : []),
     ...(options.auth ? authRoutes() : []),
     ...(options.espi ? espiRoutes : []),
+    ...(options.espi ? spreadsheetRoutes : []),
     // GraphQL loads on its first request: a box nobody is looking at saves yoga's memory.
     ...(graphql
       ? lazyRoutes(

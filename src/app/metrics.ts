@@ -1,7 +1,15 @@
 /**
  * `GET /metrics` in the Prometheus text format (0.0.4): fragments per type and link changes since
  * start (counted from the live bus), persistent decode warnings, link state per port, store rows
- * and bytes, the MQTT exporter's connection and backlog, and the GraphQL subscription streams open.
+ * and bytes, the age of each meter's last reading, the MQTT exporter's connection and backlog, the
+ * GraphQL subscription streams open, the build and the process (memory, CPU, start time).
+ *
+ * Each family's samples are written together under one `# HELP`/`# TYPE`: parsers that meet a
+ * family twice reject the scrape or read it twice.
+ *
+ * `/metrics` is anonymous (docs/security.md), so no label identifies the household: meters are
+ * labelled by their index (`meter="0"`, `"1"`, … in the order they were first seen), not by MAC
+ * or usage-point id.
  *
  * Store figures are read per scrape with `count(*)` over the ring tables, which stay small
  * (48 hours) — a scrape costs a few milliseconds.
@@ -9,6 +17,7 @@
  * @module
  */
 
+import process from "node:process";
 import type { DatabaseSync } from "node:sqlite";
 import { all, get } from "../store/statements.ts";
 import type { MqttExporter } from "../export/mqtt.ts";
@@ -16,6 +25,7 @@ import type { SharedSubscriptionStats } from "../graphql/shared_subscriptions.ts
 import type { LiveBus } from "../live/bus.ts";
 import type { LinkState } from "../radio/events.ts";
 import { portLinks } from "../store/port_links.ts";
+import { meterLastSeenMs } from "../store/queries.ts";
 import type { Route } from "../http/routes.ts";
 import type { HttpServerStats } from "../http/server.ts";
 
@@ -51,6 +61,10 @@ export function countLiveEvents(bus: LiveBus): LiveCounts {
 
 export interface MetricsOptions {
   live: LiveCounts;
+  /** The gateway's version, for `openseg_build_info`. */
+  version?: string;
+  /** Clock for the reading ages (default `Date.now`). */
+  nowMs?: () => number;
   /** Absent when MQTT export is off. */
   mqtt?: MqttExporter;
   /** GraphQL's subscription counts; null until GraphQL is loaded (on its first request). */
@@ -112,15 +126,15 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
       sample("openseg_link_state", { port: link.port, state }, link.state === state ? 1 : 0);
     }
   }
+  const linkChanges = [...options.live.linkChanges].sort(([a], [b]) => a.localeCompare(b));
   family("openseg_link_changes_total", "counter", "Link state changes since start.");
-  family("openseg_link_reconnects_total", "counter", "Links re-established since start.");
-  for (const [port, byState] of [...options.live.linkChanges].sort()) {
+  for (const [port, byState] of linkChanges) {
     for (const [state, n] of byState) sample("openseg_link_changes_total", { port, state }, n);
-    sample(
-      "openseg_link_reconnects_total",
-      { port },
-      Math.max(0, (byState.get("connected") ?? 0) - 1),
-    );
+  }
+  family("openseg_link_reconnects_total", "counter", "Links re-established since start.");
+  for (const [port, byState] of linkChanges) {
+    const reconnects = Math.max(0, (byState.get("connected") ?? 0) - 1);
+    sample("openseg_link_reconnects_total", { port }, reconnects);
   }
 
   family("openseg_store_rows", "gauge", "Rows in each ring table.");
@@ -132,6 +146,20 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
   const pages = get<{ page_count: number }>(db, "PRAGMA page_count")!;
   const pageSize = get<{ page_size: number }>(db, "PRAGMA page_size")!;
   sample("openseg_store_bytes", {}, pages.page_count * pageSize.page_size);
+
+  family(
+    "openseg_meter_last_reading_age_seconds",
+    "gauge",
+    "Seconds since anything was received from each meter; meters by index, in order first seen.",
+  );
+  const nowMs = (options.nowMs ?? Date.now)();
+  meterLastSeenMs(db).forEach((lastSeenMs, index) =>
+    sample(
+      "openseg_meter_last_reading_age_seconds",
+      { meter: String(index) },
+      Math.max(0, (nowMs - lastSeenMs) / 1000),
+    )
+  );
 
   if (options.subscriptions) {
     const stats = options.subscriptions();
@@ -168,6 +196,18 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
     family("openseg_mqtt_backlog_intervals", "gauge", "Complete interval readings not yet sent.");
     sample("openseg_mqtt_backlog_intervals", {}, options.mqtt.backlogIntervals());
   }
+
+  if (options.version !== undefined) {
+    family("openseg_build_info", "gauge", "Always 1; the version is in the label.");
+    sample("openseg_build_info", { version: options.version }, 1);
+  }
+  family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  sample("process_resident_memory_bytes", {}, Deno.memoryUsage().rss);
+  const cpu = process.cpuUsage();
+  family("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.");
+  sample("process_cpu_seconds_total", {}, (cpu.user + cpu.system) / 1e6);
+  family("process_start_time_seconds", "gauge", "Start time of the process since the epoch.");
+  sample("process_start_time_seconds", {}, Math.floor(performance.timeOrigin) / 1000);
   return out.join("\n") + "\n";
 }
 

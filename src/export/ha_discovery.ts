@@ -2,9 +2,14 @@
  * Home Assistant MQTT discovery: one retained config message per entity, so each meter appears as
  * a device with a power sensor (W, `measurement`), imported and exported energy (kWh,
  * `total_increasing`, which HA's Energy dashboard accepts as grid consumption and return), the
- * current price (`<currency>/kWh`, for the dashboard's cost tracking), the last utility message
- * and the radio link as a connectivity sensor. Every entity follows the gateway's availability
- * topic, so HA shows them unavailable when the gateway's last will fires.
+ * current price (`<currency>/kWh`, `measurement` so HA keeps its long-term statistics, for the
+ * dashboard's cost tracking), the last utility message and the radio link as a connectivity
+ * sensor. Every entity follows the gateway's availability topic, so HA shows them unavailable when
+ * the gateway's last will fires.
+ *
+ * The gateway itself is a hub device (one connectivity sensor on its status topic), and each meter
+ * device names it in `via_device`, as HA expects of devices reached through a bridge. A meter's
+ * device name is the owner's name for it: a rename re-sends its configs with the new name.
  *
  * @module
  */
@@ -32,6 +37,40 @@ export interface DiscoveryMessage {
   payload: Record<string, unknown>;
 }
 
+/** The node id (topic level and device identifier) of the gateway's hub device. */
+export function gatewayNodeId(gatewayId: string): string {
+  return nodeIdOf(`openseg_${gatewayId}`);
+}
+
+/** The discovery message of the gateway's hub device: its connectivity (the status topic). */
+export function gatewayDiscoveryMessage(options: {
+  topics: MqttTopics;
+  gatewayId: string;
+  softwareVersion: string;
+}): DiscoveryMessage {
+  const nodeId = gatewayNodeId(options.gatewayId);
+  return {
+    topic: `${HA_DISCOVERY_PREFIX}/binary_sensor/${nodeId}/status/config`,
+    payload: {
+      name: "Status",
+      state_topic: options.topics.status,
+      payload_on: "online",
+      payload_off: "offline",
+      device_class: "connectivity",
+      entity_category: "diagnostic",
+      unique_id: `${nodeId}_status`,
+      device: {
+        identifiers: [nodeId],
+        name: "openseg gateway",
+        manufacturer: "openseg",
+        model: "openseg energy gateway",
+        sw_version: options.softwareVersion,
+      },
+      origin: { name: "openseg", sw: options.softwareVersion },
+    },
+  };
+}
+
 /** The discovery messages of one meter's entities. */
 export function discoveryMessages(options: {
   topics: MqttTopics;
@@ -40,7 +79,7 @@ export function discoveryMessages(options: {
   softwareVersion: string;
 }): DiscoveryMessage[] {
   const { topics, gatewayId, meter } = options;
-  const nodeId = `openseg_${gatewayId}_${meter.meterId}`.replace(/[^A-Za-z0-9_-]/g, "_");
+  const nodeId = nodeIdOf(`openseg_${gatewayId}_${meter.meterId}`);
   const common = {
     availability: [{ topic: topics.status }],
     device: {
@@ -49,6 +88,7 @@ export function discoveryMessages(options: {
       manufacturer: "openseg",
       model: "ZigBee Smart Energy meter (RAVEn/EMU-2)",
       sw_version: options.softwareVersion,
+      via_device: gatewayNodeId(gatewayId),
     },
     origin: { name: "openseg", sw: options.softwareVersion },
   };
@@ -92,6 +132,7 @@ export function discoveryMessages(options: {
       name: "Price",
       state_topic: topics.meter(meter.meterId, "price"),
       value_template: "{{ value_json.pricePerKWh }}",
+      state_class: "measurement",
       ...(meter.currency === null ? {} : { unit_of_measurement: `${meter.currency}/kWh` }),
     }),
     entity("sensor", "message", {
@@ -108,4 +149,9 @@ export function discoveryMessages(options: {
       entity_category: "diagnostic",
     }),
   ];
+}
+
+/** Discovery topic levels and identifiers allow letters, digits, `_` and `-` only. */
+function nodeIdOf(text: string): string {
+  return text.replace(/[^A-Za-z0-9_-]/g, "_");
 }

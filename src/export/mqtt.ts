@@ -4,13 +4,15 @@
  *
  * - Latest values (demand, registers, price, message, link state) are retained, published live
  *   from the bus after each commit, and republished from the store on every (re)connect, so a
- *   broker restart or a late subscriber still sees the current state.
+ *   broker restart or a late subscriber still sees the current state. Live topics carry current
+ *   values only (`live_gate.ts`): a backfill of history never floods them.
  * - Interval readings go through store-and-forward (`forward_cursor.ts`): QoS 1, in order, each
  *   acknowledged one moves a persisted cursor; a broker outage only delays them.
  * - Availability: last will `offline`, birth `online`, and `offline` on a clean stop.
- * - Home Assistant discovery for every meter (`ha_discovery.ts`). When HA announces itself with
- *   `online` on its status topic (after it restarts), discovery and the retained latest values are
- *   published again, as HA asks of discovery sources.
+ * - Home Assistant discovery for the gateway (a hub) and every meter (`ha_discovery.ts`); a meter
+ *   renamed by its owner gets its configs again with the new device name. When HA announces
+ *   itself with `online` on its status topic (after it restarts), discovery and the retained
+ *   latest values are published again, as HA asks of discovery sources.
  *
  * The broker being down, unreachable or refusing the login never stops the gateway: the error is
  * logged once in plain words, the client keeps retrying, and ingest does not wait for it.
@@ -26,11 +28,19 @@ import type { LiveBus, LiveEvent } from "../live/bus.ts";
 import { pendingIntervalCount } from "../store/export_cursor.ts";
 import { gatewayIdFor } from "../store/gateway_identity.ts";
 import { type PortLink, portLinks } from "../store/port_links.ts";
+import { onMeterRenamed } from "../store/meter_names.ts";
 import { latestReadings, listMeters } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
 import { intervalForwarder } from "./forward_cursor.ts";
 import { settlesWithin } from "./settles_within.ts";
-import { discoveryMessages, type DiscoveryMeter, HA_STATUS_TOPIC } from "./ha_discovery.ts";
+import {
+  type DiscoveryMessage,
+  discoveryMessages,
+  type DiscoveryMeter,
+  gatewayDiscoveryMessage,
+  HA_STATUS_TOPIC,
+} from "./ha_discovery.ts";
+import { isHistory, LIVE_STALE_AFTER_MS, liveGate } from "./live_gate.ts";
 import type { MqttConfig } from "../config/mqtt_config.ts";
 import { describeMqttError } from "./mqtt_errors.ts";
 import { intervalBody, linkBody, livePayload, storedPayloads } from "./mqtt_payloads.ts";
@@ -51,6 +61,10 @@ export interface MqttExportOptions {
   batchSize?: number;
   /** How long `stop()` waits for in-flight readings to be acknowledged. Default 2000. */
   stopGraceMs?: number;
+  /** Least time between two live publishes on one topic. Default 5000. */
+  liveMinIntervalMs?: number;
+  /** A live value older than this (meter time, on arrival) is history, not sent live. Default 10 min. */
+  liveStaleAfterMs?: number;
   /** Where connection problems are reported. Default: the fallback logger. */
   log?: (line: string) => void;
 }
@@ -75,6 +89,13 @@ export interface MqttExporter {
   /** Publishes `offline`, waits briefly for in-flight readings, disconnects. */
   stop(): Promise<void>;
 }
+
+/**
+ * Latest values that are measurements: an old one is history, not published as the current state
+ * (`live_gate.ts`). Prices and messages stay in effect until replaced, so only the rate limit
+ * applies to them.
+ */
+const MEASURED_KINDS = new Set(["demand", "summation"]);
 
 /** Latest-value kinds published live; a summation also wakes the interval forwarder. */
 const LIVE_KINDS = new Set(["demand", "summation", "price", "message"]);
@@ -142,17 +163,16 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
   const publishJson = (topic: string, body: unknown, qos: 0 | 1) =>
     publishRetained(topic, JSON.stringify(body), qos);
 
-  const announceMeter = (meterKey: string) => {
-    const meter = meters.get(meterKey);
-    if (meter === undefined) return;
-    for (
-      const message of discoveryMessages({
-        topics,
-        gatewayId,
-        meter,
-        softwareVersion: options.softwareVersion,
-      })
-    ) {
+  const liveStaleAfterMs = options.liveStaleAfterMs ?? LIVE_STALE_AFTER_MS;
+  const live = liveGate({
+    publish: (topic, body) => publishJson(topic, body, 0),
+    minIntervalMs: options.liveMinIntervalMs,
+    staleAfterMs: liveStaleAfterMs,
+  });
+
+  /** Publishes the discovery configs that changed since this connection published them. */
+  const publishDiscovery = (messages: DiscoveryMessage[]) => {
+    for (const message of messages) {
       const text = JSON.stringify(message.payload);
       if (published.get(message.topic) === text) continue;
       published.set(message.topic, text);
@@ -160,9 +180,38 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
     }
   };
 
+  const announceMeter = (meterKey: string) => {
+    const meter = meters.get(meterKey);
+    if (meter === undefined) return;
+    publishDiscovery(
+      discoveryMessages({ topics, gatewayId, meter, softwareVersion: options.softwareVersion }),
+    );
+  };
+
+  /** A meter the owner renamed: its HA device takes the new name. */
+  const onRenamed = () => {
+    for (const meter of listMeters(db)) {
+      const known = meters.get(meter.meterKey);
+      if (known === undefined || known.name === meter.name) continue;
+      meters.set(meter.meterKey, { ...known, name: meter.name });
+      announceMeter(meter.meterKey);
+    }
+  };
+  const stopWatchingNames = onMeterRenamed(() => {
+    // Runs inside the rename's request: a failure here must not fail the rename.
+    try {
+      if (!state.stopping) onRenamed();
+    } catch (error) {
+      log(`mqtt: announcing a renamed meter failed: ${error}`);
+    }
+  });
+
   /** Birth, discovery and every retained latest value, from the store. */
   const announceAll = () => {
     publishRetained(topics.status, "online", 1);
+    publishDiscovery([
+      gatewayDiscoveryMessage({ topics, gatewayId, softwareVersion: options.softwareVersion }),
+    ]);
     for (const meter of listMeters(db)) {
       const latest = latestReadings(db, meter.meterKey);
       const meterId = meterIdOf(meter.meterKey);
@@ -173,8 +222,9 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
         currency: latest.price?.currency ?? null,
       });
       announceMeter(meter.meterKey);
-      for (const payload of storedPayloads(latest)) {
-        publishJson(topics.meter(meterId, payload.kind), payload.body, 0);
+      for (const { kind, body, times } of storedPayloads(latest)) {
+        if (MEASURED_KINDS.has(kind) && isHistory(times, liveStaleAfterMs)) continue;
+        publishJson(topics.meter(meterId, kind), body, 0);
       }
     }
     for (const stored of portLinks(db)) {
@@ -199,7 +249,13 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
       announceMeter(event.meterKey);
     }
     const payload = livePayload(event.event, event.receivedAtMs);
-    if (payload !== null) publishJson(topics.meter(meterId, payload.kind), payload.body, 0);
+    if (payload !== null) {
+      live.offer(topics.meter(meterId, payload.kind), payload.body, {
+        // A price or message stays in effect until replaced: however old, the newest is current.
+        timeMs: MEASURED_KINDS.has(payload.kind) ? event.event.timeMs : null,
+        receivedAtMs: event.receivedAtMs,
+      });
+    }
     if (event.event.kind === "summation") forwarder.wake();
   };
 
@@ -278,7 +334,7 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
   const subscription = bus.subscribe({
     filter: (event) => event.type === "link" || LIVE_KINDS.has(event.event.kind),
   });
-  const live = (async () => {
+  const liveLoop = (async () => {
     for await (const event of subscription) {
       try {
         onLiveEvent(event);
@@ -309,7 +365,9 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
       // One macrotask lets the live loop publish what the last commit queued before closing.
       await new Promise((resolve) => setTimeout(resolve, 0));
       subscription.close();
-      await live;
+      await liveLoop;
+      live.flush();
+      stopWatchingNames();
       if (client.connected) {
         await settlesWithin(
           client.publishAsync(topics.status, "offline", { qos: 1, retain: true }),

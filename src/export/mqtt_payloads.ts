@@ -71,18 +71,28 @@ export function livePayload(event: MeterEvent, receivedAtMs: number): LivePayloa
   }
 }
 
+/** A stored latest value's payload with its meter time and arrival time. */
+export interface StoredPayload extends LivePayload {
+  times: { timeMs: number; receivedAtMs: number };
+}
+
 /** The latest-value payloads of what the store holds for one meter. */
-export function storedPayloads(latest: LatestReadings): LivePayload[] {
-  const payloads: LivePayload[] = [];
+export function storedPayloads(latest: LatestReadings): StoredPayload[] {
+  const payloads: StoredPayload[] = [];
   if (latest.demand) {
     const { timeMs, receivedAtMs, demandW } = latest.demand;
-    payloads.push({ kind: "demand", body: { timeMs, receivedAtMs, demandW } });
+    payloads.push({
+      kind: "demand",
+      body: { timeMs, receivedAtMs, demandW },
+      times: { timeMs, receivedAtMs },
+    });
   }
   if (latest.summation) {
     const { timeMs, receivedAtMs, deliveredWh, receivedWh } = latest.summation;
     payloads.push({
       kind: "summation",
       body: { timeMs, receivedAtMs, deliveredWh, receivedWh },
+      times: { timeMs, receivedAtMs },
     });
   }
   if (latest.price) {
@@ -101,10 +111,14 @@ export function storedPayloads(latest: LatestReadings): LivePayload[] {
         startTimeMs,
         durationS,
       },
+      times: { timeMs, receivedAtMs },
     });
   }
   const newest = latest.messages[0];
-  if (newest) payloads.push({ kind: "message", body: messageBody(newest) });
+  if (newest) {
+    const { timeMs, receivedAtMs } = newest;
+    payloads.push({ kind: "message", body: messageBody(newest), times: { timeMs, receivedAtMs } });
+  }
   return payloads;
 }
 

@@ -369,3 +369,26 @@ export function listMeters(db: DatabaseSync): MeterSummary[] {
 function plain<T extends object>(row: T): T {
   return { ...row };
 }
+
+/**
+ * The currency names a meter's prices came with, by ISO 4217 numeric code (priced intervals carry
+ * only the code).
+ */
+export function priceCurrencyNames(db: DatabaseSync, meterKey: string): Map<number, string> {
+  const rows = all<{ code: number; name: string }>(
+    db,
+    `SELECT currency_code AS code, max(currency) AS name FROM prices
+     WHERE meter_key = ? AND currency_code IS NOT NULL AND currency IS NOT NULL
+     GROUP BY currency_code`,
+    meterKey,
+  );
+  return new Map(rows.map((row) => [row.code, row.name]));
+}
+
+/** When anything was last received from each meter, in the order the meters were first seen. */
+export function meterLastSeenMs(db: DatabaseSync): number[] {
+  return all<{ lastSeenMs: number }>(
+    db,
+    "SELECT last_seen_ms AS lastSeenMs FROM meters ORDER BY first_seen_ms, meter_key",
+  ).map((row) => row.lastSeenMs);
+}

@@ -128,6 +128,8 @@ export interface Received {
   topic: string;
   text: string;
   retain: boolean;
+  /** The broker re-delivered it (a QoS 1 message whose acknowledgement it did not get). */
+  dup: boolean;
 }
 
 /** A subscriber that records every message on `filter`, in arrival order. */
@@ -139,7 +141,12 @@ export async function subscriber(
   const client = await connectAsync(url, { reconnectPeriod: 200, ...options });
   const messages: Received[] = [];
   client.on("message", (topic, payload, packet) => {
-    messages.push({ topic, text: new TextDecoder().decode(payload), retain: packet.retain });
+    messages.push({
+      topic,
+      text: new TextDecoder().decode(payload),
+      retain: packet.retain,
+      dup: packet.dup,
+    });
   });
   await client.subscribeAsync(filter, { qos: 1 });
   return { client, messages };

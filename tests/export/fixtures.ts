@@ -23,9 +23,17 @@ export interface SimulatedGateway {
   close(): Promise<void>;
 }
 
-/** A gateway on `meters` simulated meters running `speed` times faster than real time. */
+/**
+ * A gateway on `meters` simulated meters running `speed` times faster than real time, after
+ * replaying `backfillHours` of history (default none) as fast as a new gateway receives it.
+ */
 export async function simulatedGateway(
-  options: { meters: number; speed: number; intervalMinutes: 1 | 5 | 15 | 60 },
+  options: {
+    meters: number;
+    speed: number;
+    intervalMinutes: 1 | 5 | 15 | 60;
+    backfillHours?: number;
+  },
 ): Promise<SimulatedGateway> {
   const dir = await Deno.makeTempDir({ prefix: "openseg-export-" });
   const db = openDatabase(`${dir}/gateway.db`);
@@ -35,7 +43,7 @@ export async function simulatedGateway(
     meters: options.meters,
     speed: options.speed,
     solar: true,
-    backfillHours: 0,
+    backfillHours: options.backfillHours ?? 0,
   });
   const gateway = startGateway({
     db,

@@ -1,8 +1,9 @@
 /**
  * MQTT export against a real mosquitto, fed by a simulated meter through the whole gateway:
  * retained latest values that match the store, availability (birth/last will), link state,
- * Home Assistant discovery payloads (shape, retained), their republishing when HA announces itself
- * after a restart, and no MAC address in any topic.
+ * Home Assistant discovery payloads (shape, retained, the gateway as a hub), their republishing when
+ * HA announces itself after a restart and when the owner renames a meter, a 48-hour backfill that
+ * does not flood the retained live topics, and no MAC address in any topic.
  *
  * @module
  */
@@ -118,16 +119,24 @@ Deno.test("Home Assistant discovery: retained configs with classes, units and un
     // A subscriber arriving later sees every config retained (as HA after a restart does).
     const { client, messages } = await subscriber(broker.url, "homeassistant/#");
     try {
-      await waitFor("12 configs with price units", () => {
+      await waitFor("13 configs with price units", () => {
         const configs = new Map(messages.map((m) => [m.topic, JSON.parse(m.text)]));
-        return configs.size === 12 &&
+        return configs.size === 13 &&
           [...configs.values()].filter((c) => c.unit_of_measurement?.endsWith("/kWh")).length ===
             2;
       });
       const configs = new Map(messages.map((m) => [m.topic, JSON.parse(m.text)]));
       assert.ok(messages.every((m) => m.retain));
       const uniqueIds = [...configs.values()].map((c) => c.unique_id);
-      assert.equal(new Set(uniqueIds).size, 12);
+      assert.equal(new Set(uniqueIds).size, 13);
+
+      // The gateway is a hub device; each meter device is reached through it.
+      const hubNode = `openseg_${exporter.gatewayId}`;
+      const hub = configs.get(`homeassistant/binary_sensor/${hubNode}/status/config`);
+      assert.deepEqual(hub.device.identifiers, [hubNode]);
+      assert.equal(hub.state_topic, `openseg/${exporter.gatewayId}/status`);
+      assert.deepEqual([hub.payload_on, hub.payload_off], ["online", "offline"]);
+      assert.equal(hub.device_class, "connectivity");
 
       const meterId = usagePointIdFor(sim.db, simulatedMacs(0).meterMac);
       const node = `openseg_${exporter.gatewayId}_${meterId}`;
@@ -140,6 +149,7 @@ Deno.test("Home Assistant discovery: retained configs with classes, units and un
       assert.deepEqual(power.availability, [{ topic: `openseg/${exporter.gatewayId}/status` }]);
       assert.deepEqual(power.device.identifiers, [node]);
       assert.equal(power.device.manufacturer, "openseg");
+      assert.equal(power.device.via_device, hubNode);
       for (const name of ["energy_imported", "energy_exported"]) {
         const energy = configs.get(`homeassistant/sensor/${node}/${name}/config`);
         assert.equal(energy.device_class, "energy");
@@ -150,6 +160,9 @@ Deno.test("Home Assistant discovery: retained configs with classes, units and un
       const price = configs.get(`homeassistant/sensor/${node}/price/config`);
       const currency = latestReadings(sim.db, simulatedMacs(0).meterMac).price?.currency;
       assert.equal(price.unit_of_measurement, `${currency}/kWh`);
+      // Long-term statistics in HA need a state class.
+      assert.equal(price.state_class, "measurement");
+      assert.equal(price.device.via_device, hubNode);
       const link = configs.get(`homeassistant/binary_sensor/${node}/link/config`);
       assert.equal(link.device_class, "connectivity");
       assert.equal(link.state_topic, `openseg/${exporter.gatewayId}/link/sim_0`);
@@ -191,8 +204,8 @@ Deno.test("Home Assistant's birth message: discovery and retained values are pub
     );
     const configTopics = () =>
       new Set(messages.filter((m) => m.topic.endsWith("/config")).map((m) => m.topic));
-    await waitFor("6 configs with a price unit", () =>
-      configTopics().size === 6 &&
+    await waitFor("7 configs with a price unit", () =>
+      configTopics().size === 7 &&
       messages.some((m) => m.topic.endsWith("/price/config") && m.text.includes("/kWh")));
     const meterId = usagePointIdFor(sim.db, METER_KEY);
     const demandTopic = `openseg/${exporter.gatewayId}/meter/${meterId}/demand`;
@@ -218,7 +231,7 @@ Deno.test("Home Assistant's birth message: discovery and retained values are pub
     );
     // Still retained, so a later subscriber finds them at once.
     const late = await subscriber(broker.url, "homeassistant/+/+/+/config");
-    await waitFor("retained configs", () => late.messages.length === 6);
+    await waitFor("retained configs", () => late.messages.length === 7);
     assert.ok(late.messages.every((m) => m.retain));
     await late.client.endAsync();
 
@@ -236,7 +249,7 @@ Deno.test("Home Assistant's birth message: discovery and retained values are pub
     await waitFor("reconnected", () => exporter.status().connected && client.connected);
     await waitFor(
       "configs after the reconnect",
-      () => messages.slice(before).filter((m) => m.topic.endsWith("/config")).length >= 6,
+      () => messages.slice(before).filter((m) => m.topic.endsWith("/config")).length >= 7,
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
     const afterRestart = messages.length;

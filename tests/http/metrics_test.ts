@@ -13,6 +13,12 @@ import type { SharedSubscriptionStats } from "../../src/graphql/shared_subscript
 import { countLiveEvents } from "../../src/app/metrics.ts";
 import { createHttpApp } from "../../src/app/http_app.ts";
 import { simulatedGateway, waitFor } from "../export/fixtures.ts";
+import { type LiveCounts, renderMetrics } from "../../src/app/metrics.ts";
+import type { LinkState } from "../../src/radio/events.ts";
+import { simulatedMacs } from "../../src/sources.ts";
+import { openDatabase } from "../../src/store/db.ts";
+import { usagePointIdFor } from "../../src/store/usage_points.ts";
+import { parseExposition } from "./exposition.ts";
 
 Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", async () => {
   const sim = await simulatedGateway({ meters: 1, speed: 600, intervalMinutes: 5 });
@@ -27,7 +33,7 @@ Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", asy
       timeZone: "UTC",
       secure: false,
     },
-    metrics: { live },
+    metrics: { live, version: "9.8.7-test" },
   });
   try {
     await waitFor("demand counted", () => (live.fragments.get("InstantaneousDemand") ?? 0) > 5);
@@ -58,6 +64,24 @@ Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", asy
     for (const line of text.trim().split("\n").filter((l) => !l.startsWith("#"))) {
       assert.match(line, /^[a-z_]+(\{[^}]*\})? \d+(\.\d+)?$/, line);
     }
+    const families = new Map(parseExposition(text).map((family) => [family.name, family]));
+    assert.deepEqual(families.get("openseg_build_info")?.samples, [
+      { name: "openseg_build_info", labels: { version: "9.8.7-test" }, value: 1 },
+    ]);
+    assert.ok(families.get("process_resident_memory_bytes")!.samples[0].value > 1e6);
+    assert.equal(families.get("process_cpu_seconds_total")?.type, "counter");
+    assert.ok(families.get("process_cpu_seconds_total")!.samples[0].value > 0);
+    const startS = families.get("process_start_time_seconds")!.samples[0].value;
+    assert.ok(startS > Date.now() / 1000 - 3600 && startS <= Date.now() / 1000, String(startS));
+    // The meter's reading age, labelled by index: /metrics is anonymous (docs/security.md).
+    const ages = families.get("openseg_meter_last_reading_age_seconds")!.samples;
+    assert.deepEqual(ages.map((s) => s.labels), [{ meter: "0" }]);
+    assert.ok(ages[0].value >= 0 && ages[0].value < 60, String(ages[0].value));
+    const identifiers = [
+      ...Object.values(simulatedMacs(0)).map((mac) => mac.slice(2)),
+      usagePointIdFor(sim.db, simulatedMacs(0).meterMac),
+    ];
+    for (const id of identifiers) assert.ok(!text.toLowerCase().includes(id.toLowerCase()), id);
   } finally {
     await http.shutdown();
     live.close();
@@ -119,4 +143,47 @@ Deno.test("/metrics: GraphQL subscription streams and their shared executions", 
     live.close();
     await sim.close();
   }
+});
+
+Deno.test("/metrics: each family contiguous with one HELP and TYPE, with several ports", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "openseg-metrics-" });
+  const db = openDatabase(`${dir}/gateway.db`);
+  try {
+    // Two ports that both changed state: their counters used to come out interleaved.
+    const live: LiveCounts = {
+      fragments: new Map([["InstantaneousDemand", 3], ["CurrentSummationDelivered", 1]]),
+      linkChanges: new Map<string, Map<LinkState, number>>([
+        ["/dev/ttyUSB1", new Map<LinkState, number>([["connecting", 2], ["connected", 2]])],
+        [
+          "/dev/ttyUSB0",
+          new Map<LinkState, number>([["connecting", 1], ["connected", 1], ["closed", 1]]),
+        ],
+      ]),
+      close: () => {},
+    };
+    const text = renderMetrics(db, { live, version: "1.2.3" });
+    const families = parseExposition(text);
+    const names = families.map((family) => family.name);
+    assert.equal(new Set(names).size, names.length);
+    const byName = new Map(families.map((family) => [family.name, family]));
+    assert.deepEqual(
+      byName.get("openseg_link_reconnects_total")!.samples.map((s) => [s.labels.port, s.value]),
+      [["/dev/ttyUSB0", 0], ["/dev/ttyUSB1", 1]],
+    );
+    assert.equal(byName.get("openseg_link_changes_total")!.samples.length, 5);
+    assert.ok(families.every((family) => family.help !== "" && family.type !== ""));
+  } finally {
+    db.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("the strict exposition reader rejects what parsers reject", () => {
+  const ok = "# HELP a_total A.\n# TYPE a_total counter\na_total 1\n";
+  assert.equal(parseExposition(ok).length, 1);
+  assert.throws(() => parseExposition(ok + "# HELP b B.\n# TYPE b gauge\nb 1\na_total 2\n"));
+  assert.throws(() => parseExposition(ok + "# TYPE a_total counter\n"));
+  assert.throws(() => parseExposition("a 1\n"));
+  assert.throws(() => parseExposition('# TYPE a gauge\na{x="1} 1\n'));
+  assert.throws(() => parseExposition("# TYPE a gauge\na one\n"));
 });

@@ -611,6 +611,34 @@ Deno.test({
         }
       });
 
+      await t.step("the CSV downloads: intervals and demand per minute of the meters", async () => {
+        const meterIds = (await fixture.graphql("{ meters { id } }")).data.meters
+          .map((meter: { id: string }) => meter.id);
+        const downloads = [
+          ["Download intervals (CSV)", "openseg-intervals.csv", "start_utc"],
+          ["Download demand per minute (CSV)", "openseg-demand.csv", "minute_start_utc"],
+        ];
+        for (const [name, fileName, timeColumn] of downloads) {
+          const [download] = await Promise.all([
+            page.waitForEvent("download"),
+            page.getByRole("link", { name }).click(),
+          ]);
+          assert.equal(download.suggestedFilename(), fileName);
+          const file = await Deno.makeTempFile({ suffix: ".csv" });
+          try {
+            await download.saveAs(file);
+            const text = new TextDecoder("utf-8", { ignoreBOM: true })
+              .decode(await Deno.readFile(file));
+            const [header, ...rows] = text.trimEnd().split("\r\n").map((line) => line.split(","));
+            assert.deepEqual(header.slice(0, 3), ["\uFEFFmeter_id", "meter_name", timeColumn]);
+            assert.ok(rows.some((row) => row[0] === meterId), name);
+            assert.ok(rows.every((row) => meterIds.includes(row[0])), name);
+          } finally {
+            await Deno.remove(file);
+          }
+        }
+      });
+
       await t.step("no console errors", () => {
         assert.deepEqual(consoleErrors, []);
       });
