@@ -39,6 +39,10 @@ interface Case {
   plainPath?: string;
   headers: Record<string, string>;
   body?: string;
+  /** Send `If-None-Match` with the last ETag this connection's thread was given, as apps poll. */
+  revalidate?: boolean;
+  /** Give every request its own `max-results` (above any entry count), so none is served again. */
+  distinctQuery?: boolean;
 }
 
 /** What one wrk run reports (from the Lua `done` hook). */
@@ -65,9 +69,27 @@ function wrkScript(request: Case): string {
     .map(([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
     .join("\n");
   const body = request.body === undefined ? "" : `wrk.body = ${JSON.stringify(request.body)}`;
+  // The tag changes with every stored reading (every 8 s): each thread keeps the newest it saw.
+  const hooks = request.revalidate
+    ? `local etag = nil
+request = function()
+  if etag then wrk.headers["If-None-Match"] = etag end
+  return wrk.format()
+end
+response = function(status, headers, body)
+  etag = headers["etag"] or headers["ETag"] or etag
+end`
+    : request.distinctQuery
+    ? `local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, wrk.path .. "?max-results=" .. (1000000 + n))
+end`
+    : "";
   return `wrk.method = "${request.method}"
 ${body}
 ${headers}
+${hooks}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('{"requests":%d,"durationUs":%d,"errors":%d,"p50Us":%d,"p99Us":%d}\\n',
@@ -291,6 +313,16 @@ try {
     path: new URL(grant.resourceUri).pathname,
     headers: { ...bearer, "Accept-Encoding": "gzip" },
   };
+  const built: Case = {
+    ...espi,
+    name: "ESPI feed built for each request",
+    distinctQuery: true,
+  };
+  const revalidation: Case = {
+    ...espi,
+    name: "ESPI feed revalidated (If-None-Match)",
+    revalidate: true,
+  };
 
   console.log(
     `http_load: wrk, ${CONNECTIONS} connections (1 for the ESPI latency), ${RUN_S} s runs, ` +
@@ -325,8 +357,10 @@ try {
     { name: series.name, connections: CONNECTIONS, plain: [], gateway: [] },
     { name: espi.name, connections: 1, plain: [], gateway: [] },
     { name: espi.name, connections: CONNECTIONS, plain: [], gateway: [] },
+    { name: built.name, connections: 1, plain: [], gateway: [] },
+    { name: revalidation.name, connections: CONNECTIONS, plain: [], gateway: [] },
   ];
-  const requests = [small, series, espi, espi];
+  const requests = [small, series, espi, espi, built, revalidation];
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, row] of rows.entries()) {
       const request = requests[i];

@@ -4,7 +4,8 @@
  * generator sees the same responses with none of the gateway's work behind them.
  *
  * Run: `deno run --allow-read --allow-net=127.0.0.1 bench/plain_server.ts <manifest.json>`; the
- * manifest is `[{ "path", "file", "headers" }]`. Prints `listening <port>` once it listens on
+ * manifest is `[{ "path", "file", "headers" }]`; a request whose `If-None-Match` is the recorded
+ * ETag gets a 304. Prints `listening <port>` once it listens on
  * 127.0.0.1 (port 0: the system picks).
  *
  * @module
@@ -35,5 +36,10 @@ Deno.serve({
 }, (request) => {
   const found = responses.get(new URL(request.url).pathname);
   if (found === undefined) return new Response("not recorded", { status: 404 });
+  // What a revalidating client gets from a server whose data never changes.
+  const etag = found.headers["etag"];
+  if (etag !== undefined && request.headers.get("if-none-match") === etag) {
+    return new Response(null, { status: 304, headers: { ...found.headers, etag } });
+  }
   return new Response(found.body, { headers: found.headers });
 });

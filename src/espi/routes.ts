@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { DatabaseSync } from "node:sqlite";
 import { findApp } from "../auth/apps.ts";
 import { listAuthorizations } from "../auth/authorizations.ts";
 import type { Caller } from "../auth/caller.ts";
@@ -32,6 +33,7 @@ import {
 } from "./access.ts";
 import { type AtomEntry, entryDocument, espiDocument, feedDocument } from "./atom.ts";
 import { channelById, parseReadingTypeId } from "./channels.ts";
+import { FeedCache } from "./feed_cache.ts";
 import { feedEtag } from "./feed_etag.ts";
 import { type EspiQuery, page, parseEspiQuery } from "./query_params.ts";
 import { applicationInformationXml, authorizationXml, serviceStatusInnerXml } from "./resources.ts";
@@ -81,21 +83,25 @@ function notFound(what: string): HttpError {
 }
 
 /** A feed of `entries` (paged by the query) whose self link is the request URL's path. */
-function feed(
+function feedXml(
   espi: EspiContext,
   context: RouteContext,
   query: EspiQuery,
   title: string,
   entries: AtomEntry[],
-): Response {
+): string {
   const path = context.url.pathname.slice(ESPI_RESOURCE_BASE.length + 1);
-  return atom(feedDocument({
+  return feedDocument({
     key: `feed/${path}`,
     title,
     selfHref: `${espi.resourceBaseUrl}/${path}`,
     updatedMs: espi.nowMs,
     entries: page(entries, query),
-  }));
+  });
+}
+
+function feed(...args: Parameters<typeof feedXml>): Response {
+  return atom(feedXml(...args));
 }
 
 /** The request's feed scope: its access grant, or the owner's data under RetailCustomer. */
@@ -157,9 +163,19 @@ const BATCH_CACHE_HEADERS = {
   "Cache-Control": "private, no-cache",
 };
 
+/** One cache per database: tests run several gateways in one process. */
+const batchFeedCaches = new WeakMap<DatabaseSync, FeedCache>();
+
+function batchFeedCache(db: DatabaseSync): FeedCache {
+  let cache = batchFeedCaches.get(db);
+  if (cache === undefined) batchFeedCaches.set(db, cache = new FeedCache());
+  return cache;
+}
+
 /**
  * The whole tree of a grant (or the owner's data). Its ETag comes from the facts read to open the
- * usage points, so a client holding the current one gets a 304 before any reading is read.
+ * usage points, so a client holding the current one gets a 304 before any reading is read, and a
+ * feed built under the same tag lately is sent again rather than rebuilt.
  */
 const batchSubscription: EspiHandler = (request, context, caller) => {
   const espi = espiContext(context);
@@ -170,9 +186,15 @@ const batchSubscription: EspiHandler = (request, context, caller) => {
   if (ifNoneMatchHits(request.headers.get("if-none-match"), etag)) {
     return notModified(etag, BATCH_CACHE_HEADERS);
   }
-  const entries = [localTimeParametersEntry(espi)];
-  for (const usagePoint of opened) entries.push(...usagePointTreeEntries(espi, usagePoint));
-  const response = feed(espi, context, query, "Green Button Usage Feed", entries);
+  const cache = batchFeedCache(espi.db);
+  let xml = cache.get(etag);
+  if (xml === undefined) {
+    const entries = [localTimeParametersEntry(espi)];
+    for (const usagePoint of opened) entries.push(...usagePointTreeEntries(espi, usagePoint));
+    xml = feedXml(espi, context, query, "Green Button Usage Feed", entries);
+    cache.set(etag, xml);
+  }
+  const response = atom(xml);
   for (const [name, value] of Object.entries({ ...BATCH_CACHE_HEADERS, ETag: etag })) {
     response.headers.set(name, value);
   }

@@ -11,6 +11,7 @@ import { request as httpRequest } from "node:http";
 import { registerApp } from "../../src/auth/apps.ts";
 import { createAuthorization } from "../../src/auth/authorizations.ts";
 import { mintToken } from "../../src/auth/tokens.ts";
+import { FEED_CACHE_CHARS, FEED_CACHE_ENTRIES, FeedCache } from "../../src/espi/feed_cache.ts";
 import { createHttpApp } from "../../src/app/http_app.ts";
 import type { DemandEvent } from "../../src/radio/events.ts";
 import { IngestWriter } from "../../src/store/ingest.ts";
@@ -133,6 +134,10 @@ Deno.test("Batch/Subscription over HTTP: gzip when asked, ETag and 304, per call
     const other = await rawGet(b.url, { ...b.auth, "If-None-Match": etag });
     assert.equal(other.status, 200);
     assert.notEqual(other.headers["etag"], etag);
+    // Nor A's kept feed: same meter and data, but the links name B's own subscription.
+    const subscriptionOf = (url: string) => url.slice(url.lastIndexOf("/") + 1);
+    assert.ok(text(other.bytes).includes(`Subscription/${subscriptionOf(b.url)}/`));
+    assert.ok(!text(other.bytes).includes(subscriptionOf(a.url)));
     // A's tag (or `*`) does not turn a refusal into a 304 that would confirm the feed exists.
     for (const headers of [{}, b.auth, { Authorization: "Bearer not-a-token" }]) {
       const refused = await rawGet(a.url, { ...headers, "If-None-Match": "*" });
@@ -162,10 +167,41 @@ Deno.test("Batch/Subscription over HTTP: gzip when asked, ETag and 304, per call
     assert.equal(changed.status, 200);
     const newEtag = String(changed.headers["etag"]);
     assert.notEqual(newEtag, etag);
+    // Built again, not the feed kept under the old tag: the usage point was updated since.
+    assert.notEqual(text(changed.bytes), xml);
+    assert.match(
+      text(changed.bytes),
+      new RegExp(`<updated>${new Date(END_MS + 8000).toISOString().slice(0, 19)}`),
+    );
     const unchanged = await rawGet(a.url, { ...a.auth, "If-None-Match": newEtag });
     assert.equal(unchanged.status, 304);
   } finally {
     await server.shutdown();
     await fixture.cleanup();
   }
+});
+
+Deno.test("the feed cache keeps the newest uses within its entry and character bounds", () => {
+  const cache = new FeedCache();
+  for (let i = 0; i < FEED_CACHE_ENTRIES; i++) cache.set(`tag-${i}`, `feed ${i}`);
+  // A use makes tag-0 the newest: tag-1 is the one dropped for the next feed.
+  assert.equal(cache.get("tag-0"), "feed 0");
+  cache.set("tag-new", "feed new");
+  assert.equal(cache.get("tag-1"), undefined);
+  assert.equal(cache.get("tag-0"), "feed 0");
+  assert.equal(cache.get("tag-new"), "feed new");
+
+  const half = "x".repeat(FEED_CACHE_CHARS / 2);
+  cache.set("big-1", half);
+  cache.set("big-2", half);
+  // Both halves fill the bound: everything older went.
+  assert.equal(cache.get("tag-0"), undefined);
+  assert.equal(cache.get("big-1"), half);
+  cache.set("big-3", half);
+  assert.equal(cache.get("big-2"), undefined);
+  assert.equal(cache.get("big-1"), half);
+  // A feed over the bound alone is not kept, and keeps the others.
+  cache.set("huge", "x".repeat(FEED_CACHE_CHARS + 1));
+  assert.equal(cache.get("huge"), undefined);
+  assert.equal(cache.get("big-3"), half);
 });
