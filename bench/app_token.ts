@@ -61,6 +61,18 @@ export async function ownerCookie(url: string, password: string): Promise<string
 
 /** The owner approves `app` on the consent page; the app redeems the code for an access token. */
 export async function appAccessToken(url: string, app: BenchApp, cookie: string): Promise<string> {
+  return (await appGrant(url, app, cookie)).accessToken;
+}
+
+/** What the token endpoint gives an app: its access token and its ESPI feed's URL. */
+export interface AppGrant {
+  accessToken: string;
+  /** The `Batch/Subscription/{id}` URL of the grant (`resourceURI`). */
+  resourceUri: string;
+}
+
+/** The owner approves `app` on the consent page; the app redeems the code. */
+export async function appGrant(url: string, app: BenchApp, cookie: string): Promise<AppGrant> {
   const params = new URLSearchParams({
     response_type: "code",
     client_id: app.clientId,
@@ -94,5 +106,5 @@ export async function appAccessToken(url: string, app: BenchApp, cookie: string)
   });
   const body = await tokens.json();
   if (tokens.status !== 200) throw new Error(`token endpoint: ${JSON.stringify(body)}`);
-  return body.access_token;
+  return { accessToken: body.access_token, resourceUri: body.resourceURI };
 }

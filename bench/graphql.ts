@@ -1,15 +1,15 @@
 /**
  * GraphQL benchmark, figures printed with their ratios:
- * 1. small query (latest demand of one meter) in req/s through `/graphql`, against a plain
- *    `Deno.serve` handler returning the same JSON from the same store call, same run, with an
- *    in-process load generator (concurrent `fetch`); then where yoga's time goes, by timing the
- *    layers in-process (admission, yoga's pipeline, GraphQL execution);
+ * 1. small query (latest demand of one meter): where the time goes, by timing the layers
+ *    in-process (admission, yoga's pipeline, GraphQL execution). Its throughput against a plain
+ *    server is `bench/http_load.ts`, under an external load generator: a `fetch` loop in this
+ *    process capped the plain server at a few thousand req/s and so measured its own client;
  * 2. a 48-hour demand series in 15-minute buckets: server time per request;
  * 3. fan-out: 100 SSE subscribers (`graphql-sse`), a fragment written on the pseudo-terminal →
  *    the update received by every client (in another process, two kinds of client); p50/p99
  *    latency, against a plain `Deno.serve` SSE broadcast to the same clients.
  *
- * Run: `npx deno task bench`, or `deno run -A bench/graphql.ts [seconds per load round]`.
+ * Run: `npx deno task bench`, or `deno run -A bench/graphql.ts`.
  *
  * @module
  */
@@ -20,7 +20,6 @@ import { OWNER_ACCESS } from "../src/graphql/access.ts";
 import type { GraphqlContext } from "../src/graphql/context.ts";
 import { buildGraphqlSchema, graphqlRoutes, SCHEMA_URL } from "../src/graphql/server.ts";
 import type { HttpServices, RouteContext } from "../src/http/routes.ts";
-import { createHttpApp } from "../src/app/http_app.ts";
 import { LiveBus } from "../src/live/bus.ts";
 import type { DemandEvent, SummationEvent } from "../src/radio/events.ts";
 import { createHousehold } from "../src/sim/household.ts";
@@ -31,8 +30,6 @@ import { usagePointIdFor } from "../src/store/usage_points.ts";
 import { demandFragment, waitFor } from "../tests/e2e/helpers.ts";
 import { SCRIPTED_METER, startGatewayFixture } from "../tests/graphql/fixture.ts";
 
-const ROUND_S = Number(Deno.args[0] ?? 3);
-const CONCURRENCY = 32;
 const SUBSCRIBERS = 100;
 /** Enough that p99 is a percentile, not the one slowest event. */
 const FANOUT_EVENTS = 200;
@@ -78,19 +75,6 @@ function fill48Hours(db: ReturnType<typeof openDatabase>, endMs: number): void {
   writer.close();
 }
 
-/** Requests per second of `send` with `CONCURRENCY` concurrent loops for `ROUND_S` seconds. */
-async function load(send: () => Promise<void>): Promise<number> {
-  let count = 0;
-  const endMs = performance.now() + ROUND_S * 1000;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (performance.now() < endMs) {
-      await send();
-      count++;
-    }
-  }));
-  return count / ROUND_S;
-}
-
 /** Median and p99 of `run`'s duration over `n` calls, ms. */
 async function timeIt(n: number, run: () => unknown): Promise<{ p50: number; p99: number }> {
   for (let i = 0; i < Math.min(50, n); i++) await run();
@@ -133,60 +117,11 @@ async function queryBenchmarks(): Promise<void> {
     version: "bench",
     startedMs: nowMs,
   });
-  // Throughput, not overload: every concurrent loop is admitted (no 503 counted as a reply).
-  const server = createHttpApp({
-    hostname: "127.0.0.1",
-    port: 0,
-    services,
-    routes,
-    admission: { maxInFlight: CONCURRENCY },
-  });
   const cookie = `${SESSION_COOKIE}=${createSession(db, { nowMs, secure: false }).sessionId}`;
   const small = `{ meter(id: "${meterId}") { demand { signedDemandW at } } }`;
   const smallBody = JSON.stringify({ query: small });
   const headers = { "Content-Type": "application/json", Cookie: cookie };
-
-  // The plain handler: the same store call and the same JSON, no GraphQL, no auth.
-  const plain = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
-    const demand = latestReadings(db, METER).demand!;
-    return Response.json({
-      data: {
-        meter: {
-          demand: { signedDemandW: demand.demandW, at: new Date(demand.timeMs).toISOString() },
-        },
-      },
-    });
-  });
-  const plainUrl = `http://127.0.0.1:${(plain.addr as Deno.NetAddr).port}/`;
-  const graphqlUrl = `${server.url}/graphql`;
-  const viaYoga = await (await fetch(graphqlUrl, { method: "POST", headers, body: smallBody }))
-    .json();
-  const viaPlain = await (await fetch(plainUrl)).json();
-  viaYoga.data.meter.demand.at = viaPlain.data.meter.demand.at;
-  if (JSON.stringify(viaYoga) !== JSON.stringify(viaPlain)) {
-    throw new Error(`different answers: ${JSON.stringify([viaYoga, viaPlain])}`);
-  }
-
-  const rates = { plain: [] as number[], graphql: [] as number[] };
-  for (let round = 0; round < 2; round++) {
-    rates.plain.push(
-      await load(async () => {
-        await (await fetch(plainUrl, { method: "POST", body: smallBody })).arrayBuffer();
-      }),
-    );
-    rates.graphql.push(
-      await load(async () => {
-        await (await fetch(graphqlUrl, { method: "POST", headers, body: smallBody })).arrayBuffer();
-      }),
-    );
-  }
-  const best = (values: number[]) => Math.max(...values);
-  console.log(
-    `small query (latest demand), ${CONCURRENCY} concurrent fetch, ${ROUND_S} s rounds:\n` +
-      `  plain Deno.serve  ${rates.plain.map((r) => fmt(r)).join(" / ")} req/s\n` +
-      `  /graphql (yoga)   ${rates.graphql.map((r) => fmt(r)).join(" / ")} req/s\n` +
-      `  ratio graphql:plain = ${fmt(best(rates.graphql) / best(rates.plain), 2)}x (aim >= 0.15x)`,
-  );
+  const graphqlUrl = "http://127.0.0.1/graphql";
 
   // Where the time goes, in-process (no sockets): the route handler = admission + yoga;
   // graphql `execute` alone on a parsed document = resolvers and the store.
@@ -248,8 +183,6 @@ async function queryBenchmarks(): Promise<void> {
     } ms (aim < 2 ms)`,
   );
 
-  await plain.shutdown();
-  await server.shutdown();
   db.close();
   await Deno.remove(dir, { recursive: true });
 }

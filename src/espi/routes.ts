@@ -12,11 +12,14 @@
  * @module
  */
 
+import type { DatabaseSync } from "node:sqlite";
 import { findApp } from "../auth/apps.ts";
 import { listAuthorizations } from "../auth/authorizations.ts";
 import type { Caller } from "../auth/caller.ts";
 import { ESPI_RESOURCE_BASE } from "../auth/oauth_token.ts";
 import { resolveCaller } from "../auth/resolve.ts";
+import { ifNoneMatchHits, notModified } from "../http/conditional.ts";
+import { compressResponse } from "../http/compress.ts";
 import { HttpError, httpErrorResponse, jsonError } from "../http/errors.ts";
 import type { HttpServices, Route, RouteContext } from "../http/routes.ts";
 import { accessTokenExpiryMs } from "../store/espi_queries.ts";
@@ -30,6 +33,8 @@ import {
 } from "./access.ts";
 import { type AtomEntry, entryDocument, espiDocument, feedDocument } from "./atom.ts";
 import { channelById, parseReadingTypeId } from "./channels.ts";
+import { FeedCache } from "./feed_cache.ts";
+import { feedEtag } from "./feed_etag.ts";
 import { type EspiQuery, page, parseEspiQuery } from "./query_params.ts";
 import { applicationInformationXml, authorizationXml, serviceStatusInnerXml } from "./resources.ts";
 import {
@@ -78,21 +83,25 @@ function notFound(what: string): HttpError {
 }
 
 /** A feed of `entries` (paged by the query) whose self link is the request URL's path. */
-function feed(
+function feedXml(
   espi: EspiContext,
   context: RouteContext,
   query: EspiQuery,
   title: string,
   entries: AtomEntry[],
-): Response {
+): string {
   const path = context.url.pathname.slice(ESPI_RESOURCE_BASE.length + 1);
-  return atom(feedDocument({
+  return feedDocument({
     key: `feed/${path}`,
     title,
     selfHref: `${espi.resourceBaseUrl}/${path}`,
     updatedMs: espi.nowMs,
     entries: page(entries, query),
-  }));
+  });
+}
+
+function feed(...args: Parameters<typeof feedXml>): Response {
+  return atom(feedXml(...args));
 }
 
 /** The request's feed scope: its access grant, or the owner's data under RetailCustomer. */
@@ -145,15 +154,51 @@ function publishedChannel(usagePoint: UsagePointView, context: RouteContext) {
   return channel;
 }
 
-const batchSubscription: EspiHandler = (_request, context, caller) => {
+/**
+ * Headers of the Batch feeds and their 304s: the answer depends on the credentials and is the
+ * caller's own (no shared cache), and a client revalidates with its ETag instead of reusing it.
+ */
+const BATCH_CACHE_HEADERS = {
+  Vary: "Accept-Encoding, Authorization",
+  "Cache-Control": "private, no-cache",
+};
+
+/** One cache per database: tests run several gateways in one process. */
+const batchFeedCaches = new WeakMap<DatabaseSync, FeedCache>();
+
+function batchFeedCache(db: DatabaseSync): FeedCache {
+  let cache = batchFeedCaches.get(db);
+  if (cache === undefined) batchFeedCaches.set(db, cache = new FeedCache());
+  return cache;
+}
+
+/**
+ * The whole tree of a grant (or the owner's data). Its ETag comes from the facts read to open the
+ * usage points, so a client holding the current one gets a 304 before any reading is read, and a
+ * feed built under the same tag lately is sent again rather than rebuilt.
+ */
+const batchSubscription: EspiHandler = (request, context, caller) => {
   const espi = espiContext(context);
   const query = parseEspiQuery(context.url);
   const scope = scopeOf(context, caller);
-  const entries = [localTimeParametersEntry(espi)];
-  for (const usagePoint of views(espi, scope, query)) {
-    entries.push(...usagePointTreeEntries(espi, usagePoint));
+  const opened = views(espi, scope, query);
+  const etag = feedEtag(espi, scope, opened, context.url);
+  if (ifNoneMatchHits(request.headers.get("if-none-match"), etag)) {
+    return notModified(etag, BATCH_CACHE_HEADERS);
   }
-  return feed(espi, context, query, "Green Button Usage Feed", entries);
+  const cache = batchFeedCache(espi.db);
+  let xml = cache.get(etag);
+  if (xml === undefined) {
+    const entries = [localTimeParametersEntry(espi)];
+    for (const usagePoint of opened) entries.push(...usagePointTreeEntries(espi, usagePoint));
+    xml = feedXml(espi, context, query, "Green Button Usage Feed", entries);
+    cache.set(etag, xml);
+  }
+  const response = atom(xml);
+  for (const [name, value] of Object.entries({ ...BATCH_CACHE_HEADERS, ETag: etag })) {
+    response.headers.set(name, value);
+  }
+  return response;
 };
 
 const usagePoints: EspiHandler = (_request, context, caller) => {
@@ -421,11 +466,18 @@ function run(handler: EspiHandler, request: Request, context: RouteContext, call
   }
 }
 
+/** Every answer gzipped when the client asks: XML shrinks to about a tenth. */
 export const espiRoutes: Route[] = ESPI_HANDLERS.map(([path, handler]) => ({
   method: "GET",
   path,
-  handler: (request, context) =>
-    run(handler, request, context, resolveCaller(request, context.services)),
+  handler: async (request, context) => {
+    const response = run(handler, request, context, resolveCaller(request, context.services));
+    const vary = response.headers.get("vary");
+    const compressed = await compressResponse(request, response);
+    // compressResponse appends Accept-Encoding, which the Batch feeds list already.
+    if (vary !== null && /accept-encoding/i.test(vary)) compressed.headers.set("Vary", vary);
+    return compressed;
+  },
 }));
 
 const COMPILED = ESPI_HANDLERS.map(([path, handler]) => ({
