@@ -141,11 +141,14 @@ export function createAdmission(limits: AdmissionLimits): Admission {
       // a refusal costs nothing (and 100 dashboards reconnecting at once are not refused by the
       // in-flight cap); a response that streams without being asked for is counted when it
       // appears.
-      if (lag?.overloaded()) return await paced(overloaded("requests waiting (server busy)"));
+      // Streams are exempt from the lag check: they are few and capped, and 100 dashboards
+      // reconnecting at once after a restart make the loop lag while they open.
       let release: (() => void) | null = null;
       if (acceptsStream(request)) {
         release = reserveStream(remoteAddr);
         if (release === null) return overloaded("open streams");
+      } else if (lag?.overloaded()) {
+        return await paced(overloaded("requests waiting (server busy)"));
       } else if (inFlight >= limits.maxInFlight) {
         return await paced(overloaded("requests in progress"));
       }
