@@ -15,7 +15,7 @@
  * subscription streams. About 7 minutes in all; every loop ends with its window.
  *
  * Run: `deno task bench`, or `bash -c 'ulimit -n 65536; deno run -A bench/overload.ts [load s]
- * [after s]'` (defaults 25 and 60). `-A`
+ * [after s] [modes]'` (defaults 25, 60 and all four). `-A`
  * because Deno lets only `--allow-all` read `/proc/<pid>`; the client processes get
  * `--allow-net=127.0.0.1` only. 1 000 connections need more than the common 1 024 descriptors
  * per process: the benchmark stops and says so when the limit is lower.
@@ -59,12 +59,16 @@ interface Load {
   clients: number;
 }
 
-const LOADS: Load[] = [
+const ALL_LOADS: Load[] = [
   { name: "1000 GraphQL clients", mode: "graphql", clients: 1000 },
   { name: "login flood (200)", mode: "login", clients: 200 },
   { name: "1000 half-sent requests", mode: "half-sent", clients: 1000 },
   { name: "700 SSE streams", mode: "sse", clients: 700 },
 ];
+/** The loads to run (third argument, comma-separated modes, e.g. `graphql`; all by default). */
+const LOADS = Deno.args[2] === undefined
+  ? ALL_LOADS
+  : ALL_LOADS.filter((load) => Deno.args[2].split(",").includes(load.mode));
 
 /** Latency figures of one probe window, ms. */
 interface ProbeFigures {

@@ -5,7 +5,8 @@
  * 1. Host allow-list (`guards/host.ts`): 421 for a host name that is not this gateway's
  * 2. size limits (`guards/size_limits.ts`): URL, headers, body
  * 3. routing (`router.ts`): 404 / 405
- * 4. admission (`guards/admission.ts`): in-flight work and open streams, 503 + Retry-After
+ * 4. admission (`guards/admission.ts`): in-flight work, open streams and event-loop lag,
+ *    503 + Retry-After, before the body is read
  * 5. the route's handler; a thrown `HttpError` becomes its JSON error, anything else a bare 500
  * 6. security headers and header validation (`guards/security_headers.ts`) on every response,
  *    refusals from 1–4 included
@@ -148,13 +149,17 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
     if (tls) url.protocol = "https:";
     const match = router(request.method, url.pathname);
     if (match instanceof Response) return match;
-    const bounded = await readBoundedBody(request, limits.maxBodyBytes);
-    if (bounded instanceof Response) return bounded;
     const context: RouteContext = { url, params: match.params, services, remoteAddr };
-    const run = () => Promise.resolve(match.route.handler(bounded, context));
+    // The body is read inside the admission slot: a refusal reads nothing, and the requests
+    // admitted at once are bounded before any of them costs memory or parsing.
+    const run = async () => {
+      const bounded = await readBoundedBody(request, limits.maxBodyBytes);
+      if (bounded instanceof Response) return bounded;
+      return await match.route.handler(bounded, context);
+    };
     const response = match.route.admission === "bypass"
       ? await run()
-      : await admission.run(remoteAddr, bounded, run);
+      : await admission.run(remoteAddr, request, run);
     if (request.method !== "HEAD") return response;
     await response.body?.cancel();
     return new Response(null, { status: response.status, headers: response.headers });
@@ -164,7 +169,10 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
     url,
     services,
     stats: () => ({ connections: listening.openConnections(), ...admission.counts() }),
-    shutdown: () => listening.close(),
+    shutdown: async () => {
+      admission.stop();
+      await listening.close();
+    },
   };
 }
 

@@ -92,6 +92,8 @@ Deno.test("streams per remote address are capped; loopback (a reverse proxy) is 
     maxStreams: 10,
     maxStreamsPerAddress: 2,
     retryAfterS: 3,
+    maxEventLoopLagMs: Infinity,
+    refusalDelayMs: 0,
   });
   const request = new Request("http://gw/events", { headers: { Accept: "text/event-stream" } });
   const open = (address: string) =>

@@ -1,8 +1,11 @@
 /**
- * Admission control, the third guard: a bounded number of requests doing work at once and a
- * bounded number of open streams (SSE, multipart), in total and per client address. Over a bound
- * the answer is `503` with `Retry-After` at once — nothing queues, so memory and latency stay
- * flat under overload and cheap routes (`admission: "bypass"`, e.g. `/health`) stay fast.
+ * Admission control, the fourth guard: a bounded number of requests doing work at once (their
+ * body reading included), a bounded number of open streams (SSE, multipart), in total and per
+ * client address, and no new work while the event loop lags (`event_loop_lag.ts`: requests then
+ * queue in `Deno.serve`, where no count can see them). Over a bound the answer is `503` with
+ * `Retry-After` — no work queues, so memory and latency stay flat under overload and cheap routes
+ * (`admission: "bypass"`, e.g. `/health`) stay fast. Refusals of work are sent after about a
+ * second, so a flood that ignores `Retry-After` cannot keep the loop busy with refusals.
  *
  * Loopback clients are not counted per address: behind a reverse proxy every client is
  * `127.0.0.1`, and a per-address cap would then refuse everyone; the proxy must cap per client.
@@ -11,6 +14,7 @@
  */
 
 import { jsonError } from "../errors.ts";
+import { watchEventLoopLag } from "./event_loop_lag.ts";
 import { isLoopback } from "./loopback.ts";
 
 export interface AdmissionLimits {
@@ -25,6 +29,18 @@ export interface AdmissionLimits {
   maxStreamsPerAddress: number;
   /** What `Retry-After` says, in seconds. */
   retryAfterS: number;
+  /**
+   * Event-loop lag above which requests are refused before their bodies are read
+   * (`event_loop_lag.ts`); `Infinity` turns the check off.
+   */
+  maxEventLoopLagMs: number;
+  /**
+   * About how long a refusal for lag or for the in-flight cap waits before it is sent. Clients
+   * that ignore `Retry-After` (a flood) send their next request on that connection only after
+   * it, so the refusals themselves cannot keep the loop busy; what waits is a timer and a small
+   * response per connection, never the request's work or body.
+   */
+  refusalDelayMs: number;
 }
 
 /**
@@ -32,14 +48,26 @@ export interface AdmissionLimits {
  * are synchronous), so more in flight adds no throughput, only queued work ahead of `/health`
  * (a GraphQL query is ~1 ms of CPU: 16 in flight keep it near 16 ms). 500 streams is ~100
  * dashboard tabs, and 32 per address lets one household's browsers open plenty while one hostile
- * host cannot take them all.
+ * host cannot take them all. A loop late by 20 ms twice in a row (a queue of requests, not one
+ * long export) refuses work; with a refusal held ~1 s, 1 000 flooding connections send at most
+ * ~1 000 requests a second instead of as many as the loop can refuse.
  */
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
   maxInFlight: 16,
   maxStreams: 500,
   maxStreamsPerAddress: 32,
   retryAfterS: 1,
+  maxEventLoopLagMs: 20,
+  refusalDelayMs: 1000,
 };
+
+/**
+ * The lag timer fires every 10 ms (cheap: 100 callbacks a second) and one late sample keeps
+ * refusing for 200 ms, long enough for the queue behind it to drain.
+ */
+const LAG_SAMPLE_EVERY_MS = 10;
+const LAG_HOLD_MS = 200;
+const LAG_LATE_SAMPLES = 2;
 
 export interface AdmissionCounts {
   inFlight: number;
@@ -54,6 +82,7 @@ export interface Admission {
     handler: () => Promise<Response>,
   ): Promise<Response>;
   counts(): AdmissionCounts;
+  stop(): void;
 }
 
 const STREAM_TYPES = ["text/event-stream", "multipart/mixed"];
@@ -63,11 +92,28 @@ export function createAdmission(limits: AdmissionLimits): Admission {
   let inFlight = 0;
   let streams = 0;
   const streamsByAddress = new Map<string, number>();
+  const lag = Number.isFinite(limits.maxEventLoopLagMs)
+    ? watchEventLoopLag({
+      maxLagMs: limits.maxEventLoopLagMs,
+      sampleEveryMs: LAG_SAMPLE_EVERY_MS,
+      lateSamples: LAG_LATE_SAMPLES,
+      holdMs: LAG_HOLD_MS,
+    })
+    : null;
 
   const overloaded = (what: string) =>
     jsonError(503, "overloaded", `too many ${what}; retry shortly`, {
       "Retry-After": String(limits.retryAfterS),
     });
+
+  /**
+   * Sends a refusal after `refusalDelayMs` ± 50 % (the jitter keeps refused clients from coming
+   * back all at once).
+   */
+  const paced = (refusal: Response) =>
+    new Promise<Response>((resolve) =>
+      setTimeout(() => resolve(refusal), limits.refusalDelayMs * (0.5 + Math.random()))
+    );
 
   /** Takes a stream slot for `address`; returns its release (idempotent) or null when full. */
   function reserveStream(address: string): (() => void) | null {
@@ -89,17 +135,22 @@ export function createAdmission(limits: AdmissionLimits): Admission {
 
   return {
     counts: () => ({ inFlight, streams }),
+    stop: () => lag?.stop(),
     async run(remoteAddr, request, handler) {
       // A request asking for a stream is bounded by the stream caps, reserved before the work so
       // a refusal costs nothing (and 100 dashboards reconnecting at once are not refused by the
       // in-flight cap); a response that streams without being asked for is counted when it
       // appears.
+      // Streams are exempt from the lag check: they are few and capped, and 100 dashboards
+      // reconnecting at once after a restart make the loop lag while they open.
       let release: (() => void) | null = null;
       if (acceptsStream(request)) {
         release = reserveStream(remoteAddr);
         if (release === null) return overloaded("open streams");
+      } else if (lag?.overloaded()) {
+        return await paced(overloaded("requests waiting (server busy)"));
       } else if (inFlight >= limits.maxInFlight) {
-        return overloaded("requests in progress");
+        return await paced(overloaded("requests in progress"));
       }
       const counted = release === null;
       if (counted) inFlight++;
