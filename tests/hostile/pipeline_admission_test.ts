@@ -93,6 +93,7 @@ Deno.test("streams per remote address are capped; loopback (a reverse proxy) is 
     maxStreamsPerAddress: 2,
     retryAfterS: 3,
     maxEventLoopLagMs: Infinity,
+    lagSheddingMinRequestsPerS: 0,
     refusalDelayMs: 0,
   });
   const request = new Request("http://gw/events", { headers: { Accept: "text/event-stream" } });

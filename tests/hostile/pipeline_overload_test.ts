@@ -47,7 +47,12 @@ Deno.test("a lagging loop refuses CPU-heavy requests with 503 + Retry-After; /he
     services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
     routes,
     // The in-flight cap out of the way: only the loop's lag can refuse here.
-    admission: { maxInFlight: 1000, maxEventLoopLagMs: 5, refusalDelayMs: 10 },
+    admission: {
+      maxInFlight: 1000,
+      maxEventLoopLagMs: 5,
+      lagSheddingMinRequestsPerS: 0,
+      refusalDelayMs: 10,
+    },
   });
   try {
     // Ten clients, each sending its next request as soon as the last is answered, as the
@@ -90,6 +95,43 @@ Deno.test("a lagging loop refuses CPU-heavy requests with 503 + Retry-After; /he
     }
     assert.equal(status, 200);
   } finally {
+    await server.shutdown();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("lag from the gateway's own work (no request flood) refuses none of a few requests", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = openDatabase(`${dir}/openseg.db`);
+  const server = startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
+    routes: [{ method: "POST", path: "/work", handler: () => new Response("done") }],
+    // Shedding on lag needs a flood: the default rate threshold stays in force.
+    admission: { maxInFlight: 1000, maxEventLoopLagMs: 5, refusalDelayMs: 10 },
+  });
+  // A backfill-like load on the loop: 40 ms slices of CPU back to back, for as long as the
+  // requests run, so every lag sample is late.
+  let working = true;
+  const work = (async () => {
+    while (working) {
+      burnCpu(40);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  })();
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const response = await fetch(`${server.url}/work`, { method: "POST", body: "x" });
+      statuses.push(response.status);
+      await response.body?.cancel();
+    }
+    assert.deepEqual(statuses, Array(12).fill(200));
+  } finally {
+    working = false;
+    await work;
     await server.shutdown();
     db.close();
     await Deno.remove(dir, { recursive: true });

@@ -35,6 +35,12 @@ export interface AdmissionLimits {
    */
   maxEventLoopLagMs: number;
   /**
+   * Lag refuses work only while at least this many requests a second arrive: lag from a request
+   * flood is what shedding cures, while lag from the gateway's own work (a 48 h backfill, a big
+   * export) must not turn the homeowner's few dashboard requests away.
+   */
+  lagSheddingMinRequestsPerS: number;
+  /**
    * About how long a refusal for lag or for the in-flight cap waits before it is sent. Clients
    * that ignore `Retry-After` (a flood) send their next request on that connection only after
    * it, so the refusals themselves cannot keep the loop busy; what waits is a timer and a small
@@ -58,6 +64,7 @@ export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
   maxStreamsPerAddress: 32,
   retryAfterS: 1,
   maxEventLoopLagMs: 20,
+  lagSheddingMinRequestsPerS: 50,
   refusalDelayMs: 1000,
 };
 
@@ -92,6 +99,7 @@ export function createAdmission(limits: AdmissionLimits): Admission {
   let inFlight = 0;
   let streams = 0;
   const streamsByAddress = new Map<string, number>();
+  const arrivals = arrivalRate();
   const lag = Number.isFinite(limits.maxEventLoopLagMs)
     ? watchEventLoopLag({
       maxLagMs: limits.maxEventLoopLagMs,
@@ -147,7 +155,9 @@ export function createAdmission(limits: AdmissionLimits): Admission {
       if (acceptsStream(request)) {
         release = reserveStream(remoteAddr);
         if (release === null) return overloaded("open streams");
-      } else if (lag?.overloaded()) {
+      } else if (
+        arrivals.note() >= limits.lagSheddingMinRequestsPerS && lag?.overloaded()
+      ) {
         return await paced(overloaded("requests waiting (server busy)"));
       } else if (inFlight >= limits.maxInFlight) {
         return await paced(overloaded("requests in progress"));
@@ -173,6 +183,28 @@ export function createAdmission(limits: AdmissionLimits): Admission {
         return overloaded("open streams");
       }
       return releasedWhenDone(response, release);
+    },
+  };
+}
+
+/**
+ * Requests arriving per second, over the last whole second or the current one (whichever is
+ * higher): `note()` counts one more and answers the rate, in O(1) with two counters.
+ */
+function arrivalRate(): { note(): number } {
+  let windowStartMs = performance.now();
+  let current = 0;
+  let previous = 0;
+  return {
+    note() {
+      const nowMs = performance.now();
+      if (nowMs - windowStartMs >= 1000) {
+        previous = nowMs - windowStartMs < 2000 ? current : 0;
+        current = 0;
+        windowStartMs = nowMs;
+      }
+      current++;
+      return Math.max(previous, current);
     },
   };
 }
