@@ -1,31 +1,34 @@
 /**
  * Opaque usage point ids: ESPI hrefs name meters by these, never by the meter's MAC address.
- * Each meter gets a random URL-safe id the first time it is asked for; the mapping is durable.
+ * Each meter gets a random URL-safe id when the ingest path first stores it; the mapping is durable.
  *
  * @module
  */
 
 import { randomBytes } from "node:crypto";
-import { get, statement } from "./statements.ts";
+import { get } from "./statements.ts";
 import type { DatabaseSync } from "node:sqlite";
 
-/** The opaque usage point id of a meter, created on first use. */
+/** A fresh random URL-safe usage point id (the ingest path assigns one to each new meter). */
+export function newUsagePointId(): string {
+  return randomBytes(12).toString("base64url");
+}
+
+/**
+ * The opaque usage point id of a stored meter. A pure read: ids are assigned when the ingest path
+ * first stores the meter (and by migration 8 for meters stored before), so a meter without one
+ * was never stored, and naming it anywhere is a bug, not a case to paper over with a new row.
+ */
 export function usagePointIdFor(db: DatabaseSync, meterKey: string): string {
-  const existing = get<{ id: string }>(
+  const row = get<{ id: string }>(
     db,
     "SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?",
     meterKey,
   );
-  if (existing !== undefined) return existing.id;
-  const id = randomBytes(12).toString("base64url");
-  // OR IGNORE + re-read: a concurrent first use by another connection wins and both agree.
-  statement(db, "INSERT OR IGNORE INTO usage_points (meter_key, usage_point_id) VALUES (?, ?)")
-    .run(meterKey, id);
-  return (get<{ id: string }>(
-    db,
-    "SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?",
-    meterKey,
-  )!).id;
+  if (row === undefined) {
+    throw new Error(`meter ${meterKey} has no usage point: it was never stored`);
+  }
+  return row.id;
 }
 
 /** The meter behind an opaque usage point id, or null when unknown. */

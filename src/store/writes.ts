@@ -17,6 +17,7 @@ import type { MeterInterval } from "../radio/gap_repair.ts";
 import type { RegisterReading } from "./intervals.ts";
 import { INTERVAL_SOURCES, QUALITY_CODES } from "./migrations.ts";
 import type { RollupCell } from "./rollup.ts";
+import { newUsagePointId } from "./usage_points.ts";
 
 /** Row shapes for the ring tables, after sanitising. */
 export type PriceRow = PriceFields;
@@ -76,6 +77,7 @@ export class EventWrites {
   readonly #repairInterval: StatementSync;
   readonly #meterSeen: StatementSync;
   readonly #meterInfo: StatementSync;
+  readonly #usagePoint: StatementSync;
   readonly #device: StatementSync;
   readonly #portDevice: StatementSync;
   readonly #portMeter: StatementSync;
@@ -156,6 +158,10 @@ export class EventWrites {
          meter_type = excluded.meter_type, name = coalesce(meters.name, excluded.name), account = excluded.account,
          host = excluded.host, enabled = excluded.enabled,
          info_received_ms = excluded.info_received_ms`,
+    );
+    // Kept on a repeat: a meter's usage point id never changes once handed out.
+    this.#usagePoint = prepare(
+      "INSERT OR IGNORE INTO usage_points (meter_key, usage_point_id) VALUES (?, ?)",
     );
     this.#device = prepare(
       `INSERT OR REPLACE INTO devices (device_mac, port, install_code_last4, firmware_version,
@@ -282,6 +288,7 @@ export class EventWrites {
     lastMs: number,
   ): void {
     this.#meterSeen.run(meterKey, port, deviceMac, firstMs, lastMs);
+    this.#usagePoint.run(meterKey, newUsagePointId());
   }
 
   upsertMeterInfo(
@@ -304,6 +311,7 @@ export class EventWrites {
       row.enabled,
       receivedMs,
     );
+    this.#usagePoint.run(meterKey, newUsagePointId());
   }
 
   upsertDevice(deviceMac: string, port: string, receivedMs: number, row: DeviceRow): void {

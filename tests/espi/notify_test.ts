@@ -19,6 +19,7 @@ import { LiveBus } from "../../src/live/bus.ts";
 import type { SummationEvent } from "../../src/radio/events.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { usagePointIdFor } from "../../src/store/usage_points.ts";
+import { EventWrites } from "../../src/store/writes.ts";
 import { PLAIN_METER, RESOURCE_URL, SOLAR_METER } from "./fixtures.ts";
 
 interface Received {
@@ -97,6 +98,11 @@ async function withSetup(
   const notifiers: ReturnType<typeof startEspiNotifier>[] = [];
   try {
     const nowMs = Date.now();
+    // The meters as the ingest path stores them (which assigns their usage point ids).
+    const writes = new EventWrites(db);
+    for (const meter of [SOLAR_METER, PLAIN_METER]) {
+      writes.meterSeen(meter, "/dev/ttyACM0", null, nowMs, nowMs);
+    }
     const app = registerApp(db, {
       name: "Notified",
       redirectUris: ["https://app.example/callback"],
