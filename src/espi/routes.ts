@@ -18,11 +18,11 @@ import { listAuthorizations } from "../auth/authorizations.ts";
 import type { Caller } from "../auth/caller.ts";
 import { ESPI_RESOURCE_BASE } from "../auth/oauth_token.ts";
 import { resolveCaller } from "../auth/resolve.ts";
+import { accessTokenExpiryMs } from "../auth/tokens.ts";
 import { ifNoneMatchHits, notModified } from "../http/conditional.ts";
 import { compressResponse } from "../http/compress.ts";
 import { HttpError, httpErrorResponse, jsonError } from "../http/errors.ts";
 import type { HttpServices, Route, RouteContext } from "../http/routes.ts";
-import { accessTokenExpiryMs } from "../store/espi_queries.ts";
 import {
   forbidden,
   requireApplication,

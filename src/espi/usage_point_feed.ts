@@ -31,7 +31,7 @@ import {
   type PricedInterval,
   pricedIntervals,
   registerSamples,
-} from "../store/espi_queries.ts";
+} from "../store/interval_reads.ts";
 import { meterKeyForUsagePoint } from "../store/usage_points.ts";
 import type { AtomEntry } from "./atom.ts";
 import { type Channel, channelsFor, readingTypeId } from "./channels.ts";
