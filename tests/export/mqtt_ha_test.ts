@@ -13,7 +13,7 @@ import { simulatedMacs } from "../../src/sources.ts";
 import { usagePointIdFor } from "../../src/store/usage_points.ts";
 import { startGatewayFixture } from "../graphql/fixture.ts";
 import { startBroker, subscriber } from "./broker.ts";
-import { simulatedGateway, waitFor } from "./fixtures.ts";
+import { simulatedGateway, storedMeterId, waitFor } from "./fixtures.ts";
 
 const METER_KEY = simulatedMacs(0).meterMac;
 
@@ -99,7 +99,7 @@ Deno.test("renaming a meter renames its Home Assistant device", async () => {
   });
   const { client, messages } = await subscriber(broker.url, "homeassistant/#");
   try {
-    const meterId = usagePointIdFor(fixture.db, METER_KEY);
+    const meterId = await storedMeterId(fixture.db, METER_KEY);
     const node = `openseg_${exporter.gatewayId}_${meterId}`;
     const names = () =>
       new Map(
