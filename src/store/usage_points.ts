@@ -15,20 +15,28 @@ export function newUsagePointId(): string {
 }
 
 /**
- * The opaque usage point id of a stored meter. A pure read: ids are assigned when the ingest path
- * first stores the meter (and by migration 8 for meters stored before), so a meter without one
- * was never stored, and naming it anywhere is a bug, not a case to paper over with a new row.
+ * The opaque usage point id of a meter; null when the meter was never stored. A pure read: ids
+ * are assigned when the ingest path first stores the meter (and by migration 8 for meters stored
+ * before).
  */
-export function usagePointIdFor(db: DatabaseSync, meterKey: string): string {
+export function findUsagePointId(db: DatabaseSync, meterKey: string): string | null {
   const row = get<{ id: string }>(
     db,
     "SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?",
     meterKey,
   );
-  if (row === undefined) {
-    throw new Error(`meter ${meterKey} has no usage point: it was never stored`);
-  }
-  return row.id;
+  return row?.id ?? null;
+}
+
+/**
+ * The opaque usage point id of a stored meter. Every caller names a meter it read from the store
+ * (or an event the store committed for it), so a meter without one is a bug, not a case to paper
+ * over with a new row.
+ */
+export function usagePointIdFor(db: DatabaseSync, meterKey: string): string {
+  const id = findUsagePointId(db, meterKey);
+  if (id === null) throw new Error(`meter ${meterKey} has no usage point: it was never stored`);
+  return id;
 }
 
 /** The meter behind an opaque usage point id, or null when unknown. */

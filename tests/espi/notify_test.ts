@@ -184,6 +184,27 @@ Deno.test("new data is notified to the app as a BatchList naming its subscriptio
   }
 });
 
+Deno.test("an event naming no stored meter (device-level) notifies nobody and writes nothing", async () => {
+  const inbox = receiver();
+  try {
+    await withSetup(inbox.uri, async ({ db, start, publish, logs }) => {
+      start();
+      const usagePoints = () =>
+        (db.prepare("SELECT count(*) AS n FROM usage_points").get() as { n: number }).n;
+      const before = usagePoints();
+      publish("0x00135003ffffffff");
+      publish(SOLAR_METER);
+      await inbox.waitFor(1);
+      await sleep(200);
+      assert.equal(inbox.received.length, 1);
+      assert.deepEqual(logs, []);
+      assert.equal(usagePoints(), before, "no usage point for a meter never stored");
+    });
+  } finally {
+    await inbox.close();
+  }
+});
+
 Deno.test("a failing receiver is retried with backoff until it accepts", async () => {
   const inbox = receiver((n) => (n < 2 ? 500 : 200));
   try {
