@@ -28,7 +28,7 @@ import { utcOffsetS } from "../espi/local_time.ts";
 import { csvDocument, type CsvField } from "../export/csv.ts";
 import { HttpError, httpErrorResponse } from "../http/errors.ts";
 import type { Route } from "../http/routes.ts";
-import { meterFeedFacts, pricedIntervals } from "../store/espi_queries.ts";
+import { meterFeedFacts, pricedIntervals } from "../store/interval_reads.ts";
 import { QUALITY_CODES } from "../store/migrations.ts";
 import { demandSeries, listMeters, priceCurrencyNames } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";

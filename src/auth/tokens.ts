@@ -203,3 +203,17 @@ export function sweepTokens(db: DatabaseSync, nowMs: number): number {
     ).run(nowMs).changes,
   );
 }
+
+/**
+ * Expiry of the newest access token of an authorization (ESPI `Authorization.expires_at`); null
+ * when none was issued or it does not expire.
+ */
+export function accessTokenExpiryMs(db: DatabaseSync, authorizationId: string): number | null {
+  const row = get<{ expiresMs: number | null }>(
+    db,
+    `SELECT expires_ms AS expiresMs FROM oauth_tokens
+     WHERE authorization_id = ? AND kind = 'access' ORDER BY created_ms DESC LIMIT 1`,
+    authorizationId,
+  );
+  return row?.expiresMs ?? null;
+}

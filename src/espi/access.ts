@@ -19,7 +19,7 @@ import { ALL_GRANTED_DATA, grantedData } from "../auth/granted_data.ts";
 import { HttpError } from "../http/errors.ts";
 import { listMeters } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
-import type { FeedScope } from "./usage_point_feed.ts";
+import type { FeedScope } from "./usage_point_view.ts";
 
 /** The one retail customer of a gateway: its owner. */
 export const OWNER_RETAIL_CUSTOMER_ID = "1";

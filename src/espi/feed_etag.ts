@@ -19,7 +19,7 @@
 
 import { createHmac, randomBytes } from "node:crypto";
 import { intervalRevision } from "../store/export_cursor.ts";
-import type { EspiContext, FeedScope, UsagePointView } from "./usage_point_feed.ts";
+import type { EspiContext, FeedScope, UsagePointView } from "./usage_point_view.ts";
 
 const HOUR_MS = 3_600_000;
 

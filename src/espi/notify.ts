@@ -22,7 +22,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { findApp } from "../auth/apps.ts";
 import { listAuthorizations } from "../auth/authorizations.ts";
 import type { LiveBus } from "../live/bus.ts";
-import { usagePointIdFor } from "../store/usage_points.ts";
+import { findUsagePointId } from "../store/usage_points.ts";
 import { espiDocument } from "./atom.ts";
 import { batchListInnerXml } from "./resources.ts";
 
@@ -179,7 +179,9 @@ export function startEspiNotifier(options: EspiNotifierOptions): EspiNotifier {
   }
 
   const onNewData = (meterKey: string) => {
-    const usagePointId = usagePointIdFor(db, meterKey);
+    const usagePointId = findUsagePointId(db, meterKey);
+    // A device-level event (deviceInfo, meterList) is committed without storing a meter.
+    if (usagePointId === null) return;
     for (const authorization of listAuthorizations(db)) {
       if (authorization.status !== "active") continue;
       if (!authorization.usagePointIds.includes(usagePointId)) continue;

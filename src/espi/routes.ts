@@ -18,11 +18,11 @@ import { listAuthorizations } from "../auth/authorizations.ts";
 import type { Caller } from "../auth/caller.ts";
 import { ESPI_RESOURCE_BASE } from "../auth/oauth_token.ts";
 import { resolveCaller } from "../auth/resolve.ts";
+import { accessTokenExpiryMs } from "../auth/tokens.ts";
 import { ifNoneMatchHits, notModified } from "../http/conditional.ts";
 import { compressResponse } from "../http/compress.ts";
 import { HttpError, httpErrorResponse, jsonError } from "../http/errors.ts";
 import type { HttpServices, Route, RouteContext } from "../http/routes.ts";
-import { accessTokenExpiryMs } from "../store/espi_queries.ts";
 import {
   forbidden,
   requireApplication,
@@ -38,24 +38,25 @@ import { feedEtag } from "./feed_etag.ts";
 import { type EspiQuery, page, parseEspiQuery } from "./query_params.ts";
 import { applicationInformationXml, authorizationXml, serviceStatusInnerXml } from "./resources.ts";
 import {
-  channelReadings,
-  costCurrencyCode,
-  dailyBlocks,
-  type EspiContext,
-  type FeedScope,
   intervalBlockEntries,
   intervalBlockEntry,
   LOCAL_TIME_PARAMETERS_ID,
   localTimeParametersEntry,
   meterReadingEntry,
-  openUsagePoint,
   readingTypeEntry,
   USAGE_SUMMARY_ID,
   usagePointEntry,
   usagePointTreeEntries,
-  type UsagePointView,
   usageSummaryEntry,
-} from "./usage_point_feed.ts";
+} from "./usage_point_entries.ts";
+import { channelReadings, dailyBlocks } from "./usage_point_readings.ts";
+import {
+  costCurrencyCode,
+  type EspiContext,
+  type FeedScope,
+  openUsagePoint,
+  type UsagePointView,
+} from "./usage_point_view.ts";
 
 /** A handler given the resolved caller. */
 export type EspiHandler = (request: Request, context: RouteContext, caller: Caller) => Response;

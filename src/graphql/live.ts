@@ -13,7 +13,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { LiveBus, LiveEvent, LiveSubscription } from "../live/bus.ts";
 import type { LinkState, MessageEvent } from "../radio/events.ts";
-import { meterFeedFacts } from "../store/espi_queries.ts";
+import { meterFeedFacts } from "../store/interval_reads.ts";
 import { latestReadings, listMeters, type StoredMessage } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
 import type { Access } from "./access.ts";

@@ -11,9 +11,9 @@ import { type AppInfo, findApp, listApps, type RegisteredApp } from "../auth/app
 import { type AuthorizationRecord, listAuthorizations } from "../auth/authorizations.ts";
 import { grantedData } from "../auth/granted_data.ts";
 import { describeScope, parseScope } from "../auth/scope.ts";
+import { accessTokenExpiryMs } from "../auth/tokens.ts";
 import type { RadioStats } from "../radio/adapter.ts";
 import type { LinkSupervisor } from "../radio/supervisor.ts";
-import { accessTokenExpiryMs } from "../store/espi_queries.ts";
 import type { BucketMinutes, DemandBucket, LatestReadings } from "../store/queries.ts";
 import { portWarnings, type RadioDeviceInfo, radioDeviceInfo } from "../store/radio_devices.ts";
 import type { Access } from "./access.ts";

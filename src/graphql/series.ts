@@ -9,7 +9,7 @@
 
 import { localDayStartMs } from "../espi/local_time.ts";
 import { currencyAlpha } from "../radio/currency.ts";
-import { meterFeedFacts, peakDemandW, pricedIntervals } from "../store/espi_queries.ts";
+import { meterFeedFacts, peakDemandW, pricedIntervals } from "../store/interval_reads.ts";
 import { QUALITY_CODES } from "../store/migrations.ts";
 import { type BucketMinutes, type DemandBucket, demandSeries } from "../store/queries.ts";
 import type { Access } from "./access.ts";

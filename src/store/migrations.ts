@@ -30,6 +30,7 @@
  *   so an interval the meter itself reported after an outage (gap repair) is told apart, and
  *   `meters.interval_revision`, which each gap repair bumps so an exporter's batch read before it
  *   cannot move a cursor past the repaired intervals (`export_cursor.ts`).
+ * - Migration 8 gives each stored meter lacking one its `usage_points` id (see `usage_points.ts`).
  *
  * @module
  */
@@ -328,6 +329,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE intervals ADD COLUMN source INTEGER NOT NULL DEFAULT 0;
       -- Bumped by each gap repair of the meter (export_cursor.ts).
       ALTER TABLE meters ADD COLUMN interval_revision INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    version: 8,
+    sql: `
+      -- Usage point ids were created on first read; now the ingest path assigns one when it stores
+      -- a meter, so reads never write. Meters stored before and never read get theirs here.
+      INSERT INTO usage_points (meter_key, usage_point_id)
+        SELECT meter_key, lower(hex(randomblob(12))) FROM meters
+        WHERE meter_key NOT IN (SELECT meter_key FROM usage_points);
     `,
   },
 ];

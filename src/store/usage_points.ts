@@ -1,31 +1,42 @@
 /**
  * Opaque usage point ids: ESPI hrefs name meters by these, never by the meter's MAC address.
- * Each meter gets a random URL-safe id the first time it is asked for; the mapping is durable.
+ * Each meter gets a random URL-safe id when the ingest path first stores it; the mapping is durable.
  *
  * @module
  */
 
 import { randomBytes } from "node:crypto";
-import { get, statement } from "./statements.ts";
+import { get } from "./statements.ts";
 import type { DatabaseSync } from "node:sqlite";
 
-/** The opaque usage point id of a meter, created on first use. */
-export function usagePointIdFor(db: DatabaseSync, meterKey: string): string {
-  const existing = get<{ id: string }>(
+/** A fresh random URL-safe usage point id (the ingest path assigns one to each new meter). */
+export function newUsagePointId(): string {
+  return randomBytes(12).toString("base64url");
+}
+
+/**
+ * The opaque usage point id of a meter; null when the meter was never stored. A pure read: ids
+ * are assigned when the ingest path first stores the meter (and by migration 8 for meters stored
+ * before).
+ */
+export function findUsagePointId(db: DatabaseSync, meterKey: string): string | null {
+  const row = get<{ id: string }>(
     db,
     "SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?",
     meterKey,
   );
-  if (existing !== undefined) return existing.id;
-  const id = randomBytes(12).toString("base64url");
-  // OR IGNORE + re-read: a concurrent first use by another connection wins and both agree.
-  statement(db, "INSERT OR IGNORE INTO usage_points (meter_key, usage_point_id) VALUES (?, ?)")
-    .run(meterKey, id);
-  return (get<{ id: string }>(
-    db,
-    "SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?",
-    meterKey,
-  )!).id;
+  return row?.id ?? null;
+}
+
+/**
+ * The opaque usage point id of a stored meter. Every caller names a meter it read from the store
+ * (or an event the store committed for it), so a meter without one is a bug, not a case to paper
+ * over with a new row.
+ */
+export function usagePointIdFor(db: DatabaseSync, meterKey: string): string {
+  const id = findUsagePointId(db, meterKey);
+  if (id === null) throw new Error(`meter ${meterKey} has no usage point: it was never stored`);
+  return id;
 }
 
 /** The meter behind an opaque usage point id, or null when unknown. */

@@ -1,9 +1,9 @@
 /**
  * Every write statement of the ingest path, prepared once per writer.
  *
- * Statements take positional parameters (the fastest binding in `node:sqlite`). A `run` call costs
- * about 1 µs whatever it binds, more than inserting one ring row, so the rows a flush writes by
- * the thousand (demand, summation, rollup cells, interval shares) go in multi-row statements.
+ * Statements take positional parameters (the fastest binding in `node:sqlite`). The rows a flush
+ * writes by the thousand (demand, summation, rollup cells, interval shares) go through the
+ * multi-row engine of `batch_insert.ts`.
  *
  * Ring inserts report whether a row was added, which is how duplicates on the (meter, meter time)
  * key are kept out of rollups and interval energy (see `RingRows`).
@@ -14,9 +14,11 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import type { PriceFields } from "../radio/events.ts";
 import type { MeterInterval } from "../radio/gap_repair.ts";
+import { MultiRowInsert, RingAppender, RingTable } from "./batch_insert.ts";
 import type { RegisterReading } from "./intervals.ts";
 import { INTERVAL_SOURCES, QUALITY_CODES } from "./migrations.ts";
 import type { RollupCell } from "./rollup.ts";
+import { newUsagePointId } from "./usage_points.ts";
 
 /** Row shapes for the ring tables, after sanitising. */
 export type PriceRow = PriceFields;
@@ -76,6 +78,7 @@ export class EventWrites {
   readonly #repairInterval: StatementSync;
   readonly #meterSeen: StatementSync;
   readonly #meterInfo: StatementSync;
+  readonly #usagePoint: StatementSync;
   readonly #device: StatementSync;
   readonly #portDevice: StatementSync;
   readonly #portMeter: StatementSync;
@@ -156,6 +159,10 @@ export class EventWrites {
          meter_type = excluded.meter_type, name = coalesce(meters.name, excluded.name), account = excluded.account,
          host = excluded.host, enabled = excluded.enabled,
          info_received_ms = excluded.info_received_ms`,
+    );
+    // Kept on a repeat: a meter's usage point id never changes once handed out.
+    this.#usagePoint = prepare(
+      "INSERT OR IGNORE INTO usage_points (meter_key, usage_point_id) VALUES (?, ?)",
     );
     this.#device = prepare(
       `INSERT OR REPLACE INTO devices (device_mac, port, install_code_last4, firmware_version,
@@ -282,6 +289,7 @@ export class EventWrites {
     lastMs: number,
   ): void {
     this.#meterSeen.run(meterKey, port, deviceMac, firstMs, lastMs);
+    this.#usagePoint.run(meterKey, newUsagePointId());
   }
 
   upsertMeterInfo(
@@ -304,6 +312,7 @@ export class EventWrites {
       row.enabled,
       receivedMs,
     );
+    this.#usagePoint.run(meterKey, newUsagePointId());
   }
 
   upsertDevice(deviceMac: string, port: string, receivedMs: number, row: DeviceRow): void {
@@ -365,146 +374,6 @@ export class EventWrites {
   knownMeters(): Map<string, string> {
     const rows = this.#knownMeters.all() as { port: string; meterKey: string }[];
     return new Map(rows.map((row) => [row.port, row.meterKey]));
-  }
-}
-
-/**
- * Most rows per multi-row statement: the per-call cost is spread thin by about 50 rows (measured),
- * and 64 rows keep a statement far below SQLite's limit of 32 766 parameters.
- */
-const MAX_ROWS_PER_STATEMENT = 64;
-
-/**
- * One INSERT run over any number of rows: full statements of `MAX_ROWS_PER_STATEMENT` rows, then
- * the rest in power-of-two sizes, so at most seven statements per table are ever prepared.
- */
-class MultiRowInsert {
-  readonly #db: DatabaseSync;
-  readonly #head: string;
-  readonly #columns: number;
-  readonly #tail: string;
-  readonly #bySize = new Map<number, StatementSync>();
-
-  /** `head` is `INSERT ... INTO table (columns)`; `tail` (e.g. an ON CONFLICT clause) follows. */
-  constructor(db: DatabaseSync, head: string, columns: number, tail = "") {
-    this.#db = db;
-    this.#head = head;
-    this.#columns = columns;
-    this.#tail = tail;
-  }
-
-  /** Inserts `values`, row after row; gives the number of rows changed. */
-  run(values: SQLInputValue[]): number {
-    const columns = this.#columns;
-    const rows = values.length / columns;
-    let changes = 0;
-    let done = 0;
-    let size = MAX_ROWS_PER_STATEMENT;
-    while (done < rows) {
-      if (rows - done < size) {
-        size >>= 1;
-        continue;
-      }
-      const from = done * columns;
-      const chunk = values.slice(from, from + size * columns);
-      changes += Number(this.#statement(size).run(...chunk).changes);
-      done += size;
-    }
-    return changes;
-  }
-
-  #statement(rows: number): StatementSync {
-    let statement = this.#bySize.get(rows);
-    if (statement === undefined) {
-      const row = `(${new Array(this.#columns).fill("?").join(", ")})`;
-      const sql = `${this.#head} VALUES ${new Array(rows).fill(row).join(", ")} ${this.#tail}`;
-      statement = this.#db.prepare(sql);
-      this.#bySize.set(rows, statement);
-    }
-    return statement;
-  }
-}
-
-/** The statements of one ring table keyed (meter_key, ts_ms). */
-class RingTable {
-  /** Values per row. */
-  readonly columns: number;
-  readonly one: StatementSync;
-  readonly many: MultiRowInsert;
-  readonly newest: StatementSync;
-
-  /** `valueColumns` are the ones after (meter_key, ts_ms). */
-  constructor(db: DatabaseSync, table: string, valueColumns: string[]) {
-    this.columns = 2 + valueColumns.length;
-    const names = ["meter_key", "ts_ms", ...valueColumns].join(", ");
-    const marks = new Array(this.columns).fill("?").join(", ");
-    this.one = db.prepare(`INSERT OR IGNORE INTO ${table} (${names}) VALUES (${marks})`);
-    this.many = new MultiRowInsert(db, `INSERT OR IGNORE INTO ${table} (${names})`, this.columns);
-    this.newest = db.prepare(
-      `SELECT ts_ms AS tsMs FROM ${table} WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
-    );
-  }
-}
-
-/**
- * One table's rows of one flush. A row later than every row its meter has in the table cannot be
- * a duplicate, so it is queued and written with the others in multi-row statements (the common
- * case: meters send in time order). Any other row (late, or a repeat) first writes the queue, so
- * that order decides which copy of a key wins, then goes alone through INSERT OR IGNORE, whose
- * change count tells whether it was new.
- *
- * The caller asks `appends` and then pushes the row's values onto `queued` itself, so a row costs
- * no array of its own.
- */
-class RingAppender {
-  readonly #table: RingTable;
-  /** Meter → its newest meter time in the table, counting this flush's rows. */
-  readonly #newestMs = new Map<string, number>();
-  #queued: SQLInputValue[] = [];
-
-  constructor(table: RingTable) {
-    this.#table = table;
-  }
-
-  /**
-   * Whether a row of `meterKey` at `tsMs` is later than all the meter's rows; if so the caller
-   * must queue it, since it now counts as the newest.
-   */
-  appends(meterKey: string, tsMs: number): boolean {
-    let newestMs = this.#newestMs.get(meterKey);
-    if (newestMs === undefined) {
-      // Read in this flush's transaction, so no other connection can add rows behind it.
-      const row = this.#table.newest.get(meterKey) as { tsMs: number } | undefined;
-      newestMs = row === undefined ? -Infinity : row.tsMs;
-    }
-    if (tsMs <= newestMs) {
-      this.#newestMs.set(meterKey, newestMs);
-      return false;
-    }
-    this.#newestMs.set(meterKey, tsMs);
-    return true;
-  }
-
-  get queued(): SQLInputValue[] {
-    return this.#queued;
-  }
-
-  /** Inserts one row alone after the queue; true when it was new. */
-  insertOne(...values: SQLInputValue[]): boolean {
-    this.write();
-    return this.#table.one.run(...values).changes > 0;
-  }
-
-  /** Writes the queued rows. */
-  write(): void {
-    const queued = this.#queued;
-    if (queued.length === 0) return;
-    this.#queued = [];
-    const rows = queued.length / this.#table.columns;
-    const inserted = this.#table.many.run(queued);
-    // Cannot happen while the flush holds the write lock; if it did, these rows would already be
-    // counted as stored (rollups, intervals, onCommit), so fail and roll back the flush instead.
-    if (inserted !== rows) throw new Error(`ring insert stored ${inserted} of ${rows} new rows`);
   }
 }
 

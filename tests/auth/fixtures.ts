@@ -14,6 +14,7 @@ import { bearerChallenge, resolveCaller } from "../../src/auth/resolve.ts";
 import type { HttpServices, Route } from "../../src/http/routes.ts";
 import { createHttpApp } from "../../src/app/http_app.ts";
 import { openDatabase } from "../../src/store/db.ts";
+import { EventWrites } from "../../src/store/writes.ts";
 
 export const OWNER_PASSWORD = "correct horse battery";
 export const REDIRECT_URI = "https://app.example/callback";
@@ -50,9 +51,14 @@ export async function startTestGateway(extraRoutes: Route[] = []): Promise<TestG
   const dir = await Deno.makeTempDir({ prefix: "openseg-auth-" });
   const dbPath = `${dir}/openseg.db`;
   const db = openDatabase(dbPath);
-  db.prepare(
-    "INSERT INTO meters (meter_key, port, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?)",
-  ).run("0x00135003000a1b2c", "/dev/pts/9", Date.now() - 60_000, Date.now());
+  // Stored the way the ingest path stores a meter it hears, usage point included.
+  new EventWrites(db).meterSeen(
+    "0x00135003000a1b2c",
+    "/dev/pts/9",
+    null,
+    Date.now() - 60_000,
+    Date.now(),
+  );
   const clock = { offsetMs: 0 };
   const server = createHttpApp({
     hostname: "127.0.0.1",

@@ -19,6 +19,7 @@ import { LiveBus } from "../../src/live/bus.ts";
 import type { SummationEvent } from "../../src/radio/events.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { usagePointIdFor } from "../../src/store/usage_points.ts";
+import { EventWrites } from "../../src/store/writes.ts";
 import { PLAIN_METER, RESOURCE_URL, SOLAR_METER } from "./fixtures.ts";
 
 interface Received {
@@ -97,6 +98,11 @@ async function withSetup(
   const notifiers: ReturnType<typeof startEspiNotifier>[] = [];
   try {
     const nowMs = Date.now();
+    // The meters as the ingest path stores them (which assigns their usage point ids).
+    const writes = new EventWrites(db);
+    for (const meter of [SOLAR_METER, PLAIN_METER]) {
+      writes.meterSeen(meter, "/dev/ttyACM0", null, nowMs, nowMs);
+    }
     const app = registerApp(db, {
       name: "Notified",
       redirectUris: ["https://app.example/callback"],
@@ -172,6 +178,27 @@ Deno.test("new data is notified to the app as a BatchList naming its subscriptio
         notification.body,
         notificationBody([`${RESOURCE_URL}/Batch/Subscription/${subscriptions.solar}`]),
       );
+    });
+  } finally {
+    await inbox.close();
+  }
+});
+
+Deno.test("an event naming no stored meter (device-level) notifies nobody and writes nothing", async () => {
+  const inbox = receiver();
+  try {
+    await withSetup(inbox.uri, async ({ db, start, publish, logs }) => {
+      start();
+      const usagePoints = () =>
+        (db.prepare("SELECT count(*) AS n FROM usage_points").get() as { n: number }).n;
+      const before = usagePoints();
+      publish("0x00135003ffffffff");
+      publish(SOLAR_METER);
+      await inbox.waitFor(1);
+      await sleep(200);
+      assert.equal(inbox.received.length, 1);
+      assert.deepEqual(logs, []);
+      assert.equal(usagePoints(), before, "no usage point for a meter never stored");
     });
   } finally {
     await inbox.close();

@@ -10,8 +10,16 @@ import { type Gateway, startGateway } from "../../src/gateway.ts";
 import { LiveBus } from "../../src/live/bus.ts";
 import { openSources } from "../../src/sources.ts";
 import { openDatabase } from "../../src/store/db.ts";
+import { usagePointIdFor } from "../../src/store/usage_points.ts";
+import { countRows, waitFor } from "../e2e/helpers.ts";
 
 export { waitFor } from "../e2e/helpers.ts";
+
+/** A meter's usage point id, once the ingest path has stored the meter (which assigns it). */
+export async function storedMeterId(db: DatabaseSync, meterKey: string): Promise<string> {
+  await waitFor("the meter stored", () => countRows(db, "usage_points", meterKey) > 0);
+  return usagePointIdFor(db, meterKey);
+}
 
 export interface SimulatedGateway {
   db: DatabaseSync;

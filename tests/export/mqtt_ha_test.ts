@@ -13,7 +13,7 @@ import { simulatedMacs } from "../../src/sources.ts";
 import { usagePointIdFor } from "../../src/store/usage_points.ts";
 import { startGatewayFixture } from "../graphql/fixture.ts";
 import { startBroker, subscriber } from "./broker.ts";
-import { simulatedGateway, waitFor } from "./fixtures.ts";
+import { simulatedGateway, storedMeterId, waitFor } from "./fixtures.ts";
 
 const METER_KEY = simulatedMacs(0).meterMac;
 
@@ -39,13 +39,14 @@ Deno.test("a 48-hour backfill goes by the interval stream, not the retained live
     log: (line) => logs.push(line),
   });
   try {
-    const meterId = usagePointIdFor(sim.db, METER_KEY);
-    const base = `openseg/${exporter.gatewayId}/meter/${meterId}`;
     const newestDemandMs = () =>
       (sim.db.prepare("SELECT max(ts_ms) AS t FROM demand WHERE meter_key = ?").get(METER_KEY) as {
         t: number | null;
       }).t ?? 0;
     await waitFor("the backfill to catch up", () => newestDemandMs() > Date.now() - 60_000, 60_000);
+    // Read once the meter is stored: the ingest path assigns its usage point id.
+    const meterId = usagePointIdFor(sim.db, METER_KEY);
+    const base = `openseg/${exporter.gatewayId}/meter/${meterId}`;
     await waitFor(
       "the backfilled intervals on the interval topic",
       () => messages.filter((m) => m.topic === `${base}/interval`).length >= 500,
@@ -98,7 +99,7 @@ Deno.test("renaming a meter renames its Home Assistant device", async () => {
   });
   const { client, messages } = await subscriber(broker.url, "homeassistant/#");
   try {
-    const meterId = usagePointIdFor(fixture.db, METER_KEY);
+    const meterId = await storedMeterId(fixture.db, METER_KEY);
     const node = `openseg_${exporter.gatewayId}_${meterId}`;
     const names = () =>
       new Map(

@@ -14,7 +14,7 @@ import { simulatedMacs } from "../../src/sources.ts";
 import { latestReadings } from "../../src/store/queries.ts";
 import { usagePointIdFor } from "../../src/store/usage_points.ts";
 import { startBroker, subscriber } from "./broker.ts";
-import { simulatedGateway, waitFor } from "./fixtures.ts";
+import { simulatedGateway, storedMeterId, waitFor } from "./fixtures.ts";
 
 const METER_KEY = simulatedMacs(0).meterMac;
 
@@ -39,7 +39,7 @@ Deno.test("live values, link state and availability reach subscribers, retained"
   const { client, messages } = await subscriber(broker.url, "test/openseg/#");
   try {
     const base = `test/openseg/${exporter.gatewayId}`;
-    const meterId = usagePointIdFor(sim.db, METER_KEY);
+    const meterId = await storedMeterId(sim.db, METER_KEY);
     const last = (topic: string) => messages.findLast((m) => m.topic === topic);
     await waitFor(
       "demand, summation and link",

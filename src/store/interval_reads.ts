@@ -1,7 +1,7 @@
 /**
- * Reads for the Green Button (ESPI) feed: interval energy aggregated to the granted resolution
- * and priced with the price in effect, register readings per interval, the meter's feed facts,
- * peak demand, and the access-token expiry an ESPI Authorization shows (migration 2 tables).
+ * Energy reads at a chosen resolution, shared by the ESPI feed, GraphQL series and the CSV
+ * download: interval energy aggregated to a width and priced with the price in effect, register
+ * readings per interval, the facts that shape a meter's series, peak demand and demand averages.
  *
  * As in `queries.ts`, aggregation happens in SQL; ranges are half-open `[fromMs, toMs)`. Each
  * statement comes from the store's statement cache (compiling them was a visible part of the
@@ -199,20 +199,6 @@ export function peakDemandW(
   return row.demandW === null || row.atMs === null
     ? null
     : { demandW: row.demandW, atMs: row.atMs };
-}
-
-/**
- * Expiry of the newest access token of an authorization (ESPI `Authorization.expires_at`); null
- * when none was issued or it does not expire.
- */
-export function accessTokenExpiryMs(db: DatabaseSync, authorizationId: string): number | null {
-  const row = get<{ expiresMs: number | null }>(
-    db,
-    `SELECT expires_ms AS expiresMs FROM oauth_tokens
-     WHERE authorization_id = ? AND kind = 'access' ORDER BY created_ms DESC LIMIT 1`,
-    authorizationId,
-  );
-  return row?.expiresMs ?? null;
 }
 
 /** A demand average per feed interval (from the rollup, as `demandSeries` but any width). */
