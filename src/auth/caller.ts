@@ -1,6 +1,6 @@
 /**
  * Who is calling: the contract between the authorization server (`src/auth`) and the resource
- * servers (`src/espi`, later GraphQL). Resource handlers receive a resolved `Caller` and decide
+ * servers (`src/espi`, `src/graphql`). Resource handlers receive a resolved `Caller` and decide
  * from its kind and grant what to return; only `src/auth` mints or checks tokens.
  *
  * @module

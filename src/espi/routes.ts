@@ -285,7 +285,7 @@ const usageSummary: EspiHandler = (_request, context, caller) => {
   return atom(entryDocument(summary));
 };
 
-/** `UsagePoint/{id}/UsageSummary` as the issue lists it: whichever grant includes the point. */
+/** `UsagePoint/{id}/UsageSummary`: answered under whichever grant includes the point. */
 const rootUsageSummary: EspiHandler = (_request, context, caller) => {
   const espi = espiContext(context);
   const query = parseEspiQuery(context.url);

@@ -50,7 +50,7 @@ export interface LinkSupervisorOptions {
   /** Longest wait of one read; bounds how fast `stop()` returns. */
   readWaitMs?: number;
   minBackoffMs?: number;
-  /** Cap of the reconnect backoff; the issue asks for at most 5 s between tries. */
+  /** Cap of the reconnect backoff; a stick that was unplugged is retried at least every 5 s. */
   maxBackoffMs?: number;
   /** Gap between queued commands; some EMU-2 firmware drops back-to-back commands. */
   commandGapMs?: number;

@@ -4,7 +4,7 @@
  *
  * Why: `db.prepare` costs 13–17 µs against ~2 µs for running a prepared statement, and each
  * statement holds ~5 KB of native memory V8 does not see, so preparing per request let the
- * process grow to hundreds of MB under API load before a major GC released them (issue 12).
+ * process grow to hundreds of MB under API load before a major GC released them.
  *
  * Rules for callers, since a cached statement is shared by every caller of the same SQL:
  * - never change a statement's mode (`setReadBigInts`, `setAllowBareNamedParameters`, ...) on a
