@@ -115,3 +115,28 @@ export async function waitUntilServing(
   }
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
 }
+
+/**
+ * Waits until the simulated meter has backfilled and reads in real time: its latest demand is
+ * at most `liveWithinMs` old (asked with an app's token), for at most `timeoutMs`.
+ */
+export async function waitUntilLive(
+  url: string,
+  token: string,
+  options: { liveWithinMs: number; timeoutMs: number },
+): Promise<void> {
+  const deadline = performance.now() + options.timeoutMs;
+  while (performance.now() < deadline) {
+    const response = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: "{ meters { demand { at } } }" }),
+    });
+    const at = (await response.json()).data?.meters?.[0]?.demand?.at;
+    if (at !== undefined && Date.now() - Date.parse(at) < options.liveWithinMs) return;
+    await sleep(1000);
+  }
+  throw new Error(
+    `the simulated meter did not catch up with the present in ${options.timeoutMs / 1000} s`,
+  );
+}

@@ -17,7 +17,14 @@
  */
 
 import { appGrant, BENCH_OWNER_PASSWORD, ownerCookie, prepareOwnerAndApp } from "./app_token.ts";
-import { freePort, memoryMb, sleep, startServe, waitUntilServing } from "./gateway_process.ts";
+import {
+  freePort,
+  memoryMb,
+  sleep,
+  startServe,
+  waitUntilLive,
+  waitUntilServing,
+} from "./gateway_process.ts";
 import type { PlainResponse } from "./plain_server.ts";
 
 const RUN_S = Number(Deno.args[0] ?? 5);
@@ -150,22 +157,6 @@ async function wrk(
   };
 }
 
-/** The simulated meter has backfilled 48 h and reads in real time. */
-async function waitUntilLive(url: string, token: string): Promise<void> {
-  const deadline = performance.now() + 300_000;
-  while (performance.now() < deadline) {
-    const response = await fetch(`${url}/graphql`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: "{ meters { demand { at } } }" }),
-    });
-    const at = (await response.json()).data?.meters?.[0]?.demand?.at;
-    if (at !== undefined && Date.now() - Date.parse(at) < LIVE_WITHIN_MS) return;
-    await sleep(1000);
-  }
-  throw new Error("the simulated meter did not catch up with the present in 5 minutes");
-}
-
 /** The response's body bytes as the wire carries them (gzipped again when it came gzipped). */
 async function recordedBytes(response: Response): Promise<Uint8Array> {
   const bytes = new Uint8Array(await response.arrayBuffer());
@@ -281,7 +272,7 @@ try {
   await waitUntilServing(`${url}/health`, gateway);
   const grant = await appGrant(url, app, await ownerCookie(url, BENCH_OWNER_PASSWORD));
   const token = grant.accessToken;
-  await waitUntilLive(url, token);
+  await waitUntilLive(url, token, { liveWithinMs: LIVE_WITHIN_MS, timeoutMs: 300_000 });
   const fillS = (performance.now() - fillStartedMs) / 1000;
   const nowMs = Date.now();
   const bearer = { Authorization: `Bearer ${token}` };

@@ -35,6 +35,7 @@ import {
   openFds,
   sleep,
   startServe,
+  waitUntilLive,
   waitUntilServing,
 } from "./gateway_process.ts";
 
@@ -181,22 +182,6 @@ interface Row {
   summary: Record<string, unknown> | null;
 }
 
-/** Waits (at most 2 minutes) until the backfill is over: the latest demand is from now. */
-async function waitUntilLive(url: string, token: string): Promise<void> {
-  const deadline = performance.now() + 120_000;
-  while (performance.now() < deadline) {
-    const response = await fetch(`${url}/graphql`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: "{ meters { demand { at } } }" }),
-    });
-    const at = (await response.json()).data?.meters?.[0]?.demand?.at;
-    if (at !== undefined && Date.now() - Date.parse(at) < LIVE_WITHIN_MS) return;
-    await sleep(1000);
-  }
-  throw new Error("the simulated meter did not catch up with the present in 2 minutes");
-}
-
 /** The 1-minute load average: other work on the machine skews every figure. */
 function loadAverage(): string {
   return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
@@ -237,7 +222,7 @@ const rows: Row[] = [];
 try {
   await waitUntilServing(`${url}/health`, gateway);
   const token = await appAccessToken(url, app, await ownerCookie(url, BENCH_OWNER_PASSWORD));
-  await waitUntilLive(url, token);
+  await waitUntilLive(url, token, { liveWithinMs: LIVE_WITHIN_MS, timeoutMs: 120_000 });
   console.log(
     `overload benchmark: gateway pid ${gateway.pid} on ${url}, 1 simulated meter (48 h ` +
       `backfilled), open files ${limit}, load average ${loadAverage()}; loads of ${LOAD_S} s, "after" = ${
