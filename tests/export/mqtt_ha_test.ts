@@ -68,15 +68,18 @@ Deno.test("a 48-hour backfill goes by the interval stream, not the retained live
       }
     }
     assert.ok(messages.some((m) => m.topic === `${base}/demand`), "a current demand value");
-    // The price in effect is the newest one the backfill brought, however old its meter time.
-    const newestPrice = sim.db.prepare(
-      "SELECT ts_ms AS timeMs FROM prices WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1",
-    ).get(METER_KEY) as { timeMs: number };
+    // The price in effect is the newest one stored, however old its meter time (read again on
+    // each try: the running meter may publish a newer one meanwhile).
+    const newestPriceMs = () =>
+      (sim.db.prepare(
+        "SELECT ts_ms AS timeMs FROM prices WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1",
+      ).get(METER_KEY) as { timeMs: number }).timeMs;
     await waitFor(
       "the price in effect",
       () =>
         JSON.parse(messages.findLast((m) => m.topic === `${base}/price`)?.text ?? "{}")
-          .timeMs === newestPrice.timeMs,
+          .timeMs === newestPriceMs(),
+      30_000,
     );
     assert.deepEqual(logs, []);
   } finally {

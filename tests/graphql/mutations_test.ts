@@ -55,7 +55,7 @@ async function confirmCurrent(
 
 /** A meter whose current message and an older one both ask for confirmation. */
 async function meterWithMessagesToConfirm(fixture: GatewayFixture): Promise<Meter> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     const reply = await fixture.graphql(
       "{ meters { id messages { id confirmationRequired confirmable } } }",

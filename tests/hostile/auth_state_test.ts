@@ -76,10 +76,12 @@ Deno.test("token requests with 60 KB random client ids do not grow the database"
     assert.ok(rows <= MAX_FAILURES, `${rows} failure rows for one address`);
     const longest = count(gateway.db, "SELECT max(length(key)) AS n FROM auth_failures");
     assert.ok(longest <= 200, `a failure key of ${longest} characters`);
-    // The address is locked out after its few failures: the rest were refused, not evaluated.
+    // The address is locked out after its few failures: the rest were refused, not evaluated
+    // (429, or 503 when admission shed them while the flood kept the loop busy).
     const statusText = JSON.stringify([...statuses]);
-    assert.equal((statuses.get(401) ?? 0) + (statuses.get(429) ?? 0), FLOOD_REQUESTS, statusText);
-    assert.ok((statuses.get(429) ?? 0) >= FLOOD_REQUESTS - MAX_FAILURES);
+    const refused = (statuses.get(429) ?? 0) + (statuses.get(503) ?? 0);
+    assert.equal((statuses.get(401) ?? 0) + refused, FLOOD_REQUESTS, statusText);
+    assert.ok((statuses.get(401) ?? 0) <= MAX_FAILURES, statusText);
   });
 });
 
