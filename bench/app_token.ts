@@ -8,7 +8,7 @@
  */
 
 import { basic, consentFields } from "../tests/auth/fixtures.ts";
-import { openseg } from "./gateway_process.ts";
+import { freePort, openseg, startServe } from "./gateway_process.ts";
 import { loadLoginForm } from "./login_form.ts";
 
 export const BENCH_OWNER_PASSWORD = "a long bench owner passphrase";
@@ -107,4 +107,23 @@ export async function appGrant(url: string, app: BenchApp, cookie: string): Prom
   const body = await tokens.json();
   if (tokens.status !== 200) throw new Error(`token endpoint: ${JSON.stringify(body)}`);
   return { accessToken: body.access_token, resourceUri: body.resourceURI };
+}
+
+/** A simulated gateway with a 48 h backfill in a fresh directory, its owner and app prepared. */
+export async function startBenchGateway(prefix: string): Promise<{
+  dir: string;
+  app: BenchApp;
+  url: string;
+  gateway: Deno.ChildProcess;
+}> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const dbPath = `${dir}/gateway.db`;
+  const app = await prepareOwnerAndApp(dbPath);
+  const port = freePort();
+  const gateway = startServe({
+    dbPath,
+    listen: `127.0.0.1:${port}`,
+    args: ["--simulate", "--backfill-hours", "48"],
+  });
+  return { dir, app, url: `http://127.0.0.1:${port}`, gateway };
 }

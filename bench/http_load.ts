@@ -16,15 +16,8 @@
  * @module
  */
 
-import { appGrant, BENCH_OWNER_PASSWORD, ownerCookie, prepareOwnerAndApp } from "./app_token.ts";
-import {
-  freePort,
-  memoryMb,
-  sleep,
-  startServe,
-  waitUntilLive,
-  waitUntilServing,
-} from "./gateway_process.ts";
+import { appGrant, BENCH_OWNER_PASSWORD, ownerCookie, startBenchGateway } from "./app_token.ts";
+import { memoryMb, sleep, waitUntilLive, waitUntilServing } from "./gateway_process.ts";
 import type { PlainResponse } from "./plain_server.ts";
 
 const RUN_S = Number(Deno.args[0] ?? 5);
@@ -256,16 +249,7 @@ if (!await hasWrk()) {
   Deno.exit(2);
 }
 
-const dir = await Deno.makeTempDir({ prefix: "openseg-http-load-" });
-const dbPath = `${dir}/gateway.db`;
-const app = await prepareOwnerAndApp(dbPath);
-const port = freePort();
-const url = `http://127.0.0.1:${port}`;
-const gateway = startServe({
-  dbPath,
-  listen: `127.0.0.1:${port}`,
-  args: ["--simulate", "--backfill-hours", "48"],
-});
+const { dir, app, url, gateway } = await startBenchGateway("openseg-http-load-");
 let plain: Deno.ChildProcess | undefined;
 try {
   const fillStartedMs = performance.now();

@@ -27,17 +27,9 @@ import {
   appAccessToken,
   BENCH_OWNER_PASSWORD,
   ownerCookie,
-  prepareOwnerAndApp,
+  startBenchGateway,
 } from "./app_token.ts";
-import {
-  freePort,
-  memoryMb,
-  openFds,
-  sleep,
-  startServe,
-  waitUntilLive,
-  waitUntilServing,
-} from "./gateway_process.ts";
+import { memoryMb, openFds, sleep, waitUntilLive, waitUntilServing } from "./gateway_process.ts";
 
 /** Seconds each load runs (first argument; 25 by default). */
 const LOAD_S = Number(Deno.args[0] ?? 25);
@@ -204,16 +196,7 @@ if (limit < MIN_OPEN_FILES) {
   Deno.exit(1);
 }
 
-const dir = await Deno.makeTempDir({ prefix: "openseg-overload-" });
-const dbPath = `${dir}/gateway.db`;
-const app = await prepareOwnerAndApp(dbPath);
-const port = freePort();
-const url = `http://127.0.0.1:${port}`;
-const gateway = startServe({
-  dbPath,
-  listen: `127.0.0.1:${port}`,
-  args: ["--simulate", "--backfill-hours", "48"],
-});
+const { dir, app, url, gateway } = await startBenchGateway("openseg-overload-");
 let exitedWith: Deno.CommandStatus | null = null;
 gateway.status.then((status) => exitedWith = status);
 /** How the gateway ended on its own before the benchmark stopped it, if it did. */
