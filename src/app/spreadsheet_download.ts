@@ -9,7 +9,7 @@
  * - `GET /download/demand.csv` — demand per minute: `meter_id, meter_name, minute_start_utc,
  *   minute_start_local, avg_demand_w, min_demand_w, max_demand_w, samples`.
  *
- * Access is Download My Data's decision (`requireOwner` in `src/espi/access.ts`): the owner's
+ * Access is Download My Data's decision (`requireOwnData` in `src/espi/access.ts`): the owner's
  * session only; no session is a 401 with the same challenge, and an app's token is refused as it
  * is there. `?meter=<id>` (the usage-point id the APIs use) narrows the file to one meter; an id
  * that is not one of the owner's meters is a 404, any other query parameter a 400.
@@ -23,7 +23,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import { resolveCaller } from "../auth/resolve.ts";
-import { OWNER_RETAIL_CUSTOMER_ID, requireOwner } from "../espi/access.ts";
+import { requireOwnData } from "../espi/access.ts";
 import { utcOffsetS } from "../espi/local_time.ts";
 import { csvDocument, type CsvField } from "../export/csv.ts";
 import { HttpError, httpErrorResponse } from "../http/errors.ts";
@@ -171,11 +171,7 @@ function downloadRoute(
       const { db, timeZone } = context.services;
       try {
         // Download My Data's rule, the same function: the owner's session and nothing else.
-        const scope = requireOwner(
-          db,
-          resolveCaller(request, context.services),
-          OWNER_RETAIL_CUSTOMER_ID,
-        );
+        const scope = requireOwnData(db, resolveCaller(request, context.services));
         const wanted = meterParam(context.url);
         const meters: DownloadMeter[] = listMeters(db)
           .map((meter) => ({

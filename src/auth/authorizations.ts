@@ -23,6 +23,8 @@ export interface AuthorizationRecord {
   /** The granted ESPI scope string. */
   scope: string;
   usagePointIds: string[];
+  /** The household (RetailCustomer) that granted it. */
+  householdId: number;
   status: "active" | "revoked";
   createdMs: number;
   revokedMs: number | null;
@@ -32,6 +34,8 @@ export interface CreateAuthorizationOptions {
   clientId: string;
   scope: string;
   usagePointIds: string[];
+  /** The household granting it. */
+  householdId: number;
   nowMs: number;
   /** Set by the consent page: the approval waits for its code until then. */
   codePendingUntilMs?: number;
@@ -48,6 +52,7 @@ export function createAuthorization(
     clientId: options.clientId,
     scope: options.scope,
     usagePointIds: [...options.usagePointIds],
+    householdId: options.householdId,
     status: "active",
     createdMs: options.nowMs,
     revokedMs: null,
@@ -55,14 +60,15 @@ export function createAuthorization(
   statement(
     db,
     `INSERT INTO oauth_authorizations (authorization_id, subscription_id, client_id, scope,
-       usage_point_ids_json, status, created_ms, code_pending_until_ms)
-       VALUES (?, ?, ?, ?, ?, 'active', ?, ?)`,
+       usage_point_ids_json, household_id, status, created_ms, code_pending_until_ms)
+       VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
   ).run(
     record.authorizationId,
     record.subscriptionId,
     record.clientId,
     record.scope,
     JSON.stringify(record.usagePointIds),
+    record.householdId,
     record.createdMs,
     options.codePendingUntilMs ?? null,
   );
@@ -78,20 +84,23 @@ export function findAuthorization(
   return row === undefined ? null : toRecord(row);
 }
 
-/** Authorizations (not pending ones), newest first; only one app's when `clientId` is given. */
+/**
+ * Authorizations (not pending ones), newest first; only one app's when `clientId` is given, only
+ * one household's when `householdId` is.
+ */
 export function listAuthorizations(
   db: DatabaseSync,
-  filter: { clientId?: string } = {},
+  filter: { clientId?: string; householdId?: number } = {},
 ): AuthorizationRecord[] {
-  const settled = `${SELECT} WHERE code_pending_until_ms IS NULL`;
-  const rows = filter.clientId === undefined
-    ? all<AuthorizationRow>(db, `${settled} ORDER BY created_ms DESC`)
-    : all<AuthorizationRow>(
-      db,
-      `${settled} AND client_id = ? ORDER BY created_ms DESC`,
-      filter.clientId,
-    );
-  return rows.map(toRecord);
+  // NULL matches every row: one statement for each combination of filters.
+  return all<AuthorizationRow>(
+    db,
+    `${SELECT} WHERE code_pending_until_ms IS NULL
+       AND (?1 IS NULL OR client_id = ?1) AND (?2 IS NULL OR household_id = ?2)
+     ORDER BY created_ms DESC`,
+    filter.clientId ?? null,
+    filter.householdId ?? null,
+  ).map(toRecord);
 }
 
 /** The app exchanged the code: the authorization is no longer pending. */
@@ -141,11 +150,13 @@ export function grantOf(record: AuthorizationRecord): Grant | null {
     applicationId: record.clientId,
     scope: parseScope(record.scope),
     usagePointIds: record.usagePointIds,
+    householdId: record.householdId,
   };
 }
 
 const SELECT = `SELECT authorization_id AS authorizationId, subscription_id AS subscriptionId,
-  client_id AS clientId, scope, usage_point_ids_json AS usagePointIds, status,
+  client_id AS clientId, scope, usage_point_ids_json AS usagePointIds,
+  household_id AS householdId, status,
   created_ms AS createdMs, revoked_ms AS revokedMs FROM oauth_authorizations`;
 
 interface AuthorizationRow extends Omit<AuthorizationRecord, "usagePointIds"> {

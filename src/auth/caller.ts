@@ -28,6 +28,8 @@ export interface Grant {
   scope: EspiScope;
   /** Opaque ids of the usage points (meters) granted. */
   usagePointIds: string[];
+  /** The household (RetailCustomer) that granted it. */
+  householdId: number;
 }
 
 export type Caller =
@@ -36,7 +38,11 @@ export type Caller =
    * or of a kind that reads nothing (a refresh token): answer 401 with `bearerChallenge`.
    */
   | { kind: "anonymous"; reason?: "invalid_token" }
-  | { kind: "owner"; sessionId: string }
+  /**
+   * A signed-in person: a household (`householdId`) or the administrator (null). In a single home
+   * the administrator is also its one household (`read_policy.ts` decides).
+   */
+  | { kind: "owner"; sessionId: string; householdId: number | null }
   /** A customer-granted access token (reads the granted Subscription). */
   | { kind: "access"; grant: Grant; tokenId: string }
   /** A client_credentials token (Authorization and ReadServiceStatus). */

@@ -23,7 +23,8 @@ import { createAuthorization } from "./authorizations.ts";
 import { CODE_EXPIRES_IN_S, issueCode } from "./codes.ts";
 import { foreignOriginPage, loginUrl } from "./owner_pages.ts";
 import { describeScope } from "./scope.ts";
-import { findSession } from "./sessions.ts";
+import { personPolicy, type ReadPolicy } from "./read_policy.ts";
+import { findSessionRecord } from "./sessions.ts";
 
 /** The GET (consent page) and POST (decision) routes. */
 export function authorizeRoutes(): Route[] {
@@ -38,21 +39,25 @@ function showConsent(request: Request, context: RouteContext): Response {
   const validation = validateAuthorizeRequest(db, context.url.searchParams);
   if (validation.kind === "fatal") return badRequestPage(validation.description);
   if (validation.kind === "redirect") return seeOther(validation.location);
-  if (findSession(db, request, nowMs()) === null) {
-    return seeOther(loginUrl(context.url.pathname + context.url.search));
-  }
-  return consentPage(validation.request, meterChoices(context));
+  const session = findSessionRecord(db, request, nowMs());
+  if (session === null) return seeOther(loginUrl(context.url.pathname + context.url.search));
+  const policy = personPolicy(db, session.householdId);
+  if (policy.householdId === null) return householdsOnlyPage();
+  return consentPage(validation.request, meterChoices(context, policy));
 }
 
 async function decide(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
   if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
   const form = await readForm(request, { repeatable: ["usage_point"] });
-  if (findSession(db, request, nowMs()) === null) {
+  const session = findSessionRecord(db, request, nowMs());
+  if (session === null) {
     return htmlPage("Signed out", "<p>Please sign in and start again from the app.</p>", {
       status: 401,
     });
   }
+  const policy = personPolicy(db, session.householdId);
+  if (policy.householdId === null) return householdsOnlyPage();
   const decision = form.get("decision");
   form.delete("decision");
   const chosen = form.getAll("usage_point");
@@ -69,13 +74,13 @@ async function decide(request: Request, context: RouteContext): Promise<Response
       authorizeRequest.state,
     ));
   }
-  // Only meters the gateway knows can be granted, whatever the form claims.
-  const known = new Set(meterChoices(context).map((meter) => meter.usagePointId));
-  const usagePointIds = [...new Set(chosen)].filter((id) => known.has(id));
+  // Only the household's own meters can be granted, whatever the form claims.
+  const usagePointIds = [...new Set(chosen)].filter((id) => policy.usagePointIds.has(id));
   const authorization = createAuthorization(db, {
     clientId: authorizeRequest.app.clientId,
     scope: authorizeRequest.scope.text,
     usagePointIds,
+    householdId: policy.householdId,
     nowMs: nowMs(),
     codePendingUntilMs: nowMs() + CODE_EXPIRES_IN_S * 1000,
   });
@@ -94,10 +99,17 @@ interface MeterChoice {
   label: string;
 }
 
-function meterChoices(context: RouteContext): MeterChoice[] {
+/** The meters this household may grant: its own. */
+function meterChoices(context: RouteContext, policy: ReadPolicy): MeterChoice[] {
   const db = context.services.db;
   return listMeters(db).map((meter, index) => ({
+    meter,
+    index,
     usagePointId: usagePointIdFor(db, meter.meterKey),
+  })).filter(({ usagePointId }) => policy.usagePointIds.has(usagePointId)).map((
+    { meter, index, usagePointId },
+  ) => ({
+    usagePointId,
     // The owner's own page: naming the meter by its key is fine here, never in an ESPI href.
     label: `${meter.name ?? `Meter ${index + 1}`} (${meter.meterKey}), last heard ${
       new Date(meter.lastSeenMs).toISOString()
@@ -147,6 +159,16 @@ ${meterInputs}
 <p><button type="submit" name="decision" value="approve">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button></p>
 </form>`,
+  );
+}
+
+/** The administrator of a building owns no meter data, so it grants none. */
+function householdsOnlyPage(): Response {
+  return htmlPage(
+    "Sign in as a household",
+    `<p>You are signed in as the gateway's administrator, who owns no meter data. Each household
+grants access to its own meters: <a href="/owner/login">sign in as the household</a>.</p>`,
+    { status: 403 },
   );
 }
 

@@ -1,7 +1,8 @@
 /**
- * The owner (customer) account: one password per gateway, hashed with scrypt and a random salt,
- * verified in constant time; and the first-run setup code that lets whoever can read the console
- * choose that password through the browser.
+ * Sign-in accounts: the administrator's (one per gateway; in a single home also the household's)
+ * and each household's. Passwords are hashed with scrypt and a random salt and verified in constant
+ * time; a one-time setup code (printed on the console, or by `openseg households`) lets whoever
+ * holds it choose the account's password through the browser.
  *
  * @module
  */
@@ -60,26 +61,40 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
-/** Sets (or replaces) the owner password; ends every session and any pending setup code. */
+/**
+ * Whose credentials: the administrator's (the one `owner_account` row; in a single home also the
+ * household's) or one household's (its row in `households`).
+ */
+export type Account = { kind: "administrator" } | { kind: "household"; householdId: number };
+
+export const ADMINISTRATOR: Account = { kind: "administrator" };
+
+/** A household's setup code is handed on by the administrator, so it lives longer. */
+export const HOUSEHOLD_SETUP_CODE_EXPIRES_IN_S = 14 * 24 * 3600;
+
+/**
+ * Sets (or replaces) an account's password; ends the account's sessions and any pending setup
+ * code. A household must exist already.
+ */
 export async function setOwnerPassword(
   db: DatabaseSync,
   password: string,
   nowMs: number,
+  account: Account = ADMINISTRATOR,
 ): Promise<void> {
   const problem = passwordProblem(password);
   if (problem !== null) throw new RangeError(problem);
   const hash = await hashPassword(password);
   db.exec("BEGIN IMMEDIATE");
   try {
-    statement(
+    writeCredentials(
       db,
-      `INSERT INTO owner_account (id, password_hash, setup_code_hash, setup_code_expires_ms,
-         updated_ms) VALUES (1, ?, NULL, NULL, ?)
-       ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,
-         setup_code_hash = NULL, setup_code_expires_ms = NULL, updated_ms = excluded.updated_ms`,
-    ).run(hash, nowMs);
+      account,
+      { passwordHash: hash, setupCodeHash: null, expiresMs: null },
+      nowMs,
+    );
     // A new password must lock out whoever knew the old one.
-    db.exec("DELETE FROM owner_sessions");
+    endAccountSessions(db, account);
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");
@@ -87,55 +102,175 @@ export async function setOwnerPassword(
   }
 }
 
-/** True once the owner has a password. */
-export function ownerHasPassword(db: DatabaseSync): boolean {
-  return storedPasswordHash(db) !== null;
+/** True once the administrator (`account` omitted) or the given account has a password. */
+export function ownerHasPassword(db: DatabaseSync, account: Account = ADMINISTRATOR): boolean {
+  return credentials(db, account)?.passwordHash != null;
 }
 
-/** Checks the owner password; false when none is set. */
-export async function checkOwnerPassword(db: DatabaseSync, password: string): Promise<boolean> {
-  const stored = storedPasswordHash(db);
+/** Checks an account's password; false when none is set. */
+export async function checkOwnerPassword(
+  db: DatabaseSync,
+  password: string,
+  account: Account = ADMINISTRATOR,
+): Promise<boolean> {
+  const stored = credentials(db, account)?.passwordHash ?? null;
   if (stored === null || password.length > MAX_PASSWORD_LENGTH) return false;
   return await verifyPassword(password, stored);
 }
 
+let noOnesHash: Promise<string> | undefined;
+
+/** Costs what checking a real password costs and is always false (for an unknown account). */
+export async function checkPasswordOfNoOne(password: string): Promise<boolean> {
+  noOnesHash ??= hashPassword(randomBytes(16).toString("base64url")).catch((error) => {
+    noOnesHash = undefined; // busy: try again next time
+    throw error;
+  });
+  await verifyPassword(password.slice(0, MAX_PASSWORD_LENGTH), await noOnesHash);
+  return false;
+}
+
 /**
- * Issues a fresh one-time setup code (replacing any earlier one) for a gateway without a password;
- * returns null when a password is already set.
+ * Issues a fresh one-time setup code (replacing any earlier one) for the administrator while it
+ * has no password; returns null once it has one.
  */
 export function issueSetupCode(db: DatabaseSync, nowMs: number): string | null {
   if (ownerHasPassword(db)) return null;
-  // Ten characters from an unambiguous alphabet: typed by hand, guarded by the rate limit.
-  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  const code = Array.from(randomBytes(10), (byte) => alphabet[byte % alphabet.length]).join("");
-  statement(
-    db,
-    `INSERT INTO owner_account (id, password_hash, setup_code_hash, setup_code_expires_ms,
-       updated_ms) VALUES (1, NULL, ?, ?, ?)
-     ON CONFLICT (id) DO UPDATE SET setup_code_hash = excluded.setup_code_hash,
-       setup_code_expires_ms = excluded.setup_code_expires_ms, updated_ms = excluded.updated_ms`,
-  ).run(hashSecret(code), nowMs + SETUP_CODE_EXPIRES_IN_S * 1000, nowMs);
+  const code = newSetupCode();
+  const expiresMs = nowMs + SETUP_CODE_EXPIRES_IN_S * 1000;
+  writeCredentials(db, ADMINISTRATOR, {
+    passwordHash: null,
+    setupCodeHash: hashSecret(code),
+    expiresMs,
+  }, nowMs);
   return code;
 }
 
-/** True when `code` is the live setup code (it stays valid until a password is set). */
-export function setupCodeMatches(db: DatabaseSync, code: string, nowMs: number): boolean {
-  const row = get<{ hash: string | null; expiresMs: number | null; pw: string | null }>(
-    db,
-    `SELECT setup_code_hash AS hash, setup_code_expires_ms AS expiresMs, password_hash AS pw
-     FROM owner_account WHERE id = 1`,
-  );
-  if (row?.hash == null || row.pw !== null || (row.expiresMs ?? 0) <= nowMs) return false;
-  const normalized = code.trim().toUpperCase().replaceAll("-", "").replaceAll(" ", "");
-  return hashesMatch(hashSecret(normalized), row.hash);
+/**
+ * Re-keys a household: its password (if any) is cleared, its sessions end, and a new one-time
+ * setup code is returned for the administrator to hand on. Its data and authorizations stay.
+ */
+export function rekeyHousehold(db: DatabaseSync, householdId: number, nowMs: number): string {
+  const account: Account = { kind: "household", householdId };
+  if (credentials(db, account) === null) throw new RangeError("no such household");
+  const code = newSetupCode();
+  const expiresMs = nowMs + HOUSEHOLD_SETUP_CODE_EXPIRES_IN_S * 1000;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    writeCredentials(db, account, {
+      passwordHash: null,
+      setupCodeHash: hashSecret(code),
+      expiresMs,
+    }, nowMs);
+    endAccountSessions(db, account);
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+  return code;
 }
 
-function storedPasswordHash(db: DatabaseSync): string | null {
-  const row = get<{ hash: string | null }>(
+/** True when `code` is the administrator's live setup code. */
+export function setupCodeMatches(db: DatabaseSync, code: string, nowMs: number): boolean {
+  return accountForSetupCode(db, code, nowMs)?.kind === "administrator";
+}
+
+/**
+ * The account whose live setup code `code` is (a code stays valid until a password is set or it
+ * expires), or null.
+ */
+export function accountForSetupCode(db: DatabaseSync, code: string, nowMs: number): Account | null {
+  const normalized = code.trim().toUpperCase().replaceAll("-", "").replaceAll(" ", "");
+  if (normalized === "" || normalized.length > 64) return null;
+  const hash = hashSecret(normalized);
+  const admin = credentials(db, ADMINISTRATOR);
+  if (admin !== null && pendingCodeMatches(admin, hash, nowMs)) return ADMINISTRATOR;
+  // Looked up by the hash of a random code: the lookup reveals nothing a guess did not know.
+  const row = get<{ householdId: number } & Credentials>(
     db,
-    "SELECT password_hash AS hash FROM owner_account WHERE id = 1",
+    `SELECT household_id AS householdId, ${CREDENTIAL_COLUMNS} FROM households
+     WHERE setup_code_hash = ?`,
+    hash,
   );
-  return row?.hash ?? null;
+  if (row === undefined || !pendingCodeMatches(row, hash, nowMs)) return null;
+  return { kind: "household", householdId: row.householdId };
+}
+
+/** True while some account waits for its setup code (the setup page is then open). */
+export function setupPending(db: DatabaseSync, nowMs: number): boolean {
+  if (!ownerHasPassword(db)) return true;
+  return get<{ n: number }>(
+    db,
+    `SELECT count(*) AS n FROM households WHERE password_hash IS NULL
+       AND setup_code_hash IS NOT NULL AND setup_code_expires_ms > ?`,
+    nowMs,
+  )!.n > 0;
+}
+
+interface Credentials {
+  passwordHash: string | null;
+  setupCodeHash: string | null;
+  expiresMs: number | null;
+}
+
+const CREDENTIAL_COLUMNS = `password_hash AS passwordHash, setup_code_hash AS setupCodeHash,
+  setup_code_expires_ms AS expiresMs`;
+
+function pendingCodeMatches(row: Credentials, hash: string, nowMs: number): boolean {
+  if (row.setupCodeHash === null || row.passwordHash !== null) return false;
+  return (row.expiresMs ?? 0) > nowMs && hashesMatch(hash, row.setupCodeHash);
+}
+
+function credentials(db: DatabaseSync, account: Account): Credentials | null {
+  const row = account.kind === "administrator"
+    ? get<Credentials>(db, `SELECT ${CREDENTIAL_COLUMNS} FROM owner_account WHERE id = 1`)
+    : get<Credentials>(
+      db,
+      `SELECT ${CREDENTIAL_COLUMNS} FROM households WHERE household_id = ?`,
+      account.householdId,
+    );
+  return row ?? null;
+}
+
+function writeCredentials(
+  db: DatabaseSync,
+  account: Account,
+  values: Credentials,
+  nowMs: number,
+): void {
+  if (account.kind === "administrator") {
+    statement(
+      db,
+      `INSERT INTO owner_account (id, password_hash, setup_code_hash, setup_code_expires_ms,
+         updated_ms) VALUES (1, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,
+         setup_code_hash = excluded.setup_code_hash,
+         setup_code_expires_ms = excluded.setup_code_expires_ms, updated_ms = excluded.updated_ms`,
+    ).run(values.passwordHash, values.setupCodeHash, values.expiresMs, nowMs);
+    return;
+  }
+  const changed = statement(
+    db,
+    `UPDATE households SET password_hash = ?, setup_code_hash = ?, setup_code_expires_ms = ?,
+       updated_ms = ? WHERE household_id = ?`,
+  ).run(values.passwordHash, values.setupCodeHash, values.expiresMs, nowMs, account.householdId)
+    .changes;
+  if (changed === 0) throw new RangeError("no such household");
+}
+
+function endAccountSessions(db: DatabaseSync, account: Account): void {
+  if (account.kind === "administrator") {
+    statement(db, "DELETE FROM owner_sessions WHERE household_id IS NULL").run();
+  } else {
+    statement(db, "DELETE FROM owner_sessions WHERE household_id = ?").run(account.householdId);
+  }
+}
+
+function newSetupCode(): string {
+  // Ten characters from an unambiguous alphabet: typed by hand, guarded by the rate limit.
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  return Array.from(randomBytes(10), (byte) => alphabet[byte % alphabet.length]).join("");
 }
 
 function derive(

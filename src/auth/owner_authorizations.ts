@@ -1,6 +1,6 @@
 /**
- * The owner's view of who may read the meter data: `/owner/authorizations` lists every
- * authorization in plain words, and `POST /owner/authorizations/:id/revoke` ends one (its tokens
+ * A household's view of who may read its meter data: `/owner/authorizations` lists the
+ * authorizations it granted in plain words, and `POST /owner/authorizations/:id/revoke` ends one (its tokens
  * stop working at once).
  *
  * @module
@@ -13,7 +13,8 @@ import { findApp } from "./apps.ts";
 import { findAuthorization, listAuthorizations, revokeAuthorization } from "./authorizations.ts";
 import { foreignOriginPage, loginUrl, OWNER_HOME } from "./owner_pages.ts";
 import { describeScope, parseScope } from "./scope.ts";
-import { findSession } from "./sessions.ts";
+import { personPolicy } from "./read_policy.ts";
+import { findSessionRecord } from "./sessions.ts";
 
 /** The list and revoke routes. */
 export function ownerAuthorizationRoutes(): Route[] {
@@ -25,8 +26,12 @@ export function ownerAuthorizationRoutes(): Route[] {
 
 function showAuthorizations(request: Request, context: RouteContext): Response {
   const { db, nowMs } = context.services;
-  if (findSession(db, request, nowMs()) === null) return seeOther(loginUrl(OWNER_HOME));
-  const items = listAuthorizations(db).map((authorization) => {
+  const session = findSessionRecord(db, request, nowMs());
+  if (session === null) return seeOther(loginUrl(OWNER_HOME));
+  const householdId = personPolicy(db, session.householdId).householdId;
+  // The administrator of a building owns no data, so it has no authorizations to list.
+  const own = householdId === null ? [] : listAuthorizations(db, { householdId });
+  const items = own.map((authorization) => {
     const app = findApp(db, authorization.clientId);
     const lines = describeScope(parseScope(authorization.scope))
       .map((line) => `<li>${escapeHtml(line)}</li>`).join("");
@@ -50,9 +55,12 @@ ${state}</li>`;
 function revoke(request: Request, context: RouteContext): Response {
   const { db, nowMs } = context.services;
   if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
-  if (findSession(db, request, nowMs()) === null) return seeOther(loginUrl(OWNER_HOME));
+  const session = findSessionRecord(db, request, nowMs());
+  if (session === null) return seeOther(loginUrl(OWNER_HOME));
   const id = context.params.id ?? "";
-  if (findAuthorization(db, id) === null) {
+  const householdId = personPolicy(db, session.householdId).householdId;
+  // Another household's authorization looks exactly like one that does not exist.
+  if (householdId === null || findAuthorization(db, id)?.householdId !== householdId) {
     return htmlPage("Not found", "<p>No such authorization.</p>", { status: 404 });
   }
   revokeAuthorization(db, id, nowMs());

@@ -11,13 +11,18 @@ import { escapeHtml, htmlPage, seeOther } from "../http/html.ts";
 import { fromOwnOrigin } from "../http/origin.ts";
 import { sameOriginPath } from "../http/redirect_target.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
+import { findHouseholdByName, householdCount } from "../store/households.ts";
 import {
+  type Account,
+  accountForSetupCode,
+  ADMINISTRATOR,
   checkOwnerPassword,
+  checkPasswordOfNoOne,
   MIN_PASSWORD_LENGTH,
   ownerHasPassword,
   passwordProblem,
   setOwnerPassword,
-  setupCodeMatches,
+  setupPending,
 } from "./owner.ts";
 import { HASH_BUSY_RETRY_AFTER_S, HashingBusyError } from "./hash_slots.ts";
 import { clearFailures, rateLimitKey, reserveAttempt } from "./rate_limit.ts";
@@ -96,8 +101,26 @@ async function hashOrBusy<T>(
 }
 
 function showLogin(_request: Request, context: RouteContext): Response {
-  if (!ownerHasPassword(context.services.db)) return setupNeededPage();
-  return loginPage(safeNext(context.url.searchParams.get("next")), null, 200);
+  const db = context.services.db;
+  if (!ownerHasPassword(db)) return setupNeededPage();
+  return loginPage(safeNext(context.url.searchParams.get("next")), null, 200, askAccount(db));
+}
+
+/** A building's sign-in page asks whose account; a single home's asks only the password. */
+function askAccount(db: RouteContext["services"]["db"]): boolean {
+  return householdCount(db) > 1;
+}
+
+/**
+ * The account a login form names: the administrator when the field is empty (always, in a single
+ * home), else the household of that name or number; null when there is none.
+ */
+function accountNamed(db: RouteContext["services"]["db"], name: string): Account | null {
+  if (!askAccount(db) || name.trim() === "" || /^administrator$/i.test(name.trim())) {
+    return ADMINISTRATOR;
+  }
+  const household = findHouseholdByName(db, name);
+  return household === null ? null : { kind: "household", householdId: household.householdId };
 }
 
 async function login(request: Request, context: RouteContext): Promise<Response> {
@@ -107,18 +130,39 @@ async function login(request: Request, context: RouteContext): Promise<Response>
   const next = safeNext(form.get("next"));
   if (!ownerHasPassword(db)) return setupNeededPage();
   sweepAuthStateIfDue(db, nowMs());
-  const key = rateLimitKey("login", context.remoteAddr, "owner");
+  const accountName = (form.get("account") ?? "").slice(0, 128);
+  const account = accountNamed(db, accountName);
+  // One budget per account, however it is spelled; unknown names share one.
+  const key = rateLimitKey(
+    "login",
+    context.remoteAddr,
+    account === null
+      ? "unknown"
+      : account.kind === "administrator"
+      ? "owner"
+      : `household|${account.householdId}`,
+  );
   // Reserved before hashing, in one synchronous step: concurrent guesses cannot overtake it.
   const attempt = reserveAttempt(db, key, nowMs());
   if (attempt.limited) return tooManyAttemptsPage(attempt.retryAfterS);
+  const password = form.get("password") ?? "";
+  // An unknown household costs the same hash as a wrong password: the answer tells nothing.
   const matches = await hashOrBusy(
     attempt,
-    () => checkOwnerPassword(db, form.get("password") ?? ""),
+    () =>
+      account === null ? checkPasswordOfNoOne(password) : checkOwnerPassword(db, password, account),
   );
   if (matches instanceof Response) return matches;
-  if (!matches) return loginPage(next, "Wrong password.", 401);
+  const ask = askAccount(db);
+  if (!matches) {
+    return loginPage(next, ask ? "Wrong household or password." : "Wrong password.", 401, ask);
+  }
   clearFailures(db, key);
-  const session = createSession(db, { nowMs: nowMs(), secure: context.services.secure });
+  const session = createSession(db, {
+    nowMs: nowMs(),
+    secure: context.services.secure,
+    householdId: account?.kind === "household" ? account.householdId : null,
+  });
   return seeOther(next, { "Set-Cookie": session.setCookie });
 }
 
@@ -131,20 +175,23 @@ function logout(request: Request, context: RouteContext): Response {
 }
 
 function showSetup(_request: Request, context: RouteContext): Response {
-  if (ownerHasPassword(context.services.db)) return seeOther("/owner/login");
+  const { db, nowMs } = context.services;
+  if (!setupPending(db, nowMs())) return seeOther("/owner/login");
   return setupPage(null, 200);
 }
 
 async function setup(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
   if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
-  if (ownerHasPassword(db)) return seeOther("/owner/login");
+  if (!setupPending(db, nowMs())) return seeOther("/owner/login");
   const form = await readForm(request);
   sweepAuthStateIfDue(db, nowMs());
   const key = rateLimitKey("setup", context.remoteAddr, "owner");
   const attempt = reserveAttempt(db, key, nowMs());
   if (attempt.limited) return tooManyAttemptsPage(attempt.retryAfterS);
-  if (!setupCodeMatches(db, form.get("setup_code") ?? "", nowMs())) {
+  // The code says whose account this is: the administrator's, or the household it was made for.
+  const account = accountForSetupCode(db, form.get("setup_code") ?? "", nowMs());
+  if (account === null) {
     return setupPage("That setup code is not the one printed on the console.", 401);
   }
   // The right code is proof enough: what follows is about the new password, not a guess.
@@ -155,19 +202,32 @@ async function setup(request: Request, context: RouteContext): Promise<Response>
   if (password !== form.get("password_again")) {
     return setupPage("Not set: the two passwords differ.", 400);
   }
-  const set = await hashOrBusy(attempt, () => setOwnerPassword(db, password, nowMs()));
+  const set = await hashOrBusy(attempt, () => setOwnerPassword(db, password, nowMs(), account));
   if (set instanceof Response) return set;
-  const session = createSession(db, { nowMs: nowMs(), secure: context.services.secure });
+  const session = createSession(db, {
+    nowMs: nowMs(),
+    secure: context.services.secure,
+    householdId: account.kind === "household" ? account.householdId : null,
+  });
   return seeOther(OWNER_HOME, { "Set-Cookie": session.setCookie });
 }
 
-function loginPage(next: string, message: string | null, status: number): Response {
+function loginPage(
+  next: string,
+  message: string | null,
+  status: number,
+  askAccount = false,
+): Response {
+  const accountField = askAccount
+    ? `<p><label>Household (name or number; empty for the administrator) <input name="account"
+ autocomplete="username"></label></p>\n`
+    : "";
   return htmlPage(
     "Sign in",
     `${message ? `<p role="alert">${escapeHtml(message)}</p>` : ""}
 <form method="post" action="/owner/login">
 <input type="hidden" name="next" value="${escapeHtml(next)}">
-<p><label>Owner password <input type="password" name="password" autocomplete="current-password"
+${accountField}<p><label>Password <input type="password" name="password" autocomplete="current-password"
  required autofocus></label></p>
 <p><button type="submit">Sign in</button></p>
 </form>`,
@@ -189,7 +249,7 @@ function setupPage(message: string | null, status: number): Response {
     "Set the owner password",
     `${message ? `<p role="alert">${escapeHtml(message)}</p>` : ""}
 <form method="post" action="/owner/setup">
-<p><label>Setup code (printed on the console) <input name="setup_code" autocomplete="off"
+<p><label>Setup code (printed on the console, or given to you by the administrator) <input name="setup_code" autocomplete="off"
  required></label></p>
 <p><label>New password (at least ${MIN_PASSWORD_LENGTH} characters) <input type="password"
  name="password" autocomplete="new-password" minlength="${MIN_PASSWORD_LENGTH}" required></label></p>

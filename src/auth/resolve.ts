@@ -9,7 +9,7 @@
 import type { HttpServices } from "../http/routes.ts";
 import { findAuthorization, grantOf } from "./authorizations.ts";
 import type { Caller } from "./caller.ts";
-import { findSession, sessionLive } from "./sessions.ts";
+import { findSessionRecord, sessionLive } from "./sessions.ts";
 import { findToken, tokenLive } from "./tokens.ts";
 
 /** Resolves the caller of a request (a bearer token wins over a session cookie). */
@@ -19,8 +19,8 @@ export function resolveCaller(request: Request, services: HttpServices): Caller 
   if (header !== null && /^bearer\s/i.test(header)) {
     return callerForToken(services, header.slice(7).trim(), nowMs);
   }
-  const sessionId = findSession(services.db, request, nowMs);
-  if (sessionId !== null) return { kind: "owner", sessionId };
+  const session = findSessionRecord(services.db, request, nowMs);
+  if (session !== null) return { kind: "owner", ...session };
   return { kind: "anonymous" };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Owner sessions: a random 256-bit id in an `HttpOnly; SameSite=Strict; Path=/` cookie (`Secure`
+ * Sign-in sessions (the administrator's or a household's): a random 256-bit id in an `HttpOnly; SameSite=Strict; Path=/` cookie (`Secure`
  * under TLS), stored only as a hash, expiring, ended by logout.
  *
  * @module
@@ -19,15 +19,34 @@ export interface NewSession {
   setCookie: string;
 }
 
-/** Starts a session; returns the id and its `Set-Cookie` header. */
+/** A live session: its stored hash, and whose it is. */
+export interface SessionRecord {
+  /** The stored hash of the cookie (what `Caller.sessionId` carries). */
+  sessionId: string;
+  /** The household signed in; null for the administrator. */
+  householdId: number | null;
+}
+
+/**
+ * Starts a session for the administrator (`householdId` omitted or null) or a household; returns
+ * the id and its `Set-Cookie` header.
+ */
 export function createSession(
   db: DatabaseSync,
-  options: { nowMs: number; secure: boolean; expiresInS?: number },
+  options: { nowMs: number; secure: boolean; expiresInS?: number; householdId?: number | null },
 ): NewSession {
   const expiresInS = options.expiresInS ?? SESSION_EXPIRES_IN_S;
   const sessionId = randomSecret();
-  statement(db, "INSERT INTO owner_sessions (id_hash, created_ms, expires_ms) VALUES (?, ?, ?)")
-    .run(hashSecret(sessionId), options.nowMs, options.nowMs + expiresInS * 1000);
+  statement(
+    db,
+    `INSERT INTO owner_sessions (id_hash, created_ms, expires_ms, household_id)
+     VALUES (?, ?, ?, ?)`,
+  ).run(
+    hashSecret(sessionId),
+    options.nowMs,
+    options.nowMs + expiresInS * 1000,
+    options.householdId ?? null,
+  );
   return { sessionId, setCookie: sessionCookie(sessionId, options.secure, expiresInS) };
 }
 
@@ -36,15 +55,25 @@ export function createSession(
  * the cookie itself never travels further), or null.
  */
 export function findSession(db: DatabaseSync, request: Request, nowMs: number): string | null {
+  return findSessionRecord(db, request, nowMs)?.sessionId ?? null;
+}
+
+/** The live session of a request's cookie with whose it is, or null. */
+export function findSessionRecord(
+  db: DatabaseSync,
+  request: Request,
+  nowMs: number,
+): SessionRecord | null {
   const sessionId = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
   if (sessionId === null || sessionId.length > 128) return null;
   const idHash = hashSecret(sessionId);
-  const row = get<{ expiresMs: number }>(
+  const row = get<{ expiresMs: number; householdId: number | null }>(
     db,
-    "SELECT expires_ms AS expiresMs FROM owner_sessions WHERE id_hash = ?",
+    "SELECT expires_ms AS expiresMs, household_id AS householdId FROM owner_sessions WHERE id_hash = ?",
     idHash,
   );
-  return row !== undefined && row.expiresMs > nowMs ? idHash : null;
+  if (row === undefined || row.expiresMs <= nowMs) return null;
+  return { sessionId: idHash, householdId: row.householdId };
 }
 
 /** True while the session with this stored hash (from `findSession`) exists and has not expired. */

@@ -2,12 +2,13 @@
  * Who may read which ESPI resource, by the token type ESPI assigns to it: the customer-granted
  * access token for its own Subscription (and the ReadingType/LocalTimeParameters it links to),
  * the client access token for Authorization and ReadServiceStatus, the registration token for
- * the app's own ApplicationInformation, and the owner's session for Download My Data. Which data a
- * grant shows comes from its function blocks (`src/auth/granted_data.ts`); the owner sees all.
+ * the app's own ApplicationInformation, and a household's session for its own Download My Data
+ * (`RetailCustomer/{its id}`). Which usage points and data each may see is the read policy's
+ * decision (`src/auth/read_policy.ts`).
  *
  * Refusals are `HttpError`s: 401 `invalid_token` (or a bare challenge without credentials) when
  * the caller is not authenticated, 403 `insufficient_scope` for a valid caller of the wrong kind
- * or outside its grant. The 403 does not say whether the other resource exists.
+ * or outside its grant; what is not the caller's is 404, like what does not exist.
  *
  * @module
  */
@@ -15,14 +16,9 @@
 import type { DatabaseSync } from "node:sqlite";
 import { bearerChallenge } from "../auth/resolve.ts";
 import type { Caller, Grant } from "../auth/caller.ts";
-import { ALL_GRANTED_DATA, grantedData } from "../auth/granted_data.ts";
+import { grantPolicy, type ReadPolicy, readPolicy } from "../auth/read_policy.ts";
 import { HttpError } from "../http/errors.ts";
-import { listMeters } from "../store/queries.ts";
-import { usagePointIdFor } from "../store/usage_points.ts";
 import type { FeedScope } from "./usage_point_view.ts";
-
-/** The one retail customer of a gateway: its owner. */
-export const OWNER_RETAIL_CUSTOMER_ID = "1";
 
 export type CallerKind = Caller["kind"];
 
@@ -57,40 +53,53 @@ export function requireSubscription(caller: Caller, subscriptionId: string | und
   return caller.grant;
 }
 
-export function scopeOfGrant(grant: Grant): FeedScope {
-  return {
-    prefix: `Subscription/${grant.subscriptionId}`,
-    usagePointIds: grant.usagePointIds,
-    intervalDurationS: grant.scope.intervalDurationS,
-    historyLengthS: grant.scope.historyLengthS,
-    grantedData: grantedData(grant.scope),
-  };
+/** What an app's grant shows, as the read policy says (only meters its household still owns). */
+export function scopeOfGrant(db: DatabaseSync, grant: Grant): FeedScope {
+  return scopeOfPolicy(`Subscription/${grant.subscriptionId}`, grantPolicy(db, grant));
 }
 
-/** The owner's own data, every meter at full resolution; refuses every other caller. */
+/**
+ * A household's own data, every one of its meters at full resolution (Download My Data), for the
+ * household signed in; refuses every other caller. Another household's id, and the administrator
+ * of a building (who owns no data), get the same 404 as an id that does not exist.
+ */
 export function requireOwner(
   db: DatabaseSync,
   caller: Caller,
   retailCustomerId: string | undefined,
 ): FeedScope {
-  if (caller.kind !== "owner") throw refuse(caller, "Download My Data needs the owner's login");
-  if (retailCustomerId !== OWNER_RETAIL_CUSTOMER_ID) {
+  const scope = requireOwnData(db, caller);
+  if (scope.prefix !== `RetailCustomer/${retailCustomerId}`) {
     throw new HttpError(404, "not_found", "no such retail customer");
   }
-  return {
-    prefix: `RetailCustomer/${OWNER_RETAIL_CUSTOMER_ID}`,
-    usagePointIds: listMeters(db).map((meter) => usagePointIdFor(db, meter.meterKey)),
-    intervalDurationS: null,
-    historyLengthS: null,
-    grantedData: ALL_GRANTED_DATA,
-  };
+  return scope;
+}
+
+/** The signed-in household's own data, whatever its RetailCustomer id; refuses everyone else. */
+export function requireOwnData(db: DatabaseSync, caller: Caller): FeedScope {
+  if (caller.kind !== "owner") throw refuse(caller, "Download My Data needs the household's login");
+  const policy = readPolicy(db, caller);
+  if (policy.householdId === null) {
+    throw new HttpError(404, "not_found", "no such retail customer");
+  }
+  return scopeOfPolicy(`RetailCustomer/${policy.householdId}`, policy);
 }
 
 /** Scope for the root-level resources (ReadingType, LocalTimeParameters, UsageSummary). */
 export function requireReader(db: DatabaseSync, caller: Caller): FeedScope {
-  if (caller.kind === "access") return scopeOfGrant(caller.grant);
-  if (caller.kind === "owner") return requireOwner(db, caller, OWNER_RETAIL_CUSTOMER_ID);
+  if (caller.kind === "access") return scopeOfGrant(db, caller.grant);
+  if (caller.kind === "owner") return requireOwnData(db, caller);
   throw refuse(caller, "this resource needs an access token or the owner's login");
+}
+
+function scopeOfPolicy(prefix: string, policy: ReadPolicy): FeedScope {
+  return {
+    prefix,
+    usagePointIds: [...policy.usagePointIds],
+    intervalDurationS: policy.intervalDurationS,
+    historyLengthS: policy.historyLengthS,
+    grantedData: policy.grantedData,
+  };
 }
 
 /** The client (application) id of a caller of `kind`; refuses every other caller. */

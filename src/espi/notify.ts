@@ -20,7 +20,8 @@
 import { fallbackLogger } from "../log.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { findApp } from "../auth/apps.ts";
-import { listAuthorizations } from "../auth/authorizations.ts";
+import { grantOf, listAuthorizations } from "../auth/authorizations.ts";
+import { grantPolicy } from "../auth/read_policy.ts";
 import type { LiveBus } from "../live/bus.ts";
 import { findUsagePointId } from "../store/usage_points.ts";
 import { espiDocument } from "./atom.ts";
@@ -183,8 +184,9 @@ export function startEspiNotifier(options: EspiNotifierOptions): EspiNotifier {
     // A device-level event (deviceInfo, meterList) is committed without storing a meter.
     if (usagePointId === null) return;
     for (const authorization of listAuthorizations(db)) {
-      if (authorization.status !== "active") continue;
-      if (!authorization.usagePointIds.includes(usagePointId)) continue;
+      const grant = grantOf(authorization);
+      // The read policy, not the stored list: a meter that moved to a neighbour notifies no one.
+      if (grant === null || !grantPolicy(db, grant).usagePointIds.has(usagePointId)) continue;
       const clientId = authorization.clientId;
       if ((findApp(db, clientId)?.notifyUri ?? null) === null) continue;
       let queue = queues.get(clientId);

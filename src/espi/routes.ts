@@ -111,7 +111,7 @@ function scopeOf(context: RouteContext, caller: Caller): FeedScope {
   if (params.retailCustomerId !== undefined) {
     return requireOwner(context.services.db, caller, params.retailCustomerId);
   }
-  return scopeOfGrant(requireSubscription(caller, params.subscriptionId));
+  return scopeOfGrant(context.services.db, requireSubscription(caller, params.subscriptionId));
 }
 
 function view(
@@ -124,8 +124,8 @@ function view(
   if (opened.ok) return opened.view;
   switch (opened.reason) {
     case "notGranted":
-      throw forbidden("the usage point is not part of this grant");
     case "notFound":
+      // Not the caller's looks exactly like not there.
       throw notFound("usage point");
     case "intervalRefused":
       throw forbidden("no interval length this gateway serves is as coarse as the grant requires");

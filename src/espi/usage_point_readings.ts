@@ -18,7 +18,8 @@ import { QUALITY_CODES } from "../store/migrations.ts";
 import type { Channel } from "./channels.ts";
 import { localDayStartMs } from "./local_time.ts";
 import type { ReadingValue } from "./resources.ts";
-import { DEFAULT_NATIVE_S, type EspiContext, type UsagePointView } from "./usage_point_view.ts";
+import { DEFAULT_NATIVE_INTERVAL_S } from "../auth/read_policy.ts";
+import type { EspiContext, UsagePointView } from "./usage_point_view.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -35,7 +36,7 @@ function intervalsOf(context: EspiContext, view: UsagePointView): PricedInterval
     meterKey: view.meterKey,
     fromMs: view.fromMs,
     toMs: view.toMs,
-    nativeS: view.facts.nativeIntervalS ?? DEFAULT_NATIVE_S,
+    nativeS: view.facts.nativeIntervalS ?? DEFAULT_NATIVE_INTERVAL_S,
     intervalS: view.intervalS,
   });
   return view.intervals;

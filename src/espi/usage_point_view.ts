@@ -20,6 +20,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import type { GrantedData } from "../auth/granted_data.ts";
+import { DEFAULT_NATIVE_INTERVAL_S, servedIntervalS } from "../auth/read_policy.ts";
 import {
   type MeterFeedFacts,
   meterFeedFacts,
@@ -74,26 +75,6 @@ export type OpenResult =
   | { ok: true; view: UsagePointView }
   | { ok: false; reason: "notGranted" | "notFound" | "intervalRefused" };
 
-/** Stored interval length assumed before the first interval exists (the ingest default). */
-export const DEFAULT_NATIVE_S = 300;
-const DAY_S = 86_400;
-
-/**
- * The interval length served for a grant: the stored length, or the smallest multiple of it that
- * is at least the granted length and divides a day (so buckets never straddle days unevenly).
- */
-export function servedIntervalS(nativeS: number, grantedS: number | null): number | null {
-  if (grantedS === null || grantedS <= nativeS) return nativeS;
-  for (
-    let intervalS = Math.ceil(grantedS / nativeS) * nativeS;
-    intervalS <= DAY_S;
-    intervalS += nativeS
-  ) {
-    if (DAY_S % intervalS === 0) return intervalS;
-  }
-  return null;
-}
-
 /** Opens a granted usage point with the grant's resolution and window applied. */
 export function openUsagePoint(
   context: EspiContext,
@@ -106,7 +87,7 @@ export function openUsagePoint(
   const facts = meterKey === null ? null : meterFeedFacts(context.db, meterKey);
   if (meterKey === null || facts === null) return { ok: false, reason: "notFound" };
   const intervalS = servedIntervalS(
-    facts.nativeIntervalS ?? DEFAULT_NATIVE_S,
+    facts.nativeIntervalS ?? DEFAULT_NATIVE_INTERVAL_S,
     scope.intervalDurationS,
   );
   if (intervalS === null) return { ok: false, reason: "intervalRefused" };

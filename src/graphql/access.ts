@@ -8,8 +8,11 @@
  * refused, and a POST must be `application/json`, which a cross-site form cannot send without a
  * CORS preflight. Bearer requests carry no ambient authority, so they need neither.
  *
- * The resulting `Access` is what resolvers consult: an app sees only its granted meters, no
- * further back than its history and no finer than its resolution.
+ * The resulting `Access` is what resolvers consult. It is the caller's read policy
+ * (`src/auth/read_policy.ts`, the one rule for every interface): a household sees its own meters,
+ * the administrator of a building sees every meter's link health but no readings, an app sees
+ * only the meters its grant names and its household still owns, no further back than its history
+ * and no finer than its resolution.
  *
  * @module
  */
@@ -17,6 +20,8 @@
 import { findApp } from "../auth/apps.ts";
 import type { Caller, Grant } from "../auth/caller.ts";
 import { bearerChallenge, resolveCaller } from "../auth/resolve.ts";
+import { ALL_GRANTED_DATA, type GrantedData } from "../auth/granted_data.ts";
+import { readPolicy } from "../auth/read_policy.ts";
 import { describeScope } from "../auth/scope.ts";
 import { fromOwnOrigin } from "../http/origin.ts";
 import type { HttpServices } from "../http/routes.ts";
@@ -24,11 +29,18 @@ import type { ErrorCode } from "./errors.ts";
 
 /** What one request may read. */
 export interface Access {
+  /** A signed-in person (the administrator or a household), or an app. */
   kind: "owner" | "app";
-  /** The app's grant; null for the owner. */
+  /** May run the gateway (radios, link health, households, app registrations). */
+  administrator: boolean;
+  /** Whose customer data (authorizations, messages, export switch); null: no household's. */
+  householdId: number | null;
+  /** The kinds of data the caller may read (`@grantedData`). */
+  grantedData: ReadonlySet<GrantedData>;
+  /** The app's grant; null for a person. */
   grant: Grant | null;
   appName: string | null;
-  /** Opaque meter ids the caller may read; null means every meter. */
+  /** Opaque meter ids the caller may see; null means every meter (in-process callers only). */
   meterIds: ReadonlySet<string> | null;
   historyLimitS: number | null;
   finestResolutionS: number | null;
@@ -41,8 +53,12 @@ export interface Access {
   caller: Caller | null;
 }
 
+/** Everything, for in-process callers with no credential (benchmarks). */
 export const OWNER_ACCESS: Access = {
   kind: "owner",
+  administrator: true,
+  householdId: null,
+  grantedData: ALL_GRANTED_DATA,
   grant: null,
   appName: null,
   meterIds: null,
@@ -76,19 +92,35 @@ export function admitRequest(request: Request, services: HttpServices): Access |
     case "access":
       return appAccess(services, caller);
     case "owner":
-      return csrfRefusal(request, services) ?? { ...OWNER_ACCESS, caller };
+      return csrfRefusal(request, services) ?? personAccess(services, caller);
   }
+}
+
+function personAccess(services: HttpServices, caller: Extract<Caller, { kind: "owner" }>): Access {
+  const policy = readPolicy(services.db, caller);
+  return {
+    ...OWNER_ACCESS,
+    administrator: policy.administrator,
+    householdId: policy.householdId,
+    grantedData: policy.grantedData,
+    meterIds: policy.usagePointIds,
+    caller,
+  };
 }
 
 function appAccess(services: HttpServices, caller: Extract<Caller, { kind: "access" }>): Access {
   const grant = caller.grant;
+  const policy = readPolicy(services.db, caller);
   return {
     kind: "app",
+    administrator: false,
+    householdId: policy.householdId,
+    grantedData: policy.grantedData,
     grant,
     appName: findApp(services.db, grant.applicationId)?.name ?? null,
-    meterIds: new Set(grant.usagePointIds),
-    historyLimitS: grant.scope.historyLengthS,
-    finestResolutionS: grant.scope.intervalDurationS,
+    meterIds: policy.usagePointIds,
+    historyLimitS: policy.historyLengthS,
+    finestResolutionS: policy.intervalDurationS,
     scopeDescription: describeScope(grant.scope),
     caller,
   };

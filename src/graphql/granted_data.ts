@@ -3,7 +3,9 @@
  * selected field is (see `src/auth/granted_data.ts`: the kinds its scope's ESPI function blocks
  * grant) has the whole operation refused with one `FORBIDDEN` error that names those fields and the
  * function blocks that would grant them. Refusing the whole operation, rather than nulling fields,
- * means an app never mistakes "not granted" for "no data". The owner is never limited.
+ * means an app never mistakes "not granted" for "no data". The kinds a caller may read come from
+ * its read policy (`src/auth/read_policy.ts`): a household reads all of its meters' data, the
+ * administrator of a building only basic meter information.
  *
  * Checked when an operation executes or subscribes, not in validation: yoga caches validation
  * results per document for every caller, and this answer depends on the caller. What an operation
@@ -35,12 +37,14 @@ import {
   GRANTED_DATA,
   GRANTED_DATA_KINDS,
   type GrantedData,
-  grantedData,
 } from "../auth/granted_data.ts";
 import type { GraphqlContext } from "./context.ts";
 import { apiError } from "./errors.ts";
 
 const DIRECTIVE = "grantedData";
+
+const ADMINISTRATOR_REFUSAL = "the administrator reads no household's meter readings; " +
+  "sign in as the household that owns the meter";
 
 // deno-lint-ignore no-explicit-any
 type AnyField = GraphQLField<any, any>;
@@ -81,7 +85,7 @@ export function grantedDataPlugin(schema: GraphQLSchema): Plugin<GraphqlContext>
 
   const refusal = (args: ExecutionArgs): ExecutionResult | null => {
     const { access } = args.contextValue as GraphqlContext;
-    if (access.kind === "owner") return null;
+    if (access.grantedData.size === GRANTED_DATA_KINDS.length) return null;
     // Without one operation to run, execution itself answers with the reason.
     const operation = getOperationAST(args.document, args.operationName);
     if (!operation) return null;
@@ -91,9 +95,16 @@ export function grantedDataPlugin(schema: GraphQLSchema): Plugin<GraphqlContext>
       needsByOperation.set(operation, needed);
     }
     if (needed.length === 0) return null;
-    const granted = access.grant === null ? new Set() : grantedData(access.grant.scope);
-    const missing = needed.filter((field) => !granted.has(field.data));
-    return missing.length === 0 ? null : { errors: [apiError("FORBIDDEN", message(missing))] };
+    const missing = needed.filter((field) => !access.grantedData.has(field.data));
+    if (missing.length === 0) return null;
+    return {
+      errors: [
+        apiError(
+          "FORBIDDEN",
+          access.kind === "owner" ? ADMINISTRATOR_REFUSAL : message(missing),
+        ),
+      ],
+    };
   };
 
   return {

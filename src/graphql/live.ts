@@ -11,6 +11,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { servedIntervalS } from "../auth/read_policy.ts";
 import type { LiveBus, LiveEvent, LiveSubscription } from "../live/bus.ts";
 import type { LinkState, MessageEvent } from "../radio/events.ts";
 import { meterFeedFacts } from "../store/interval_reads.ts";
@@ -117,10 +118,8 @@ export function intervalUpdates(options: LiveSourceOptions): AsyncIterableIterat
     if (previousMs === undefined || readingMs <= previousMs) return [];
     const nativeS = meterFeedFacts(options.db, event.meterKey)?.nativeIntervalS ?? null;
     if (nativeS === null) return [];
-    const finestS = options.access.finestResolutionS;
-    const intervalS = finestS === null || finestS <= nativeS
-      ? nativeS
-      : Math.ceil(finestS / nativeS) * nativeS;
+    const intervalS = servedIntervalS(nativeS, options.access.finestResolutionS);
+    if (intervalS === null) return [];
     const bucketMs = intervalS * 1000;
     return pricedReadings(options.db, {
       meterKey: event.meterKey,

@@ -15,7 +15,6 @@ import {
 } from "../auth/authorizations.ts";
 import { parseScope, ScopeError, scopeWithin } from "../auth/scope.ts";
 import { setMeterName } from "../store/meter_names.ts";
-import { meterKeyForUsagePoint } from "../store/usage_points.ts";
 import type { GraphqlContext } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { isConfirmable, withCurrent } from "./messages.ts";
@@ -99,7 +98,8 @@ export function revokeAppAuthorization(
   args: { id: string },
 ): AuthorizationRecord {
   const { db, nowMs } = context.services;
-  if (findAuthorization(db, args.id) === null) {
+  // Another household's authorization looks exactly like one that does not exist.
+  if (findAuthorization(db, args.id)?.householdId !== context.access.householdId) {
     throw apiError("NOT_FOUND", `no authorization with id ${args.id}`);
   }
   revokeAuthorization(db, args.id, nowMs());
@@ -132,20 +132,22 @@ export function approveApp(
   const { db, nowMs } = context.services;
   const app = findApp(db, args.input.appId);
   if (app === null) throw apiError("NOT_FOUND", `no app with id ${args.input.appId}`);
+  const householdId = context.access.householdId;
   const meterIds = [...new Set(args.input.meterIds)];
   if (meterIds.length === 0) throw apiError("BAD_USER_INPUT", "grant at least one meter");
-  for (const meterId of meterIds) {
-    if (meterKeyForUsagePoint(db, meterId) === null) {
-      throw apiError("NOT_FOUND", `no meter with id ${meterId}`);
-    }
-  }
+  for (const meterId of meterIds) meterKeyFor(db, context.access, meterId);
+  if (householdId === null) throw apiError("FORBIDDEN", ADMINISTRATOR_GRANTS_NOTHING);
   return createAuthorization(db, {
     clientId: app.clientId,
     scope: grantedScope(app, args.input.scope ?? null),
     usagePointIds: meterIds,
+    householdId,
     nowMs: nowMs(),
   });
 }
+
+const ADMINISTRATOR_GRANTS_NOTHING =
+  "the administrator owns no meter data; sign in as the household that owns the meters";
 
 function grantedScope(app: AppInfo, requested: string | null): string {
   if (requested === null) return app.scopes[0];

@@ -74,7 +74,11 @@ const Query: FieldsOf<Root> = {
   meters: (_root, _args, context) => visibleMeters(context.services.db, context.access),
   meter: (_root, args: { id: string }, context) =>
     meterById(context.services.db, context.access, args.id),
-  authorizations: (_root, _args, context) => listAuthorizations(context.services.db),
+  // The administrator of a building (no household) has none.
+  authorizations: (_root, _args, context) =>
+    context.access.householdId === null
+      ? []
+      : listAuthorizations(context.services.db, { householdId: context.access.householdId }),
   apps: (_root, _args, context) => listApps(context.services.db),
 };
 

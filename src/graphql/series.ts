@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DEFAULT_NATIVE_INTERVAL_S, servedIntervalS } from "../auth/read_policy.ts";
 import { localDayStartMs } from "../espi/local_time.ts";
 import { currencyAlpha } from "../radio/currency.ts";
 import { meterFeedFacts, peakDemandW, pricedIntervals } from "../store/interval_reads.ts";
@@ -102,19 +103,24 @@ export function demandBuckets(
 
 /**
  * Interval energy starting in the range, priced with the price in effect; at the meter's stored
- * interval length, or summed up to an app's granted resolution.
+ * interval length, or summed up to what an app's granted resolution allows (`servedIntervalS`).
  */
 export function intervalReadings(
   db: Parameters<typeof demandSeries>[0],
   q: TimeRange & { meterKey: string; access: Access; nowMs: number },
 ): PricedReading[] {
   const nativeS = meterFeedFacts(db, q.meterKey)?.nativeIntervalS ?? null;
-  const finestS = q.access.finestResolutionS;
-  const intervalS = nativeS === null
-    ? 300
-    : finestS === null || finestS <= nativeS
-    ? nativeS
-    : Math.ceil(finestS / nativeS) * nativeS;
+  // The same rule as the ESPI feed (`read_policy.ts`): 2100 s granted → 2400 s served.
+  const intervalS = servedIntervalS(
+    nativeS ?? DEFAULT_NATIVE_INTERVAL_S,
+    q.access.finestResolutionS,
+  );
+  if (intervalS === null) {
+    throw apiError(
+      "FORBIDDEN",
+      "no interval length this gateway serves is as coarse as this app's grant requires",
+    );
+  }
   const range = checkedRange(q, { access: q.access, nowMs: q.nowMs, stepS: intervalS });
   if (range === null || nativeS === null) return [];
   return pricedReadings(db, { meterKey: q.meterKey, nativeS, intervalS, ...range });

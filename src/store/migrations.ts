@@ -341,6 +341,39 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE meter_key NOT IN (SELECT meter_key FROM usage_points);
     `,
   },
+  {
+    version: 9,
+    sql: `
+      -- Households (ESPI RetailCustomers). A gateway starts with one, which owns every meter and
+      -- signs in with the administrator's password; ids are never reused (AUTOINCREMENT), so a
+      -- RetailCustomer URI never changes hands.
+      CREATE TABLE households (
+        household_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT,           -- NULL until its setup code is used
+        setup_code_hash TEXT,
+        setup_code_expires_ms INTEGER,
+        export_allowed INTEGER NOT NULL DEFAULT 0, -- exports of its meters, multi-household only
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+      );
+      INSERT INTO households (household_id, name, created_ms, updated_ms)
+        VALUES (1, 'Home', CAST(strftime('%s', 'now') AS INTEGER) * 1000,
+          CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+      -- NULL: unassigned (with one household, it owns every meter regardless).
+      ALTER TABLE meters ADD COLUMN household_id INTEGER
+        REFERENCES households (household_id) ON DELETE SET NULL;
+      CREATE INDEX meters_by_household ON meters (household_id);
+      -- NULL: an administrator session.
+      ALTER TABLE owner_sessions ADD COLUMN household_id INTEGER
+        REFERENCES households (household_id) ON DELETE CASCADE;
+      -- The household that granted it; every authorization so far was the one home's. (SQLite
+      -- cannot add a REFERENCES column with a non-NULL default: removing a household deletes its
+      -- authorizations itself.)
+      ALTER TABLE oauth_authorizations ADD COLUMN household_id INTEGER NOT NULL DEFAULT 1;
+      CREATE INDEX oauth_authorizations_by_household ON oauth_authorizations (household_id);
+    `,
+  },
 ];
 
 /**

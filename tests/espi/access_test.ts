@@ -40,7 +40,7 @@ Deno.test("access table: token kinds, subscriptions, grants and query parameters
     const access = accessCaller("sub-a", [up]);
     const client: Caller = { kind: "client", applicationId: "app-1", tokenId: "c" };
     const registration: Caller = { kind: "registration", applicationId: "app-1", tokenId: "r" };
-    const owner: Caller = { kind: "owner", sessionId: "s" };
+    const owner: Caller = { kind: "owner", sessionId: "s", householdId: null };
     const insufficient = /^Bearer realm="openseg", error="insufficient_scope"/;
     const cases: AccessCase[] = [
       {
@@ -92,17 +92,17 @@ Deno.test("access table: token kinds, subscriptions, grants and query parameters
         status: 403,
       },
       {
+        // Not granted looks exactly like not there.
         name: "ungranted usage point",
         path: `Subscription/sub-a/UsagePoint/${other}/MeterReading/1/IntervalBlock`,
         caller: access,
-        status: 403,
-        challenge: insufficient,
+        status: 404,
       },
       {
         name: "ungranted usage point summary",
         path: `UsagePoint/${other}/UsageSummary`,
         caller: access,
-        status: 403,
+        status: 404,
       },
       {
         name: "interval coarser than a day cannot be served",
@@ -318,6 +318,7 @@ Deno.test({
         clientId,
         scope: app.app.scopes[0],
         usagePointIds: [fixture.plainUsagePointId],
+        householdId: 1,
         nowMs: END_MS - HOUR_MS,
       });
       const mint = (kind: "access" | "client" | "refresh") =>

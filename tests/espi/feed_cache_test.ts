@@ -73,6 +73,7 @@ Deno.test("Batch/Subscription over HTTP: gzip when asked, ETag and 304, per call
         clientId: app.app.clientId,
         scope: app.app.scopes[0],
         usagePointIds: [fixture.plainUsagePointId],
+        householdId: 1,
         nowMs: END_MS - HOUR_MS,
       });
       const token = mintToken(fixture.db, {

@@ -153,6 +153,7 @@ export function accessCaller(
       applicationId: "app-1",
       scope: grantScope,
       usagePointIds,
+      householdId: 1,
     },
   };
 }

@@ -82,6 +82,7 @@ Deno.test("the feed leaves out what the grant's function blocks do not include",
     const owner = await read("Batch/RetailCustomer/1/UsagePoint", {
       kind: "owner",
       sessionId: "s",
+      householdId: null,
     });
     assert.deepEqual(meterReadings(owner.body), ["1", "2", "3", "4", "5"]);
     assert.match(owner.body, /<espi:cost>/);

@@ -116,6 +116,7 @@ async function withSetup(
         clientId,
         scope: app.app.scopes[0],
         usagePointIds: [usagePointIdFor(db, meter)],
+        householdId: 1,
         nowMs,
       });
     const solar = grant(app.app.clientId, SOLAR_METER);

@@ -44,6 +44,7 @@ Deno.test("every ESPI document kind validates against the ESPI 4.0 schema", asyn
       clientId,
       scope: app.app.scopes[0],
       usagePointIds: [up],
+      householdId: 1,
       nowMs: END_MS - 1_800_000,
     });
     mintToken(fixture.db, {
@@ -55,7 +56,7 @@ Deno.test("every ESPI document kind validates against the ESPI 4.0 schema", asyn
     });
     const sub = authorization.subscriptionId;
     const access = accessCaller(sub, [up]);
-    const owner: Caller = { kind: "owner", sessionId: "s" };
+    const owner: Caller = { kind: "owner", sessionId: "s", householdId: null };
     const client: Caller = { kind: "client", applicationId: clientId, tokenId: "c" };
     const registration: Caller = { kind: "registration", applicationId: clientId, tokenId: "r" };
     const tree = `Subscription/${sub}/UsagePoint/${up}`;

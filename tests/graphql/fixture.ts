@@ -164,6 +164,7 @@ export async function startGatewayFixture(
         clientId: app.clientId,
         scope,
         usagePointIds: meterIds,
+        householdId: 1,
         nowMs,
       });
       const { token } = mintToken(db, {

@@ -34,7 +34,7 @@ const HOSTILE_DEMAND_W = 0x7fffffff * 0xffffff;
 
 /** The owner's Download My Data feed of every usage point, validated with the ESPI schema. */
 async function validatedFeed(db: DatabaseSync, dir: string): Promise<string> {
-  const owner: Caller = { kind: "owner", sessionId: "s" };
+  const owner: Caller = { kind: "owner", sessionId: "s", householdId: null };
   const services = {
     db,
     nowMs: () => END_MS + 10 * MINUTE_MS,

@@ -252,6 +252,7 @@ Deno.test("spreadsheet download: the owner's CSV rows are the store's, under Dow
       clientId: app.clientId,
       scope: "FB=1_3_4_5_13_14_39;IntervalDuration=900",
       usagePointIds: [idA],
+      householdId: 1,
       nowMs,
     });
     const { token } = mintToken(sim.db, {

@@ -93,6 +93,7 @@ Deno.test("a repeated request prepares no statement", async (t) => {
       clientId: app.clientId,
       scope: grantScope,
       usagePointIds: [fixture.solarUsagePointId, fixture.plainUsagePointId],
+      householdId: 1,
       nowMs: END_MS - HOUR_MS,
     });
     const { token } = mintToken(fixture.db, {

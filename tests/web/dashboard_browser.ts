@@ -82,6 +82,7 @@ function seedApps(fixture: DashboardFixture, meterId: string) {
     clientId: coach.clientId,
     scope: DEFAULT_APP_SCOPE,
     usagePointIds: [meterId],
+    householdId: 1,
     nowMs,
   });
   const { token } = mintToken(fixture.db, {

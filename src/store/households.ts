@@ -1,0 +1,189 @@
+/**
+ * Households: the customers (ESPI RetailCustomers) of a gateway and which meters each owns. A
+ * gateway starts with one household that owns every meter, so a single home needs no setup; once
+ * there are two or more, a meter belongs to the household it is assigned to, and a meter nobody
+ * was given (a new one) belongs to no one until the administrator assigns it.
+ *
+ * Sign-in credentials of a household live in the same row but belong to `src/auth/accounts.ts`.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { all, get, statement } from "./statements.ts";
+
+export const MAX_HOUSEHOLD_NAME_CHARS = 64;
+
+export interface Household {
+  /** Also its ESPI RetailCustomer id. */
+  householdId: number;
+  name: string;
+  hasPassword: boolean;
+  /** Multi-household gateways export a meter's data only when its household allowed it. */
+  exportAllowed: boolean;
+  createdMs: number;
+}
+
+/** Why a household name cannot be used, or null. */
+export function householdNameProblem(name: string): string | null {
+  if (name.trim() === "") return "a household needs a name";
+  if (name.length > MAX_HOUSEHOLD_NAME_CHARS) {
+    return `a household name has at most ${MAX_HOUSEHOLD_NAME_CHARS} characters`;
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return "a household name cannot hold control characters";
+  if (/^\d+$/.test(name.trim())) return "a household name cannot be only digits (ids are)";
+  return null;
+}
+
+/** Every household, by id. */
+export function listHouseholds(db: DatabaseSync): Household[] {
+  return all<HouseholdRow>(db, `${SELECT} ORDER BY household_id`).map(toHousehold);
+}
+
+/** How many households the gateway has; one means a single home. */
+export function householdCount(db: DatabaseSync): number {
+  return get<{ n: number }>(db, "SELECT count(*) AS n FROM households")?.n ?? 0;
+}
+
+/** The household with this id, or null. */
+export function findHousehold(db: DatabaseSync, householdId: number): Household | null {
+  const row = get<HouseholdRow>(db, `${SELECT} WHERE household_id = ?`, householdId);
+  return row === undefined ? null : toHousehold(row);
+}
+
+/** The household named `nameOrId` (case-insensitive) or with that numeric id, or null. */
+export function findHouseholdByName(db: DatabaseSync, nameOrId: string): Household | null {
+  const trimmed = nameOrId.trim();
+  if (/^\d{1,15}$/.test(trimmed)) return findHousehold(db, Number(trimmed));
+  const row = get<HouseholdRow>(db, `${SELECT} WHERE name = ?`, trimmed);
+  return row === undefined ? null : toHousehold(row);
+}
+
+/**
+ * Adds a household. When it is the second, the first one's meters become explicitly its own, so
+ * nothing the home already had moves to the newcomer or becomes unassigned.
+ */
+export function addHousehold(
+  db: DatabaseSync,
+  options: { name: string; nowMs: number },
+): Household {
+  const problem = householdNameProblem(options.name);
+  if (problem !== null) throw new RangeError(problem);
+  const name = options.name.trim();
+  if (findHouseholdByName(db, name) !== null) {
+    throw new RangeError(`a household named "${name}" exists already`);
+  }
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const sole = householdCount(db) === 1 ? listHouseholds(db)[0] : null;
+    if (sole !== null) {
+      statement(db, "UPDATE meters SET household_id = ? WHERE household_id IS NULL")
+        .run(sole.householdId);
+    }
+    const householdId = Number(
+      statement(
+        db,
+        "INSERT INTO households (name, created_ms, updated_ms) VALUES (?, ?, ?)",
+      ).run(name, options.nowMs, options.nowMs).lastInsertRowid,
+    );
+    db.exec("COMMIT");
+    return findHousehold(db, householdId)!;
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/**
+ * Removes a household: its meters become unassigned, its sessions end, and the authorizations it
+ * granted are deleted with their tokens. The last household cannot be removed.
+ */
+export function removeHousehold(db: DatabaseSync, householdId: number): void {
+  if (findHousehold(db, householdId) === null) throw new RangeError("no such household");
+  if (householdCount(db) <= 1) throw new RangeError("the last household cannot be removed");
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    statement(db, "DELETE FROM oauth_authorizations WHERE household_id = ?").run(householdId);
+    // Meters (SET NULL) and sessions (CASCADE) follow the foreign keys.
+    statement(db, "DELETE FROM households WHERE household_id = ?").run(householdId);
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** Gives a stored meter to a household (null: to no one); false when the meter is unknown. */
+export function assignMeter(
+  db: DatabaseSync,
+  meterKey: string,
+  householdId: number | null,
+): boolean {
+  if (householdId !== null && findHousehold(db, householdId) === null) {
+    throw new RangeError("no such household");
+  }
+  return statement(db, "UPDATE meters SET household_id = ? WHERE meter_key = ?")
+    .run(householdId, meterKey).changes > 0;
+}
+
+/** A stored meter, its opaque usage point id, and the household that owns it (null: nobody). */
+export interface MeterOwnership {
+  meterKey: string;
+  usagePointId: string;
+  householdId: number | null;
+}
+
+/** Who owns each stored meter, by the rule in the module doc. */
+export function meterOwnership(db: DatabaseSync): MeterOwnership[] {
+  const households = listHouseholds(db);
+  const sole = households.length === 1 ? households[0].householdId : null;
+  return all<MeterOwnership>(
+    db,
+    `SELECT m.meter_key AS meterKey, u.usage_point_id AS usagePointId,
+       m.household_id AS householdId
+     FROM meters m JOIN usage_points u ON u.meter_key = m.meter_key ORDER BY m.meter_key`,
+  ).map((row) => ({ ...row, householdId: sole ?? row.householdId }));
+}
+
+/** Turns a household's export switch on or off. */
+export function setExportAllowed(db: DatabaseSync, householdId: number, allowed: boolean): void {
+  statement(db, "UPDATE households SET export_allowed = ? WHERE household_id = ?")
+    .run(allowed ? 1 : 0, householdId);
+}
+
+/**
+ * True when the meter's data may leave the gateway through an export (MQTT, databases): always in
+ * a single home, otherwise only when its household has turned its export switch on.
+ */
+export function exportAllowedFor(db: DatabaseSync, meterKey: string): boolean {
+  if (householdCount(db) <= 1) return true;
+  const row = get<{ allowed: number }>(
+    db,
+    `SELECT h.export_allowed AS allowed FROM meters m
+     JOIN households h ON h.household_id = m.household_id WHERE m.meter_key = ?`,
+    meterKey,
+  );
+  return row?.allowed === 1;
+}
+
+const SELECT = `SELECT household_id AS householdId, name, password_hash IS NOT NULL AS hasPassword,
+  export_allowed AS exportAllowed, created_ms AS createdMs FROM households`;
+
+interface HouseholdRow {
+  householdId: number;
+  name: string;
+  hasPassword: number;
+  exportAllowed: number;
+  createdMs: number;
+}
+
+function toHousehold(row: HouseholdRow): Household {
+  return {
+    householdId: row.householdId,
+    name: row.name,
+    hasPassword: row.hasPassword === 1,
+    exportAllowed: row.exportAllowed === 1,
+    createdMs: row.createdMs,
+  };
+}
