@@ -36,6 +36,8 @@ export interface GatewayFixtureOptions {
   /** A simulated device whose received commands the test can read (messages every 6 min). */
   device?: boolean;
   dev?: boolean;
+  /** Also serve the ESPI feed and the spreadsheet download. */
+  espi?: boolean;
 }
 
 export interface GatewayFixture {
@@ -129,6 +131,7 @@ export async function startGatewayFixture(
     services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
     health: { version: "0.0.0-test", startedMs: Date.now() },
     auth: true,
+    espi: options.espi,
     graphql: {
       bus,
       supervisors: gateway.supervisors,
