@@ -9,7 +9,6 @@
 
 import { readForm } from "../http/body.ts";
 import { escapeHtml, htmlPage, seeOther } from "../http/html.ts";
-import { fromOwnOrigin } from "../http/origin.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
 import { listMeters } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
@@ -21,7 +20,7 @@ import {
 } from "./authorize_request.ts";
 import { createAuthorization } from "./authorizations.ts";
 import { CODE_EXPIRES_IN_S, issueCode } from "./codes.ts";
-import { foreignOriginPage, loginUrl } from "./owner_pages.ts";
+import { loginUrl } from "./owner_pages.ts";
 import { describeScope } from "./scope.ts";
 import { personPolicy, type ReadPolicy } from "./read_policy.ts";
 import { findSessionRecord } from "./sessions.ts";
@@ -30,7 +29,7 @@ import { findSessionRecord } from "./sessions.ts";
 export function authorizeRoutes(): Route[] {
   return [
     { method: "GET", path: "/oauth/authorize", handler: showConsent },
-    { method: "POST", path: "/oauth/authorize", handler: decide },
+    { method: "POST", path: "/oauth/authorize", handler: decide, origin: "own" },
   ];
 }
 
@@ -48,7 +47,6 @@ function showConsent(request: Request, context: RouteContext): Response {
 
 async function decide(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
-  if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
   const form = await readForm(request, { repeatable: ["usage_point"] });
   const session = findSessionRecord(db, request, nowMs());
   if (session === null) {

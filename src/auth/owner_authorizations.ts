@@ -7,11 +7,10 @@
  */
 
 import { escapeHtml, htmlPage, seeOther } from "../http/html.ts";
-import { fromOwnOrigin } from "../http/origin.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
 import { findApp } from "./apps.ts";
 import { findAuthorization, listAuthorizations, revokeAuthorization } from "./authorizations.ts";
-import { foreignOriginPage, loginUrl, OWNER_HOME } from "./owner_pages.ts";
+import { loginUrl, OWNER_HOME } from "./owner_pages.ts";
 import { describeScope, parseScope } from "./scope.ts";
 import { personPolicy } from "./read_policy.ts";
 import { findSessionRecord } from "./sessions.ts";
@@ -20,7 +19,7 @@ import { findSessionRecord } from "./sessions.ts";
 export function ownerAuthorizationRoutes(): Route[] {
   return [
     { method: "GET", path: OWNER_HOME, handler: showAuthorizations },
-    { method: "POST", path: `${OWNER_HOME}/:id/revoke`, handler: revoke },
+    { method: "POST", path: `${OWNER_HOME}/:id/revoke`, handler: revoke, origin: "own" },
   ];
 }
 
@@ -54,7 +53,6 @@ ${state}</li>`;
 
 function revoke(request: Request, context: RouteContext): Response {
   const { db, nowMs } = context.services;
-  if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
   const session = findSessionRecord(db, request, nowMs());
   if (session === null) return seeOther(loginUrl(OWNER_HOME));
   const id = context.params.id ?? "";

@@ -1,14 +1,14 @@
 /**
  * The owner's sign-in pages: `/owner/login` (password form), `/owner/logout` and `/owner/setup`
  * (first run: the console's one-time setup code sets the password). Plain HTML forms; every POST
- * must come from this gateway's own pages (Origin check) and the cookie is `SameSite=Strict`.
+ * must come from this gateway's own pages (`origin: "own"`, checked by the guard chain) and the cookie
+ * is `SameSite=Strict`.
  *
  * @module
  */
 
 import { readForm } from "../http/body.ts";
 import { escapeHtml, htmlPage, seeOther } from "../http/html.ts";
-import { fromOwnOrigin } from "../http/origin.ts";
 import { sameOriginPath } from "../http/redirect_target.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
 import { findHouseholdByName, householdCount } from "../store/households.ts";
@@ -37,10 +37,10 @@ export function ownerSignInRoutes(): Route[] {
   return [
     { method: "GET", path: "/owner", handler: () => seeOther(OWNER_HOME) },
     { method: "GET", path: "/owner/login", handler: showLogin },
-    { method: "POST", path: "/owner/login", handler: login },
-    { method: "POST", path: "/owner/logout", handler: logout },
+    { method: "POST", path: "/owner/login", handler: login, origin: "own" },
+    { method: "POST", path: "/owner/logout", handler: logout, origin: "own" },
     { method: "GET", path: "/owner/setup", handler: showSetup },
-    { method: "POST", path: "/owner/setup", handler: setup },
+    { method: "POST", path: "/owner/setup", handler: setup, origin: "own" },
   ];
 }
 
@@ -55,13 +55,6 @@ export function safeNext(next: string | null): string {
 /** The login page URL that returns to `path` afterwards. */
 export function loginUrl(path: string): string {
   return `/owner/login?next=${encodeURIComponent(path)}`;
-}
-
-/** 403 page for a POST that did not come from this gateway's own pages. */
-export function foreignOriginPage(): Response {
-  return htmlPage("Request refused", "<p>This form must be sent from the gateway's own page.</p>", {
-    status: 403,
-  });
 }
 
 /** 429 page with `Retry-After`. */
@@ -125,7 +118,6 @@ function accountNamed(db: RouteContext["services"]["db"], name: string): Account
 
 async function login(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
-  if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
   const form = await readForm(request);
   const next = safeNext(form.get("next"));
   if (!ownerHasPassword(db)) return setupNeededPage();
@@ -167,7 +159,6 @@ async function login(request: Request, context: RouteContext): Promise<Response>
 }
 
 function logout(request: Request, context: RouteContext): Response {
-  if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
   const { db, nowMs, secure } = context.services;
   const sessionId = findSession(db, request, nowMs());
   if (sessionId !== null) endSession(db, sessionId);
@@ -182,7 +173,6 @@ function showSetup(_request: Request, context: RouteContext): Response {
 
 async function setup(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
-  if (!fromOwnOrigin(request, context.services)) return foreignOriginPage();
   if (!setupPending(db, nowMs())) return seeOther("/owner/login");
   const form = await readForm(request);
   sweepAuthStateIfDue(db, nowMs());

@@ -46,4 +46,6 @@ export interface Route {
   handler: RouteHandler;
   /** `bypass`: cheap and always answered, even under overload (e.g. `/health`). */
   admission?: "bypass";
+  /** `own`: a form of this gateway's pages; requests from anywhere else get 403 (CSRF). */
+  origin?: "own";
 }

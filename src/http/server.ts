@@ -4,7 +4,8 @@
  * 0. connections (`guards/connections.ts`): caps and header/idle deadlines per TCP connection
  * 1. Host allow-list (`guards/host.ts`): 421 for a host name that is not this gateway's
  * 2. size limits (`guards/size_limits.ts`): URL, headers, body
- * 3. routing (`router.ts`): 404 / 405
+ * 3. routing (`router.ts`): 404 / 405; then, for the gateway's own forms, the CSRF check
+ *    (`guards/own_origin.ts`): 403 for a request from another origin
  * 4. admission (`guards/admission.ts`): in-flight work, open streams and event-loop lag,
  *    503 + Retry-After, before the body is read
  * 5. the route's handler; a thrown `HttpError` becomes its JSON error, anything else a bare 500
@@ -28,6 +29,7 @@ import {
   startTcpFront,
 } from "./guards/connections.ts";
 import { checkHost, gatewayNames } from "./guards/host.ts";
+import { checkOwnOrigin } from "./guards/own_origin.ts";
 import { secureResponse } from "./guards/security_headers.ts";
 import {
   checkRequestHead,
@@ -149,6 +151,8 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
     if (tls) url.protocol = "https:";
     const match = router(request.method, url.pathname);
     if (match instanceof Response) return match;
+    const foreign = checkOwnOrigin(request, match.route, services);
+    if (foreign !== null) return foreign;
     const context: RouteContext = { url, params: match.params, services, remoteAddr };
     // The body is read inside the admission slot: a refusal reads nothing, and the requests
     // admitted at once are bounded before any of them costs memory or parsing.
