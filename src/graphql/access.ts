@@ -68,6 +68,17 @@ export const OWNER_ACCESS: Access = {
   caller: null,
 };
 
+/**
+ * Whose reads these are, for sharing work between requests: callers with the same key read exactly
+ * the same data (one household's sessions; the administrator's; one app authorization's tokens).
+ */
+export function readerKey(access: Access): string {
+  if (access.kind === "app") return `app:${access.grant?.authorizationId}`;
+  return access.householdId === null
+    ? `administrator:${access.administrator}`
+    : `household:${access.householdId}:${access.administrator}`;
+}
+
 /** The access of a request, or the response refusing it. */
 export function admitRequest(request: Request, services: HttpServices): Access | Response {
   const caller = resolveCaller(request, services);

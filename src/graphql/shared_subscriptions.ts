@@ -19,7 +19,7 @@
 import type { Plugin } from "graphql-yoga";
 import { type DocumentNode, type ExecutionArgs, type ExecutionResult, print } from "graphql";
 import { callerStillValid } from "../auth/resolve.ts";
-import type { Access } from "./access.ts";
+import { type Access, readerKey } from "./access.ts";
 import type { GraphqlContext } from "./context.ts";
 import { apiError } from "./errors.ts";
 
@@ -94,8 +94,12 @@ const printedDocuments = new WeakMap<DocumentNode, string>();
 function executionKey(args: ExecutionArgs, access: Access): string {
   let printed = printedDocuments.get(args.document);
   if (printed === undefined) printedDocuments.set(args.document, printed = print(args.document));
-  const who = access.kind === "owner" ? "owner" : `app:${access.grant?.authorizationId}`;
-  return JSON.stringify([printed, args.operationName ?? null, args.variableValues ?? {}, who]);
+  return JSON.stringify([
+    printed,
+    args.operationName ?? null,
+    args.variableValues ?? {},
+    readerKey(access),
+  ]);
 }
 
 /** One execution and the clients following it. */

@@ -20,7 +20,7 @@
 
 import { callerStillValid } from "../auth/resolve.ts";
 import type { RouteContext, RouteHandler } from "../http/routes.ts";
-import { type Access, admitRequest, refusal } from "./access.ts";
+import { type Access, admitRequest, readerKey, refusal } from "./access.ts";
 
 export const TOKEN_HEADER = "x-graphql-event-stream-token";
 const TOKEN_PARAM = "token";
@@ -88,7 +88,7 @@ export function singleConnection(options: SingleConnectionOptions): SingleConnec
     if (access instanceof Response) return access;
     const token = tokenOf(request);
     const stream = token === null ? undefined : streams.get(token);
-    if (stream === undefined || stream.owner !== ownerKey(access)) {
+    if (stream === undefined || stream.owner !== readerKey(access)) {
       return refusal(404, "NOT_FOUND", "no such event stream; reserve one with PUT");
     }
     return stream;
@@ -206,7 +206,7 @@ export function singleConnection(options: SingleConnectionOptions): SingleConnec
     reserve(request, context) {
       const access = admitRequest(request, context.services);
       if (access instanceof Response) return access;
-      const owner = ownerKey(access);
+      const owner = readerKey(access);
       let mine = 0;
       for (const stream of streams.values()) if (stream.owner === owner) mine++;
       if (mine >= maxPerCaller) {
@@ -300,11 +300,6 @@ function nextEvent(id: string, payload: string): string {
 
 function completeEvent(id: string): string {
   return `event: complete\ndata: {"id":${JSON.stringify(id)}}\n\n`;
-}
-
-/** Whose streams these are: the owner's sessions share, an app authorization's tokens share. */
-function ownerKey(access: Access): string {
-  return access.kind === "owner" ? "owner" : `app:${access.grant?.authorizationId}`;
 }
 
 function tokenOf(request: Request): string | null {

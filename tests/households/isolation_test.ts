@@ -1,7 +1,7 @@
 /**
  * Two households on one gateway with three simulated meters (Home owns two, Flat B one), every
  * interface checked from each side for the other's data over real HTTP on 127.0.0.1: GraphQL
- * queries and mutations, ESPI Download My Data and app subscriptions, the spreadsheet download,
+ * queries, mutations and live subscriptions (real SSE), ESPI Download My Data and app subscriptions, the spreadsheet download,
  * the consent page and the authorizations page. Nothing crosses, and "not yours" answers exactly
  * what "does not exist" answers. The administrator sees every meter's link health and nothing
  * else.
@@ -10,6 +10,7 @@
  */
 
 import assert from "node:assert/strict";
+import { createClient } from "graphql-sse";
 import { registerApp } from "../../src/auth/apps.ts";
 import { createAuthorization } from "../../src/auth/authorizations.ts";
 import { setOwnerPassword } from "../../src/auth/owner.ts";
@@ -18,6 +19,7 @@ import { ACCESS_TOKEN_EXPIRES_IN_S, mintToken } from "../../src/auth/tokens.ts";
 import { ESPI_RESOURCE_BASE } from "../../src/auth/oauth_token.ts";
 import { addHousehold, assignMeter } from "../../src/store/households.ts";
 import { meterKeyForUsagePoint } from "../../src/store/usage_points.ts";
+import { waitFor } from "../e2e/helpers.ts";
 import { type GatewayFixture, startGatewayFixture, waitForMeters } from "../graphql/fixture.ts";
 
 const SCOPE = "FB=1_3_4_5_13_14_39;IntervalDuration=300;BlockDuration=daily;HistoryLength=172800";
@@ -193,6 +195,50 @@ Deno.test("households: nothing crosses between two households on one gateway", a
       const homeList = await graphql(fixture, cookies.home, "{ authorizations { id } }");
       assert.equal(homeList.data.authorizations.length, 1, "B's grant is not listed for Home");
     });
+
+    await t.step(
+      "GraphQL subscriptions: each household's stream carries its meters only",
+      async () => {
+        // The same document from both households and the administrator: shared executions must
+        // never be shared across them.
+        const query = "subscription { demand { meterId demand { demandW } } }";
+        const streams = Object.fromEntries(
+          (["home", "flat", "administrator"] as const).map((who) => {
+            const client = createClient({
+              url: `${fixture.url}/graphql`,
+              headers: { Cookie: cookies[who] },
+              retryAttempts: 0,
+            });
+            const meterIds = new Set<string>();
+            const errors: string[] = [];
+            (async () => {
+              try {
+                for await (const result of client.iterate({ query })) {
+                  const update = result as {
+                    data?: { demand: { meterId: string } };
+                    errors?: { message: string }[];
+                  };
+                  if (update.data) meterIds.add(update.data.demand.meterId);
+                  for (const error of update.errors ?? []) errors.push(error.message);
+                }
+              } catch (error) {
+                errors.push(String(error));
+              }
+            })();
+            return [who, { client, meterIds, errors }];
+          }),
+        );
+        await waitFor(
+          "demand events for every meter",
+          () => streams.home.meterIds.size === 2 && streams.flat.meterIds.size === 1,
+        );
+        assert.deepEqual([...streams.home.meterIds].sort(), [...homeMeters].sort());
+        assert.deepEqual([...streams.flat.meterIds], [flatMeter]);
+        assert.equal(streams.administrator.meterIds.size, 0, "the administrator gets no readings");
+        assert.ok(streams.administrator.errors.length > 0);
+        for (const stream of Object.values(streams)) stream.client.dispose();
+      },
+    );
 
     await t.step("ESPI Download My Data: each RetailCustomer is its household's only", async () => {
       const home = await get(`${espi}/Batch/RetailCustomer/1/UsagePoint`, { Cookie: cookies.home });
