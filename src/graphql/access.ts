@@ -19,13 +19,14 @@
 
 import { findApp } from "../auth/apps.ts";
 import type { Caller, Grant } from "../auth/caller.ts";
-import { bearerChallenge, resolveCaller } from "../auth/resolve.ts";
+import { bearerChallenge, callerStillValid, resolveCaller } from "../auth/resolve.ts";
 import { ALL_GRANTED_DATA, type GrantedData } from "../auth/granted_data.ts";
 import { readPolicy } from "../auth/read_policy.ts";
 import { describeScope } from "../auth/scope.ts";
 import { fromOwnOrigin } from "../http/origin.ts";
 import type { HttpServices } from "../http/routes.ts";
-import type { ErrorCode } from "./errors.ts";
+import type { GraphQLError } from "graphql";
+import { apiError, type ErrorCode } from "./errors.ts";
 
 /** What one request may read. */
 export interface Access {
@@ -77,6 +78,27 @@ export function readerKey(access: Access): string {
   return access.householdId === null
     ? `administrator:${access.administrator}`
     : `household:${access.householdId}:${access.administrator}`;
+}
+
+/**
+ * Why a long-lived request (a subscription stream) must end now, or null while it may go on: its
+ * credential no longer holds (`UNAUTHENTICATED`), or the read policy no longer gives it the same
+ * meters (`FORBIDDEN`: a meter moved to another household, or its household was removed; the
+ * client subscribes again under the new policy).
+ */
+export function accessEndReason(services: HttpServices, access: Access): GraphQLError | null {
+  const caller = access.caller;
+  if (caller === null) return null;
+  if (!callerStillValid(services, caller)) {
+    return apiError(
+      "UNAUTHENTICATED",
+      "the credential of this subscription was revoked or has expired",
+    );
+  }
+  const now = readPolicy(services.db, caller).usagePointIds;
+  const then = access.meterIds;
+  if (then !== null && now.size === then.size && [...now].every((id) => then.has(id))) return null;
+  return apiError("FORBIDDEN", "the meters this subscription may read changed: subscribe again");
 }
 
 /** The access of a request, or the response refusing it. */

@@ -17,11 +17,15 @@
  */
 
 import type { Plugin } from "graphql-yoga";
-import { type DocumentNode, type ExecutionArgs, type ExecutionResult, print } from "graphql";
-import { callerStillValid } from "../auth/resolve.ts";
-import { type Access, readerKey } from "./access.ts";
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLError,
+  print,
+} from "graphql";
+import { type Access, accessEndReason, readerKey } from "./access.ts";
 import type { GraphqlContext } from "./context.ts";
-import { apiError } from "./errors.ts";
 
 export interface SharedSubscriptionsOptions {
   /** Least time between re-checks of one client's credential while events flow (default 1000 ms). */
@@ -66,11 +70,8 @@ export function sharedSubscriptions(
             );
             executions.set(key, execution);
           }
-          const stillValid = () => {
-            const caller = context.access.caller;
-            return caller === null || callerStillValid(context.services, caller);
-          };
-          return execution.join(new Client({ maxQueued, recheckMs, stillValid }));
+          const endReason = () => accessEndReason(context.services, context.access);
+          return execution.join(new Client({ maxQueued, recheckMs, endReason }));
         }) as typeof subscribeFn,
       );
     },
@@ -189,7 +190,8 @@ class SharedExecution {
 interface ClientOptions {
   maxQueued: number;
   recheckMs: number;
-  stillValid: () => boolean;
+  /** Why the stream must end now (its last message), or null. */
+  endReason: () => GraphQLError | null;
 }
 
 /** One client's view of a shared execution: its own queue, its own credential. */
@@ -216,20 +218,14 @@ class Client implements Results {
     this.#deliver();
   }
 
-  /** Checks the credential now; when it no longer holds, ends the stream and returns false. */
+  /** Checks the credential and policy now; when they no longer hold, ends the stream, false. */
   recheck(): boolean {
     if (this.#closing || this.#closed) return false;
     this.#checkedAtMs = performance.now();
-    if (this.#options.stillValid()) return true;
+    const reason = this.#options.endReason();
+    if (reason === null) return true;
     // The last thing this client hears; then its stream ends and it leaves the execution.
-    this.#queue = [{
-      errors: [
-        apiError(
-          "UNAUTHENTICATED",
-          "the credential of this subscription was revoked or has expired",
-        ),
-      ],
-    }];
+    this.#queue = [{ errors: [reason] }];
     this.#closing = true;
     this.onLeave();
     this.#deliver();

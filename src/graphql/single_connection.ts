@@ -18,9 +18,8 @@
  * @module
  */
 
-import { callerStillValid } from "../auth/resolve.ts";
 import type { RouteContext, RouteHandler } from "../http/routes.ts";
-import { type Access, admitRequest, readerKey, refusal } from "./access.ts";
+import { type Access, accessEndReason, admitRequest, readerKey, refusal } from "./access.ts";
 
 export const TOKEN_HEADER = "x-graphql-event-stream-token";
 const TOKEN_PARAM = "token";
@@ -135,9 +134,8 @@ export function singleConnection(options: SingleConnectionOptions): SingleConnec
       },
       cancel: () => end(stream),
     });
-    const caller = stream.access.caller;
     stream.timer = setInterval(() => {
-      if (caller !== null && !callerStillValid(context.services, caller)) return end(stream);
+      if (accessEndReason(context.services, stream.access) !== null) return end(stream);
       send(stream, ":\n\n");
     }, recheckMs);
     Deno.unrefTimer(stream.timer);
