@@ -16,7 +16,7 @@ import { waitFor } from "../e2e/helpers.ts";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const DRIVER = new URL("./serve_with_radio.ts", import.meta.url).pathname;
 /** The port name of the radio `serve_with_radio.ts` plays. */
-const RADIO = "radio";
+const RADIO = "pty-radio";
 
 /** `serve --log-format json` started by `entry`, on a free loopback port, both streams piped. */
 function serveInJson(entry: string[], dir: string, extraArgs: string[]): Deno.ChildProcess {
