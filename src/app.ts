@@ -18,9 +18,9 @@ import type { MqttExporter } from "./export/mqtt.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import type { SharedSubscriptionStats } from "./graphql/shared_subscriptions.ts";
 import { LiveBus } from "./live/bus.ts";
-import type { Logger } from "./log.ts";
+import { type Logger, withComponent } from "./log.ts";
 import type { MeterEvent } from "./radio/events.ts";
-import { openSources } from "./sources.ts";
+import { openSources, type PortSource } from "./sources.ts";
 import { openDatabase } from "./store/db.ts";
 
 export interface AppOptions {
@@ -28,6 +28,8 @@ export interface AppOptions {
   log: Logger;
   /** Told about each demand, summation and price event (the CLI's periodic summary). */
   onMeterEvent?: (port: string, event: MeterEvent) => void;
+  /** The radios, when the caller plays them itself (tests); default: the configured source. */
+  ports?: PortSource[];
 }
 
 export interface App {
@@ -47,11 +49,12 @@ export interface App {
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, log } = options;
   const db = openDatabase(config.dbPath);
-  const ports = await openSources(config.source);
+  const ports = options.ports ?? await openSources(config.source);
   const bus = new LiveBus({ log });
   // Subscribed before the gateway starts, so the counters see its first events.
   const liveCounts = countLiveEvents(bus);
   let subscriptionStats: SharedSubscriptionStats | null = null;
+  const radioLog = withComponent(log, "radio");
   const gateway = startGateway({
     db,
     ports,
@@ -61,7 +64,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     log,
     pollSeconds: config.pollSeconds,
     onLinkState: (port, state, detail) =>
-      (state === "disconnected" ? log.warn : log.info)(
+      (state === "disconnected" ? radioLog.warn : radioLog.info)(
         `[${port}] link ${state}${detail ? `: ${detail}` : ""}`,
         { port, state, detail },
       ),

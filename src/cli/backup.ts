@@ -21,6 +21,7 @@ import { basename, dirname, join } from "node:path";
 import { formatHelp, parseCommand } from "../config/options.ts";
 import { databaseNeed, directoryNeed, type PermissionNeed } from "./permissions.ts";
 import { UsageError } from "../config/usage_error.ts";
+import { all, get } from "../store/statements.ts";
 
 const backupOptions = {
   db: {
@@ -114,14 +115,15 @@ function verify(path: string): BackupResult {
     // The copy has the gateway's WAL mode; a backup is one self-contained file (the gateway
     // switches back to WAL when it opens a restored copy).
     copy.exec("PRAGMA journal_mode = DELETE");
-    const checks = copy.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[];
+    const checks = all<{ integrity_check: string }>(copy, "PRAGMA integrity_check");
     if (checks.length !== 1 || checks[0].integrity_check !== "ok") {
       const problems = checks.map((row) => row.integrity_check).join("; ");
       throw new BackupError(`the copy failed its integrity check (${problems}); nothing written`);
     }
-    const { user_version: schemaVersion } = copy.prepare("PRAGMA user_version").get() as {
-      user_version: number;
-    };
+    const { user_version: schemaVersion } = get<{ user_version: number }>(
+      copy,
+      "PRAGMA user_version",
+    )!;
     return { bytes: Deno.statSync(path).size, schemaVersion };
   } finally {
     copy.close();

@@ -10,11 +10,17 @@ import { createApp } from "../app.ts";
 import { loadServeConfig, type ServeConfig, serveOptions } from "../config.ts";
 import { createLogger } from "../log.ts";
 import type { MeterEvent } from "../radio/events.ts";
+import type { PortSource } from "../sources.ts";
 import { formatHelp } from "../config/options.ts";
 
 const SUMMARY_EVERY_MS = 10_000;
 
-export async function runServe(args: string[]): Promise<number> {
+export interface ServeOptions {
+  /** The radios, when the caller plays them itself (tests); default: the configured source. */
+  ports?: PortSource[];
+}
+
+export async function runServe(args: string[], options: ServeOptions = {}): Promise<number> {
   const config = loadServeConfig(args, { env: Deno.env.toObject() });
   if (config === null) {
     console.log(formatHelp(
@@ -25,7 +31,7 @@ export async function runServe(args: string[]): Promise<number> {
     ));
     return 0;
   }
-  await serve(config);
+  await serve(config, options);
   return 0;
 }
 
@@ -42,7 +48,7 @@ function describeSource(config: ServeConfig): string {
   }
 }
 
-async function serve(config: ServeConfig): Promise<void> {
+async function serve(config: ServeConfig, options: ServeOptions): Promise<void> {
   const latest = new Map<string, MeterEvent[]>();
   const log = createLogger({ format: config.logFormat, level: config.logLevel });
   log.info(
@@ -58,6 +64,7 @@ async function serve(config: ServeConfig): Promise<void> {
   const app = await createApp({
     config,
     log,
+    ports: options.ports,
     onMeterEvent: (port, event) => {
       if (event.kind === "demand" || event.kind === "summation" || event.kind === "price") {
         const events = latest.get(port) ?? [];

@@ -11,6 +11,7 @@
  */
 
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { get, statement } from "./statements.ts";
 
 /**
  * Most rows per multi-row statement: the per-call cost is spread thin by about 50 rows (measured),
@@ -27,6 +28,10 @@ export class MultiRowInsert {
   readonly #head: string;
   readonly #columns: number;
   readonly #tail: string;
+  /**
+   * Rows per statement → its statement, taken from the cache once per writer: building the SQL
+   * text of 64 rows again for every chunk would cost more than the chunk's insert.
+   */
   readonly #bySize = new Map<number, StatementSync>();
 
   /** `head` is `INSERT ... INTO table (columns)`; `tail` (e.g. an ON CONFLICT clause) follows. */
@@ -58,14 +63,16 @@ export class MultiRowInsert {
   }
 
   #statement(rows: number): StatementSync {
-    let statement = this.#bySize.get(rows);
-    if (statement === undefined) {
+    let found = this.#bySize.get(rows);
+    if (found === undefined) {
       const row = `(${new Array(this.#columns).fill("?").join(", ")})`;
-      const sql = `${this.#head} VALUES ${new Array(rows).fill(row).join(", ")} ${this.#tail}`;
-      statement = this.#db.prepare(sql);
-      this.#bySize.set(rows, statement);
+      found = statement(
+        this.#db,
+        `${this.#head} VALUES ${new Array(rows).fill(row).join(", ")} ${this.#tail}`,
+      );
+      this.#bySize.set(rows, found);
     }
-    return statement;
+    return found;
   }
 }
 
@@ -73,20 +80,31 @@ export class MultiRowInsert {
 export class RingTable {
   /** Values per row. */
   readonly columns: number;
-  readonly one: StatementSync;
   readonly many: MultiRowInsert;
-  readonly newest: StatementSync;
+  readonly #db: DatabaseSync;
+  readonly #oneSql: string;
+  readonly #newestSql: string;
 
   /** `valueColumns` are the ones after (meter_key, ts_ms). */
   constructor(db: DatabaseSync, table: string, valueColumns: string[]) {
     this.columns = 2 + valueColumns.length;
     const names = ["meter_key", "ts_ms", ...valueColumns].join(", ");
     const marks = new Array(this.columns).fill("?").join(", ");
-    this.one = db.prepare(`INSERT OR IGNORE INTO ${table} (${names}) VALUES (${marks})`);
+    this.#db = db;
+    this.#oneSql = `INSERT OR IGNORE INTO ${table} (${names}) VALUES (${marks})`;
+    this.#newestSql =
+      `SELECT ts_ms AS tsMs FROM ${table} WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`;
     this.many = new MultiRowInsert(db, `INSERT OR IGNORE INTO ${table} (${names})`, this.columns);
-    this.newest = db.prepare(
-      `SELECT ts_ms AS tsMs FROM ${table} WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
-    );
+  }
+
+  /** Inserts one row unless its key is stored; true when it was new. */
+  insertOne(values: SQLInputValue[]): boolean {
+    return statement(this.#db, this.#oneSql).run(...values).changes > 0;
+  }
+
+  /** The meter's newest stored meter time, or undefined when it has no row. */
+  newestMs(meterKey: string): number | undefined {
+    return get<{ tsMs: number }>(this.#db, this.#newestSql, meterKey)?.tsMs;
   }
 }
 
@@ -118,8 +136,7 @@ export class RingAppender {
     let newestMs = this.#newestMs.get(meterKey);
     if (newestMs === undefined) {
       // Read in this flush's transaction, so no other connection can add rows behind it.
-      const row = this.#table.newest.get(meterKey) as { tsMs: number } | undefined;
-      newestMs = row === undefined ? -Infinity : row.tsMs;
+      newestMs = this.#table.newestMs(meterKey) ?? -Infinity;
     }
     if (tsMs <= newestMs) {
       this.#newestMs.set(meterKey, newestMs);
@@ -136,7 +153,7 @@ export class RingAppender {
   /** Inserts one row alone after the queue; true when it was new. */
   insertOne(...values: SQLInputValue[]): boolean {
     this.write();
-    return this.#table.one.run(...values).changes > 0;
+    return this.#table.insertOne(values);
   }
 
   /** Writes the queued rows. */

@@ -15,14 +15,15 @@
  * @module
  */
 
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { LinkState, MeterEvent } from "../radio/events.ts";
 import { rewindExportCursors } from "./export_cursor.ts";
 import type { MeterInterval } from "../radio/gap_repair.ts";
 import { IntervalDeriver } from "./interval_deriver.ts";
 import { knownMeterFrom, resolveMeterKey } from "./meter_key.ts";
-import { prepareRingTrim, ringCutoffMs, type RingTrimmer } from "./ring.ts";
+import { ringCutoffMs, trimRing } from "./ring.ts";
 import { DemandRollupBatch } from "./rollup.ts";
+import { get } from "./statements.ts";
 import { storeEvent, type StoreOutcome, type StoreTargets } from "./store_event.ts";
 import { TimeLeapGuard } from "./time_leap.ts";
 import { errorText, fallbackLogger } from "../log.ts";
@@ -101,6 +102,11 @@ interface QueuedWarning {
   atMs: number;
 }
 
+/** Newest stored meter time of a meter not yet seen by this writer (after a restart). */
+const STORED_NEWEST_SQL = `SELECT max(ms) AS newestMs FROM (
+  SELECT max(ts_ms) AS ms FROM demand WHERE meter_key = ?1
+  UNION ALL SELECT max(ts_ms) FROM summation WHERE meter_key = ?1)`;
+
 /** Kinds that describe the radio or the port rather than one meter: no meter row, no trim. */
 const DEVICE_LEVEL_KINDS = new Set(["deviceInfo", "meterList"]);
 
@@ -108,7 +114,6 @@ const DEVICE_LEVEL_KINDS = new Set(["deviceInfo", "meterList"]);
 export class IngestWriter {
   readonly #db: DatabaseSync;
   readonly #writes: EventWrites;
-  readonly #trim: RingTrimmer;
   readonly #deriver: IntervalDeriver;
   readonly #retentionHours: number;
   readonly #flushIntervalMs: number;
@@ -119,8 +124,6 @@ export class IngestWriter {
   readonly #knownMeters: Map<string, string>;
   /** Meter → newest meter time seen (committed), the retention anchor. */
   readonly #newestMs = new Map<string, number>();
-  /** Newest stored meter time of a meter not yet seen by this writer (after a restart). */
-  readonly #storedNewest: StatementSync;
   /** Holds back a meter time that would move the retention anchor far ahead on its own. */
   readonly #leaps = new TimeLeapGuard<QueuedEvent>();
   #events: QueuedEvent[] = [];
@@ -143,7 +146,6 @@ export class IngestWriter {
     this.#maxBatch = Math.trunc(positive("maxBatch", options.maxBatch ?? 5000));
     this.#db = db;
     this.#writes = new EventWrites(db);
-    this.#trim = prepareRingTrim(db);
     this.#deriver = new IntervalDeriver(this.#writes, {
       intervalMinutes,
       gapMinutes: positive("gapMinutes", options.gapMinutes ?? 15),
@@ -153,11 +155,6 @@ export class IngestWriter {
     this.#onError = options.onError ??
       ((error) => fallbackLogger.error(`store: flush failed: ${errorText(error)}`));
     this.#knownMeters = this.#writes.knownMeters();
-    this.#storedNewest = db.prepare(
-      `SELECT max(ms) AS newestMs FROM (
-         SELECT max(ts_ms) AS ms FROM demand WHERE meter_key = ?1
-         UNION ALL SELECT max(ts_ms) FROM summation WHERE meter_key = ?1)`,
-    );
   }
 
   /** Queues one event received on `port` at gateway time `receivedAtMs`. */
@@ -256,7 +253,8 @@ export class IngestWriter {
         this.#writes.addWarning(port, meterKey, kind, count, atMs);
       }
       for (const [meterKey, newestMs] of staged.newestMs) {
-        stats.trimmedRows += this.#trim(meterKey, ringCutoffMs(newestMs, this.#retentionHours));
+        const cutoffMs = ringCutoffMs(newestMs, this.#retentionHours);
+        stats.trimmedRows += trimRing(this.#db, meterKey, cutoffMs);
       }
       this.#db.exec("COMMIT");
     } catch (error) {
@@ -301,7 +299,7 @@ export class IngestWriter {
   #newestOf(meterKey: string, staged: StagedState): number | undefined {
     const known = staged.newestMs.get(meterKey) ?? this.#newestMs.get(meterKey);
     if (known !== undefined) return known;
-    const row = this.#storedNewest.get(meterKey) as { newestMs: number | null } | undefined;
+    const row = get<{ newestMs: number | null }>(this.#db, STORED_NEWEST_SQL, meterKey);
     if (row?.newestMs == null) return undefined;
     this.#newestMs.set(meterKey, row.newestMs);
     return row.newestMs;

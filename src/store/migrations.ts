@@ -36,6 +36,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { get } from "./statements.ts";
 
 /** One schema step; `version` is the `user_version` after it ran. */
 export interface Migration {
@@ -390,7 +391,7 @@ export class SchemaTooNewError extends Error {
  * is written to it (`SchemaTooNewError`).
  */
 export function applyMigrations(db: DatabaseSync, migrations: readonly Migration[] = MIGRATIONS) {
-  const row = db.prepare("PRAGMA user_version").get() as { user_version: number };
+  const row = get<{ user_version: number }>(db, "PRAGMA user_version")!;
   const known = migrations.at(-1)?.version ?? 0;
   if (row.user_version > known) {
     throw new SchemaTooNewError(
@@ -422,6 +423,6 @@ export function applyMigrations(db: DatabaseSync, migrations: readonly Migration
 
 /** A numeric PRAGMA's current value. */
 function pragmaValue(db: DatabaseSync, name: "secure_delete"): number {
-  const row = db.prepare(`PRAGMA ${name}`).get() as Record<string, number>;
+  const row = get<Record<string, number>>(db, `PRAGMA ${name}`)!;
   return Math.trunc(Number(row[name]));
 }

@@ -12,8 +12,9 @@
  * @module
  */
 
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { ROLLUP_WIDTHS_MIN } from "./rollup.ts";
+import { statement } from "./statements.ts";
 
 /**
  * Ring tables and the condition selecting one meter's expired rows. The rollup names its widths
@@ -31,21 +32,13 @@ const RING_TABLES = [
   ],
 ] as const;
 
-/** Deletes one meter's rows older than a cutoff from every ring table. */
-export type RingTrimmer = (meterKey: string, cutoffMs: number) => number;
+const TRIM_SQL = RING_TABLES.map(([table, where]) => `DELETE FROM ${table} WHERE ${where}`);
 
-/** Prepares the trim statements once; the returned function gives the number of rows deleted. */
-export function prepareRingTrim(db: DatabaseSync): RingTrimmer {
-  const statements: StatementSync[] = RING_TABLES.map(([table, where]) =>
-    db.prepare(`DELETE FROM ${table} WHERE ${where}`)
-  );
-  return (meterKey, cutoffMs) => {
-    let deleted = 0;
-    for (const statement of statements) {
-      deleted += Number(statement.run(meterKey, cutoffMs).changes);
-    }
-    return deleted;
-  };
+/** Deletes one meter's rows older than `cutoffMs` from every ring table; gives how many. */
+export function trimRing(db: DatabaseSync, meterKey: string, cutoffMs: number): number {
+  let deleted = 0;
+  for (const sql of TRIM_SQL) deleted += Number(statement(db, sql).run(meterKey, cutoffMs).changes);
+  return deleted;
 }
 
 /** The oldest meter time a meter keeps, given its newest meter time. */

@@ -1,5 +1,6 @@
 /**
- * Every write statement of the ingest path, prepared once per writer.
+ * Every write statement of the ingest path. Each SQL text is prepared once per database by the
+ * statement cache (`statements.ts`), like every other read and write of the store.
  *
  * Statements take positional parameters (the fastest binding in `node:sqlite`). The rows a flush
  * writes by the thousand (demand, summation, rollup cells, interval shares) go through the
@@ -11,13 +12,14 @@
  * @module
  */
 
-import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import type { PriceFields } from "../radio/events.ts";
 import type { MeterInterval } from "../radio/gap_repair.ts";
 import { MultiRowInsert, RingAppender, RingTable } from "./batch_insert.ts";
 import type { RegisterReading } from "./intervals.ts";
 import { INTERVAL_SOURCES, QUALITY_CODES } from "./migrations.ts";
 import type { RollupCell } from "./rollup.ts";
+import { all, get, statement } from "./statements.ts";
 import { newUsagePointId } from "./usage_points.ts";
 
 /** Row shapes for the ring tables, after sanitising. */
@@ -66,57 +68,87 @@ export interface JoinRow {
   linkStrengthPercent: number | null;
 }
 
-/** The prepared write statements of one `IngestWriter`. */
+/** The SQL of every single-row write and read, run through the statement cache. */
+const SQL = {
+  lastSummation: `SELECT ts_ms AS tsMs, delivered_wh AS deliveredWh, received_wh AS receivedWh
+    FROM summation WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
+  price: `INSERT OR IGNORE INTO prices (meter_key, ts_ms, received_ms, price_per_kwh, currency_code,
+      currency, tier, label, start_time_ms, duration_s)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  // A re-sent message keeps a confirmation already seen (by the meter or, later, the user).
+  message: `INSERT INTO messages (meter_key, message_id, ts_ms, received_ms, text,
+      confirmation_required, confirmed, queue, priority, start_time_ms, duration_s)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (meter_key, message_id) DO UPDATE SET
+      ts_ms = max(ts_ms, excluded.ts_ms), received_ms = max(received_ms, excluded.received_ms),
+      text = excluded.text, confirmation_required = excluded.confirmation_required,
+      confirmed = max(confirmed, excluded.confirmed), queue = excluded.queue,
+      priority = excluded.priority, start_time_ms = excluded.start_time_ms,
+      duration_s = excluded.duration_s`,
+  // Only an estimated row: a valid one needs no repair, a questionable one (register went
+  // backwards) is not the meter's to overwrite, and a missing one was trimmed or never derived.
+  repairInterval:
+    `UPDATE intervals SET delivered_wh = ?, received_wh = ?, quality = ${QUALITY_CODES.valid},
+      source = ${INTERVAL_SOURCES.meter}
+    WHERE meter_key = ? AND start_ms = ? AND duration_s = ?
+      AND quality = ${QUALITY_CODES.estimated}`,
+  meterSeen: `INSERT INTO meters (meter_key, port, device_mac, first_seen_ms, last_seen_ms)
+    VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (meter_key) DO UPDATE SET
+      port = excluded.port, device_mac = coalesce(excluded.device_mac, device_mac),
+      first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+      last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`,
+  meterInfo:
+    `INSERT INTO meters (meter_key, port, device_mac, first_seen_ms, last_seen_ms, meter_type,
+      name, account, host, enabled, info_received_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (meter_key) DO UPDATE SET
+      meter_type = excluded.meter_type, name = coalesce(meters.name, excluded.name), account = excluded.account,
+      host = excluded.host, enabled = excluded.enabled,
+      info_received_ms = excluded.info_received_ms`,
+  // Kept on a repeat: a meter's usage point id never changes once handed out.
+  usagePoint: "INSERT OR IGNORE INTO usage_points (meter_key, usage_point_id) VALUES (?, ?)",
+  device: `INSERT OR REPLACE INTO devices (device_mac, port, install_code_last4, firmware_version,
+      hardware_version, image_type, manufacturer, model_id, date_code_date, date_code_lot,
+      received_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  portDevice: `INSERT INTO ports (port, device_mac) VALUES (?, ?)
+    ON CONFLICT (port) DO UPDATE SET device_mac = excluded.device_mac`,
+  portMeter: `INSERT INTO ports (port, known_meter_key, meter_list_json) VALUES (?, ?, ?)
+    ON CONFLICT (port) DO UPDATE SET known_meter_key = excluded.known_meter_key,
+      meter_list_json = coalesce(excluded.meter_list_json, meter_list_json)`,
+  portLink: `INSERT INTO ports (port, link_state, link_detail, link_at_ms) VALUES (?, ?, ?, ?)
+    ON CONFLICT (port) DO UPDATE SET link_state = excluded.link_state,
+      link_detail = excluded.link_detail, link_at_ms = excluded.link_at_ms`,
+  join: `INSERT OR REPLACE INTO join_state (meter_key, port, fragment, status, connected,
+      description, status_code, ext_pan_id, channel, short_addr, link_strength_percent, ts_ms,
+      received_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  latest: `INSERT OR REPLACE INTO latest_state (meter_key, kind, ts_ms, received_ms, event_json)
+    VALUES (?, ?, ?, ?, ?)`,
+  warning: `INSERT INTO warnings (port, meter_key, kind, count, last_ms) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (port, meter_key, kind) DO UPDATE SET
+      count = count + excluded.count, last_ms = max(last_ms, excluded.last_ms)`,
+  knownMeters:
+    "SELECT port, known_meter_key AS meterKey FROM ports WHERE known_meter_key IS NOT NULL",
+} as const;
+
+/** The write statements of one `IngestWriter`, taken from the statement cache. */
 export class EventWrites {
+  readonly #db: DatabaseSync;
   readonly #demand: RingTable;
   readonly #summation: RingTable;
-  readonly #lastSummation: StatementSync;
-  readonly #price: StatementSync;
-  readonly #message: StatementSync;
   readonly #intervals: MultiRowInsert;
   readonly #rollups: MultiRowInsert;
-  readonly #repairInterval: StatementSync;
-  readonly #meterSeen: StatementSync;
-  readonly #meterInfo: StatementSync;
-  readonly #usagePoint: StatementSync;
-  readonly #device: StatementSync;
-  readonly #portDevice: StatementSync;
-  readonly #portMeter: StatementSync;
-  readonly #portLink: StatementSync;
-  readonly #join: StatementSync;
-  readonly #latest: StatementSync;
-  readonly #warning: StatementSync;
-  readonly #knownMeters: StatementSync;
 
   constructor(db: DatabaseSync) {
-    const prepare = (sql: string) => db.prepare(sql);
+    this.#db = db;
     this.#demand = new RingTable(db, "demand", ["received_ms", "demand_w"]);
     this.#summation = new RingTable(db, "summation", [
       "received_ms",
       "delivered_wh",
       "received_wh",
     ]);
-    this.#lastSummation = prepare(
-      `SELECT ts_ms AS tsMs, delivered_wh AS deliveredWh, received_wh AS receivedWh
-       FROM summation WHERE meter_key = ? ORDER BY ts_ms DESC LIMIT 1`,
-    );
-    this.#price = prepare(
-      `INSERT OR IGNORE INTO prices (meter_key, ts_ms, received_ms, price_per_kwh, currency_code,
-         currency, tier, label, start_time_ms, duration_s)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    // A re-sent message keeps a confirmation already seen (by the meter or, later, the user).
-    this.#message = prepare(
-      `INSERT INTO messages (meter_key, message_id, ts_ms, received_ms, text,
-         confirmation_required, confirmed, queue, priority, start_time_ms, duration_s)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (meter_key, message_id) DO UPDATE SET
-         ts_ms = max(ts_ms, excluded.ts_ms), received_ms = max(received_ms, excluded.received_ms),
-         text = excluded.text, confirmation_required = excluded.confirmation_required,
-         confirmed = max(confirmed, excluded.confirmed), queue = excluded.queue,
-         priority = excluded.priority, start_time_ms = excluded.start_time_ms,
-         duration_s = excluded.duration_s`,
-    );
     // Rows of one statement that hit the same key merge in order, like separate statements would.
     this.#intervals = new MultiRowInsert(
       db,
@@ -127,14 +159,6 @@ export class EventWrites {
          received_wh = received_wh + excluded.received_wh,
          quality = max(quality, excluded.quality)`,
     );
-    // Only an estimated row: a valid one needs no repair, a questionable one (register went
-    // backwards) is not the meter's to overwrite, and a missing one was trimmed or never derived.
-    this.#repairInterval = prepare(
-      `UPDATE intervals SET delivered_wh = ?, received_wh = ?, quality = ${QUALITY_CODES.valid},
-         source = ${INTERVAL_SOURCES.meter}
-       WHERE meter_key = ? AND start_ms = ? AND duration_s = ?
-         AND quality = ${QUALITY_CODES.estimated}`,
-    );
     this.#rollups = new MultiRowInsert(
       db,
       "INSERT INTO demand_rollup (meter_key, bucket_min, bucket_ms, n, sum_w, min_w, max_w)",
@@ -142,65 +166,6 @@ export class EventWrites {
       `ON CONFLICT (meter_key, bucket_min, bucket_ms) DO UPDATE SET
          n = n + excluded.n, sum_w = sum_w + excluded.sum_w,
          min_w = min(min_w, excluded.min_w), max_w = max(max_w, excluded.max_w)`,
-    );
-    this.#meterSeen = prepare(
-      `INSERT INTO meters (meter_key, port, device_mac, first_seen_ms, last_seen_ms)
-       VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (meter_key) DO UPDATE SET
-         port = excluded.port, device_mac = coalesce(excluded.device_mac, device_mac),
-         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
-         last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`,
-    );
-    this.#meterInfo = prepare(
-      `INSERT INTO meters (meter_key, port, device_mac, first_seen_ms, last_seen_ms, meter_type,
-         name, account, host, enabled, info_received_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (meter_key) DO UPDATE SET
-         meter_type = excluded.meter_type, name = coalesce(meters.name, excluded.name), account = excluded.account,
-         host = excluded.host, enabled = excluded.enabled,
-         info_received_ms = excluded.info_received_ms`,
-    );
-    // Kept on a repeat: a meter's usage point id never changes once handed out.
-    this.#usagePoint = prepare(
-      "INSERT OR IGNORE INTO usage_points (meter_key, usage_point_id) VALUES (?, ?)",
-    );
-    this.#device = prepare(
-      `INSERT OR REPLACE INTO devices (device_mac, port, install_code_last4, firmware_version,
-         hardware_version, image_type, manufacturer, model_id, date_code_date, date_code_lot,
-         received_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#portDevice = prepare(
-      `INSERT INTO ports (port, device_mac) VALUES (?, ?)
-       ON CONFLICT (port) DO UPDATE SET device_mac = excluded.device_mac`,
-    );
-    this.#portMeter = prepare(
-      `INSERT INTO ports (port, known_meter_key, meter_list_json) VALUES (?, ?, ?)
-       ON CONFLICT (port) DO UPDATE SET known_meter_key = excluded.known_meter_key,
-         meter_list_json = coalesce(excluded.meter_list_json, meter_list_json)`,
-    );
-    this.#portLink = prepare(
-      `INSERT INTO ports (port, link_state, link_detail, link_at_ms) VALUES (?, ?, ?, ?)
-       ON CONFLICT (port) DO UPDATE SET link_state = excluded.link_state,
-         link_detail = excluded.link_detail, link_at_ms = excluded.link_at_ms`,
-    );
-    this.#join = prepare(
-      `INSERT OR REPLACE INTO join_state (meter_key, port, fragment, status, connected,
-         description, status_code, ext_pan_id, channel, short_addr, link_strength_percent, ts_ms,
-         received_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#latest = prepare(
-      `INSERT OR REPLACE INTO latest_state (meter_key, kind, ts_ms, received_ms, event_json)
-       VALUES (?, ?, ?, ?, ?)`,
-    );
-    this.#warning = prepare(
-      `INSERT INTO warnings (port, meter_key, kind, count, last_ms) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (port, meter_key, kind) DO UPDATE SET
-         count = count + excluded.count, last_ms = max(last_ms, excluded.last_ms)`,
-    );
-    this.#knownMeters = prepare(
-      "SELECT port, known_meter_key AS meterKey FROM ports WHERE known_meter_key IS NOT NULL",
     );
   }
 
@@ -211,11 +176,11 @@ export class EventWrites {
 
   /** The newest stored register reading of a meter (the anchor for the next interval split). */
   lastSummation(meterKey: string): RegisterReading | undefined {
-    return this.#lastSummation.get(meterKey) as RegisterReading | undefined;
+    return get<RegisterReading>(this.#db, SQL.lastSummation, meterKey);
   }
 
   insertPrice(meterKey: string, tsMs: number, receivedMs: number, row: PriceRow): boolean {
-    return this.#price.run(
+    return statement(this.#db, SQL.price).run(
       meterKey,
       tsMs,
       receivedMs,
@@ -230,7 +195,7 @@ export class EventWrites {
   }
 
   upsertMessage(meterKey: string, tsMs: number, receivedMs: number, row: MessageRow): void {
-    this.#message.run(
+    statement(this.#db, SQL.message).run(
       meterKey,
       row.messageId,
       tsMs,
@@ -255,7 +220,7 @@ export class EventWrites {
 
   /** Replaces an estimated interval by the meter's own reading; true when one was replaced. */
   repairInterval(meterKey: string, reading: MeterInterval): boolean {
-    return this.#repairInterval.run(
+    return statement(this.#db, SQL.repairInterval).run(
       reading.deliveredWh,
       reading.receivedWh,
       meterKey,
@@ -288,8 +253,8 @@ export class EventWrites {
     firstMs: number,
     lastMs: number,
   ): void {
-    this.#meterSeen.run(meterKey, port, deviceMac, firstMs, lastMs);
-    this.#usagePoint.run(meterKey, newUsagePointId());
+    statement(this.#db, SQL.meterSeen).run(meterKey, port, deviceMac, firstMs, lastMs);
+    statement(this.#db, SQL.usagePoint).run(meterKey, newUsagePointId());
   }
 
   upsertMeterInfo(
@@ -299,7 +264,7 @@ export class EventWrites {
     receivedMs: number,
     row: MeterInfoRow,
   ): void {
-    this.#meterInfo.run(
+    statement(this.#db, SQL.meterInfo).run(
       meterKey,
       port,
       deviceMac,
@@ -312,11 +277,11 @@ export class EventWrites {
       row.enabled,
       receivedMs,
     );
-    this.#usagePoint.run(meterKey, newUsagePointId());
+    statement(this.#db, SQL.usagePoint).run(meterKey, newUsagePointId());
   }
 
   upsertDevice(deviceMac: string, port: string, receivedMs: number, row: DeviceRow): void {
-    this.#device.run(
+    statement(this.#db, SQL.device).run(
       deviceMac,
       port,
       row.installCodeLast4,
@@ -332,20 +297,20 @@ export class EventWrites {
   }
 
   setPortDevice(port: string, deviceMac: string): void {
-    this.#portDevice.run(port, deviceMac);
+    statement(this.#db, SQL.portDevice).run(port, deviceMac);
   }
 
   /** `meterListJson` null keeps the stored list (a connection event names no list). */
   setPortMeter(port: string, knownMeterKey: string | null, meterListJson: string | null): void {
-    this.#portMeter.run(port, knownMeterKey, meterListJson);
+    statement(this.#db, SQL.portMeter).run(port, knownMeterKey, meterListJson);
   }
 
   setPortLink(port: string, state: string, detail: string | null, atMs: number): void {
-    this.#portLink.run(port, state, detail, atMs);
+    statement(this.#db, SQL.portLink).run(port, state, detail, atMs);
   }
 
   upsertJoin(meterKey: string, port: string, tsMs: number, receivedMs: number, row: JoinRow) {
-    this.#join.run(
+    statement(this.#db, SQL.join).run(
       meterKey,
       port,
       row.fragment,
@@ -363,16 +328,16 @@ export class EventWrites {
   }
 
   upsertLatest(meterKey: string, kind: string, tsMs: number, receivedMs: number, json: string) {
-    this.#latest.run(meterKey, kind, tsMs, receivedMs, json);
+    statement(this.#db, SQL.latest).run(meterKey, kind, tsMs, receivedMs, json);
   }
 
   addWarning(port: string, meterKey: string | null, kind: string, count: number, atMs: number) {
-    this.#warning.run(port, meterKey ?? "", kind, count, atMs);
+    statement(this.#db, SQL.warning).run(port, meterKey ?? "", kind, count, atMs);
   }
 
   /** Port → known single meter, as persisted (restores the meter-key rule after a restart). */
   knownMeters(): Map<string, string> {
-    const rows = this.#knownMeters.all() as { port: string; meterKey: string }[];
+    const rows = all<{ port: string; meterKey: string }>(this.#db, SQL.knownMeters);
     return new Map(rows.map((row) => [row.port, row.meterKey]));
   }
 }

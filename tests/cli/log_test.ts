@@ -1,7 +1,9 @@
 /**
  * The console logger: JSON lines with `time`, `level`, `msg` and the fields; text as the bare
  * message; level filtering. Then `serve --log-format json` as a subprocess: every line it prints is
- * a JSON object, including the link state, and `/healthz` at the logged address answers.
+ * a JSON object, including the link state, and `/healthz` at the logged address answers; and over
+ * one whole run with its radio unplugged and plugged back, an unreachable MQTT broker and hostile
+ * requests, every line on stdout and stderr is JSON and the unplug and the reconnect are logged.
  *
  * @module
  */
@@ -12,9 +14,12 @@ import { createLogger, type LogLevel } from "../../src/log.ts";
 import { waitFor } from "../e2e/helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const DRIVER = new URL("./serve_with_radio.ts", import.meta.url).pathname;
+/** The port name of the radio `serve_with_radio.ts` plays. */
+const RADIO = "pty-radio";
 
-/** `openseg serve --simulate --log-format json` on a free loopback port, both streams piped. */
-function serveInJson(dir: string, extraArgs: string[]): Deno.ChildProcess {
+/** `serve --log-format json` started by `entry`, on a free loopback port, both streams piped. */
+function serveInJson(entry: string[], dir: string, extraArgs: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -23,9 +28,7 @@ function serveInJson(dir: string, extraArgs: string[]): Deno.ChildProcess {
       "--allow-read",
       "--allow-write",
       "--allow-net=127.0.0.1",
-      MAIN,
-      "serve",
-      "--simulate",
+      ...entry,
       "--log-format",
       "json",
       "--db",
@@ -38,6 +41,13 @@ function serveInJson(dir: string, extraArgs: string[]): Deno.ChildProcess {
     stderr: "piped",
   }).spawn();
 }
+
+/** `openseg serve --simulate`, the real entry point. */
+const SIMULATED = [MAIN, "serve", "--simulate"];
+/**
+ * `serve` whose radio the test unplugs and plugs back (SIGUSR2 each): see `serve_with_radio.ts`.
+ */
+const UNPLUGGABLE = [DRIVER, RADIO, "--serial", RADIO];
 
 function capture() {
   const lines: { line: string; level: LogLevel }[] = [];
@@ -100,7 +110,7 @@ Deno.test("--log-format and --log-level: flags, environment, defaults, bad value
 
 Deno.test("serve --log-format json prints JSON lines; /healthz answers at the logged address", async () => {
   const dir = await Deno.makeTempDir({ prefix: "openseg-log-" });
-  const child = serveInJson(dir, ["--speed", "60"]);
+  const child = serveInJson(SIMULATED, dir, ["--speed", "60"]);
   const records: Record<string, unknown>[] = [];
   const stdout = (async () => {
     let buffered = "";
@@ -140,40 +150,50 @@ Deno.test("serve --log-format json prints JSON lines; /healthz answers at the lo
   assert.ok(records.some((r) => r.msg === "openseg: stopping"));
 });
 
-Deno.test("serve --log-format json: an unreachable broker and hostile requests still give JSON on both streams", async () => {
+Deno.test("serve --log-format json, a whole run: radio unplugged and plugged back, broker unreachable, hostile requests; every line on both streams is JSON", async () => {
   const dir = await Deno.makeTempDir({ prefix: "openseg-log-" });
   // A port nothing listens on: the MQTT export fails to connect and says so.
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const brokerPort = (closed.addr as Deno.NetAddr).port;
   closed.close();
-  const child = serveInJson(dir, ["--mqtt-url", `mqtt://127.0.0.1:${brokerPort}`]);
-  const lines: string[] = [];
-  const read = (stream: ReadableStream<Uint8Array<ArrayBuffer>>) =>
+  const child = serveInJson(UNPLUGGABLE, dir, ["--mqtt-url", `mqtt://127.0.0.1:${brokerPort}`]);
+  const lines: { stream: "stdout" | "stderr"; line: string }[] = [];
+  const read = (stream: ReadableStream<Uint8Array<ArrayBuffer>>, name: "stdout" | "stderr") =>
     (async () => {
       let buffered = "";
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
         buffered += chunk;
         const complete = buffered.split("\n");
         buffered = complete.pop()!;
-        lines.push(...complete);
+        lines.push(...complete.map((line) => ({ stream: name, line })));
       }
-      if (buffered !== "") lines.push(buffered);
+      if (buffered !== "") lines.push({ stream: name, line: buffered });
     })();
-  const streams = Promise.all([read(child.stdout), read(child.stderr)]);
-  const records = () => lines.flatMap((line) => line.startsWith("{") ? [JSON.parse(line)] : []);
-  try {
-    await waitFor(
-      "the HTTP address",
-      () => records().some((r) => typeof r.url === "string"),
-      20_000,
+  const streams = Promise.all([read(child.stdout, "stdout"), read(child.stderr, "stderr")]);
+  // Only lines that parse: the check that every line does comes after the run.
+  const records = () =>
+    lines.flatMap(({ line }) => {
+      try {
+        return [JSON.parse(line)];
+      } catch {
+        return [];
+      }
+    });
+  /** Index of the first radio record of the port in `state` after record `after`. */
+  const linkRecord = (state: string, after = -1) =>
+    records().findIndex((r, index) =>
+      index > after && r.component === "radio" && r.port === RADIO && r.state === state
     );
+  try {
+    await waitFor("the link connected", () => linkRecord("connected") >= 0, 20_000);
+    await waitFor("the HTTP address", () => records().some((r) => typeof r.url === "string"));
     const url = records().find((r) => typeof r.url === "string").url as string;
     await waitFor(
       "a broker warning",
       () => records().some((r) => r.level !== "info" && /mqtt|broker/i.test(r.msg)),
       20_000,
     );
-    // Hostile requests: a foreign Host, a broken JSON body, a redirect target with a control byte.
+    // Hostile requests: a foreign Host, a broken JSON body.
     // fetch() keeps its own Host header, so the foreign one goes over a raw connection.
     const address = new URL(url);
     const connection = await Deno.connect({
@@ -197,16 +217,38 @@ Deno.test("serve --log-format json: an unreachable broker and hostile requests s
     const health = await fetch(`${url}/health`);
     assert.equal(health.status, 200);
     await health.body?.cancel();
+
+    // The stick is pulled, then plugged back in.
+    const connected = linkRecord("connected");
+    child.kill("SIGUSR2");
+    await waitFor("the unplug logged", () => linkRecord("disconnected", connected) >= 0, 20_000);
+    const unplugged = linkRecord("disconnected", connected);
+    child.kill("SIGUSR2");
+    await waitFor("the reconnect logged", () => linkRecord("connected", unplugged) >= 0, 20_000);
+    const unplug = records()[unplugged];
+    assert.equal(unplug.level, "warn");
+    assert.equal(unplug.detail, "device hung up");
+    assert.match(unplug.msg, /^radio: .*link disconnected/);
+    assert.equal(records()[linkRecord("connected", unplugged)].level, "info");
   } finally {
     child.kill("SIGTERM");
     await child.status;
     await streams;
     await Deno.remove(dir, { recursive: true });
   }
-  assert.ok(lines.length > 3);
-  for (const line of lines.filter((line) => line.trim() !== "")) {
-    const record = JSON.parse(line);
+  assert.ok(records().some((r) => r.msg === "openseg: stopping"));
+  for (const { stream, line } of lines) {
+    let record;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      assert.fail(`${stream}: not JSON: ${line}`);
+    }
+    assert.ok(record !== null && typeof record === "object" && !Array.isArray(record), line);
+    assert.ok(!Number.isNaN(Date.parse(record.time)), line);
     assert.equal(typeof record.msg, "string", line);
-    assert.ok(["debug", "info", "warn", "error"].includes(record.level), line);
+    // Debug and info go to stdout, warn and error to stderr.
+    const levels = stream === "stdout" ? ["debug", "info"] : ["warn", "error"];
+    assert.ok(levels.includes(record.level), `${stream}: ${line}`);
   }
 });
