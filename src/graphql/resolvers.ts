@@ -32,7 +32,7 @@ import {
   messageUpdates,
 } from "./live.ts";
 import { isConfirmable, type MeterMessage, withCurrent } from "./messages.ts";
-import { meterById, meterKeyFor, type MeterModel, visibleMeters } from "./meters.ts";
+import { canRead, meterById, meterKeyFor, type MeterModel, visibleMeters } from "./meters.ts";
 import {
   approveApp,
   confirmMessage,
@@ -269,7 +269,9 @@ const Authorization: FieldsOf<AuthorizationRecord> = {
   app: (authorization, _args, context) => findApp(context.services.db, authorization.clientId),
   scope: (authorization) => authorization.scope,
   scopeDescription: (authorization) => describeScope(parseScope(authorization.scope)),
-  meterIds: (authorization) => authorization.usagePointIds,
+  // What the grant still reads: a meter since given to another household is not named.
+  meterIds: (authorization, _args, context) =>
+    authorization.usagePointIds.filter((id) => canRead(context.access, id)),
   status: (authorization) => authorization.status,
   grantedAt: (authorization) => authorization.createdMs,
   expiresAt: (authorization, _args, context) =>
