@@ -355,6 +355,24 @@ Deno.test("RetailCustomer: another household's id, unknown and junk ids and the 
       assert.equal(authorization.body, unknownAuthorization.body);
     }
 
+    // The root-level summary path, which any reader may use, does not reach a neighbour's either.
+    const unknownSummary = await fetchEspi("UsagePoint/0123456789abcdef01234567/UsageSummary", {
+      cookie: flat2.cookie,
+    });
+    assert.equal(unknownSummary.status, 404);
+    assert.equal(
+      (await fetchEspi(`UsagePoint/${flat2.usagePointId}/UsageSummary`, { cookie: flat2.cookie }))
+        .status,
+      200,
+    );
+    for (const neighbour of [flat1, shop]) {
+      const answer = await fetchEspi(`UsagePoint/${neighbour.usagePointId}/UsageSummary`, {
+        cookie: flat2.cookie,
+      });
+      assert.equal(answer.status, 404);
+      assert.equal(answer.body, unknownSummary.body);
+    }
+
     // Not signed in is not "not found": the household is asked to sign in.
     const anonymous = await fetchEspi("Batch/RetailCustomer/2/UsagePoint");
     assert.equal(anonymous.status, 401);
