@@ -3,8 +3,8 @@
  * access token for its own Subscription (and the ReadingType/LocalTimeParameters it links to),
  * the client access token for Authorization and ReadServiceStatus, the registration token for
  * the app's own ApplicationInformation, and a household's session for its own RetailCustomer
- * (`RetailCustomer/{its id}`: Download My Data and the authorizations it granted). Which usage points and data each may see is the read policy's
- * decision (`src/auth/read_policy.ts`).
+ * (`RetailCustomer/{its id}`: Download My Data and the authorizations it granted). Which usage
+ * points and data each may see is the read policy's decision (`src/auth/read_policy.ts`).
  *
  * Refusals are `HttpError`s: 401 `invalid_token` (or a bare challenge without credentials) when
  * the caller is not authenticated, 403 `insufficient_scope` for a valid caller of the wrong kind
@@ -73,8 +73,8 @@ export function requireOwner(
 }
 
 /**
- * The RetailCustomer id of the household signed in when the path names it (its own authorizations
- * and subscriptions); the same refusals as `requireOwner`.
+ * The RetailCustomer id of the household signed in when the path names it (the authorizations it
+ * granted); the same refusals as `requireOwner`.
  */
 export function requireCustomer(
   db: DatabaseSync,
