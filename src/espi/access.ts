@@ -2,9 +2,9 @@
  * Who may read which ESPI resource, by the token type ESPI assigns to it: the customer-granted
  * access token for its own Subscription (and the ReadingType/LocalTimeParameters it links to),
  * the client access token for Authorization and ReadServiceStatus, the registration token for
- * the app's own ApplicationInformation, and a household's session for its own Download My Data
- * (`RetailCustomer/{its id}`). Which usage points and data each may see is the read policy's
- * decision (`src/auth/read_policy.ts`).
+ * the app's own ApplicationInformation, and a household's session for its own RetailCustomer
+ * (`RetailCustomer/{its id}`: Download My Data and the authorizations it granted). Which usage
+ * points and data each may see is the read policy's decision (`src/auth/read_policy.ts`).
  *
  * Refusals are `HttpError`s: 401 `invalid_token` (or a bare challenge without credentials) when
  * the caller is not authenticated, 403 `insufficient_scope` for a valid caller of the wrong kind
@@ -68,21 +68,51 @@ export function requireOwner(
   caller: Caller,
   retailCustomerId: string | undefined,
 ): FeedScope {
-  const scope = requireOwnData(db, caller);
-  if (scope.prefix !== `RetailCustomer/${retailCustomerId}`) {
-    throw new HttpError(404, "not_found", "no such retail customer");
-  }
-  return scope;
+  const policy = customerPolicy(db, caller, retailCustomerId);
+  return scopeOfPolicy(`RetailCustomer/${policy.householdId}`, policy);
+}
+
+/**
+ * The RetailCustomer id of the household signed in when the path names it (the authorizations it
+ * granted); the same refusals as `requireOwner`.
+ */
+export function requireCustomer(
+  db: DatabaseSync,
+  caller: Caller,
+  retailCustomerId: string | undefined,
+): number {
+  return customerPolicy(db, caller, retailCustomerId).householdId;
 }
 
 /** The signed-in household's own data, whatever its RetailCustomer id; refuses everyone else. */
 export function requireOwnData(db: DatabaseSync, caller: Caller): FeedScope {
+  const policy = ownPolicy(db, caller);
+  return scopeOfPolicy(`RetailCustomer/${policy.householdId}`, policy);
+}
+
+type CustomerPolicy = ReadPolicy & { householdId: number };
+
+/** One answer for every RetailCustomer that is not the caller's: it does not exist. */
+function noSuchCustomer(): HttpError {
+  return new HttpError(404, "not_found", "no such retail customer");
+}
+
+function ownPolicy(db: DatabaseSync, caller: Caller): CustomerPolicy {
   if (caller.kind !== "owner") throw refuse(caller, "Download My Data needs the household's login");
   const policy = readPolicy(db, caller);
-  if (policy.householdId === null) {
-    throw new HttpError(404, "not_found", "no such retail customer");
-  }
-  return scopeOfPolicy(`RetailCustomer/${policy.householdId}`, policy);
+  if (policy.householdId === null) throw noSuchCustomer();
+  return { ...policy, householdId: policy.householdId };
+}
+
+/** Compared as text: `01`, `1.0` or `%31` name no RetailCustomer, like any other junk. */
+function customerPolicy(
+  db: DatabaseSync,
+  caller: Caller,
+  retailCustomerId: string | undefined,
+): CustomerPolicy {
+  const policy = ownPolicy(db, caller);
+  if (retailCustomerId !== String(policy.householdId)) throw noSuchCustomer();
+  return policy;
 }
 
 /** Scope for the root-level resources (ReadingType, LocalTimeParameters, UsageSummary). */

@@ -201,6 +201,8 @@ export interface AuthorizationValues {
   authorizedFromS: number;
   /** Seconds the authorization has lasted so far (or lasted, if revoked). */
   authorizedDurationS: number;
+  /** The data it reaches back to (its scope's HistoryLength up to now); null: all stored data. */
+  publishedPeriod: { startS: number; durationS: number } | null;
   active: boolean;
   /** Expiry of the newest access token (0 when none). */
   expiresAtS: number;
@@ -212,6 +214,11 @@ export interface AuthorizationValues {
 export function authorizationXml(authorization: AuthorizationValues): string {
   return "<espi:Authorization>" +
     interval("authorizedPeriod", authorization.authorizedFromS, authorization.authorizedDurationS) +
+    (authorization.publishedPeriod === null ? "" : interval(
+      "publishedPeriod",
+      authorization.publishedPeriod.startS,
+      authorization.publishedPeriod.durationS,
+    )) +
     // AuthorizationStatus: 1 = active, 0 = revoked.
     el("status", authorization.active ? 1 : 0) +
     el("expires_at", authorization.expiresAtS) +
@@ -220,6 +227,10 @@ export function authorizationXml(authorization: AuthorizationValues): string {
     el("token_type", "Bearer") +
     el("resourceURI", escapeXml(authorization.resourceUri)) +
     el("authorizationURI", escapeXml(authorization.authorizationUri)) +
+    // No customerResourceURI: it names a PII (customer.xsd) subscription, and no grant here
+    // includes customer data. The household is tied to the authorization by where the entry is
+    // listed (RetailCustomer/{id}/Authorization) and by resourceURI, whose Subscription shows
+    // only that household's meters; the app's own view carries no customer id, as the XSD asks.
     "</espi:Authorization>";
 }
 

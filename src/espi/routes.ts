@@ -1,9 +1,10 @@
 /**
  * The ESPI 1.1 resource server under `/espi/1_1/resource/`: Batch/Subscription (the feed a
  * customer grants), the Subscription/UsagePoint/MeterReading/IntervalBlock tree, UsageSummary,
- * ReadingType, LocalTimeParameters, ApplicationInformation, Authorization, ReadServiceStatus and
- * Batch/RetailCustomer (Download My Data, the owner's session; the same tree is readable under
- * RetailCustomer/{id}).
+ * ReadingType, LocalTimeParameters, ApplicationInformation, Authorization, ReadServiceStatus and,
+ * for the household signed in, its own RetailCustomer/{id}: Batch/RetailCustomer/{id}/UsagePoint
+ * (Download My Data), the same usage point tree below RetailCustomer/{id}, and the authorizations
+ * it granted (RetailCustomer/{id}/Authorization). Any other RetailCustomer id is a 404.
  *
  * Each handler takes the resolved `Caller`; `espiRoutes` resolves it from the request, and
  * `dispatchEspi` lets tests pass a constructed one. Collections answer with an Atom `<feed>`,
@@ -14,10 +15,11 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import { findApp } from "../auth/apps.ts";
-import { listAuthorizations } from "../auth/authorizations.ts";
+import { type AuthorizationRecord, listAuthorizations } from "../auth/authorizations.ts";
 import type { Caller } from "../auth/caller.ts";
 import { ESPI_RESOURCE_BASE } from "../auth/oauth_token.ts";
 import { resolveCaller } from "../auth/resolve.ts";
+import { parseScope } from "../auth/scope.ts";
 import { accessTokenExpiryMs } from "../auth/tokens.ts";
 import { ifNoneMatchHits, notModified } from "../http/conditional.ts";
 import { compressResponse } from "../http/compress.ts";
@@ -26,6 +28,7 @@ import type { HttpServices, Route, RouteContext } from "../http/routes.ts";
 import {
   forbidden,
   requireApplication,
+  requireCustomer,
   requireOwner,
   requireReader,
   requireSubscription,
@@ -374,48 +377,118 @@ const applicationInformation: EspiHandler = (_request, context, caller) => {
   }));
 };
 
-function authorizationEntries(espi: EspiContext, clientId: string): AtomEntry[] {
-  return listAuthorizations(espi.db, { clientId }).reverse().map((authorization) => {
-    const self = `${espi.resourceBaseUrl}/Authorization/${authorization.authorizationId}`;
-    const endMs = authorization.revokedMs ?? espi.nowMs;
-    const expiresMs = accessTokenExpiryMs(espi.db, authorization.authorizationId);
-    return {
-      key: `Authorization/${authorization.authorizationId}`,
-      title: "Customer authorization",
-      links: [
-        { rel: "self", href: self },
-        { rel: "up", href: `${espi.resourceBaseUrl}/Authorization` },
-      ],
-      contentXml: authorizationXml({
-        authorizedFromS: Math.floor(authorization.createdMs / 1000),
-        authorizedDurationS: Math.max(0, Math.floor((endMs - authorization.createdMs) / 1000)),
-        active: authorization.status === "active",
-        expiresAtS: expiresMs === null ? 0 : Math.floor(expiresMs / 1000),
-        scope: authorization.scope,
-        resourceUri: `${espi.resourceBaseUrl}/Batch/Subscription/${authorization.subscriptionId}`,
-        authorizationUri: self,
-      }),
-      publishedMs: authorization.createdMs,
-      updatedMs: authorization.revokedMs ?? authorization.createdMs,
-    } satisfies AtomEntry;
-  });
+/**
+ * One Authorization as an entry of `collectionHref`: the app's `Authorization` collection, or the
+ * granting household's `RetailCustomer/{id}/Authorization`. Same resource, same Atom id in both.
+ */
+function authorizationEntry(
+  espi: EspiContext,
+  authorization: AuthorizationRecord,
+  collectionHref: string,
+  title: string,
+): AtomEntry {
+  const id = authorization.authorizationId;
+  const subscription = `${espi.resourceBaseUrl}/Batch/Subscription/${authorization.subscriptionId}`;
+  const endMs = authorization.revokedMs ?? espi.nowMs;
+  const expiresMs = accessTokenExpiryMs(espi.db, id);
+  const historyLengthS = parseScope(authorization.scope).historyLengthS;
+  return {
+    key: `Authorization/${id}`,
+    title,
+    links: [
+      { rel: "self", href: `${collectionHref}/${id}` },
+      { rel: "up", href: collectionHref },
+      // The resource it authorizes, as ESPI links an access-token Authorization.
+      { rel: "related", href: subscription },
+    ],
+    contentXml: authorizationXml({
+      authorizedFromS: Math.floor(authorization.createdMs / 1000),
+      authorizedDurationS: Math.max(0, Math.floor((endMs - authorization.createdMs) / 1000)),
+      publishedPeriod: historyLengthS === null
+        ? null
+        : { startS: Math.floor(endMs / 1000) - historyLengthS, durationS: historyLengthS },
+      active: authorization.status === "active",
+      expiresAtS: expiresMs === null ? 0 : Math.floor(expiresMs / 1000),
+      scope: authorization.scope,
+      resourceUri: subscription,
+      authorizationUri: `${espi.resourceBaseUrl}/Authorization/${id}`,
+    }),
+    publishedMs: authorization.createdMs,
+    updatedMs: authorization.revokedMs ?? authorization.createdMs,
+  };
+}
+
+/** An app's authorizations, from every household; no customer id in them (see resources.ts). */
+function applicationAuthorizationEntries(espi: EspiContext, clientId: string): AtomEntry[] {
+  const collection = `${espi.resourceBaseUrl}/Authorization`;
+  return listAuthorizations(espi.db, { clientId }).reverse()
+    .map((authorization) =>
+      authorizationEntry(espi, authorization, collection, "Customer authorization")
+    );
+}
+
+/** The authorizations a household granted, titled with each app's name. */
+function customerAuthorizationEntries(espi: EspiContext, householdId: number): AtomEntry[] {
+  const collection = `${espi.resourceBaseUrl}/RetailCustomer/${householdId}/Authorization`;
+  return listAuthorizations(espi.db, { householdId }).reverse().map((authorization) =>
+    authorizationEntry(
+      espi,
+      authorization,
+      collection,
+      findApp(espi.db, authorization.clientId)?.name ?? "Customer authorization",
+    )
+  );
+}
+
+/** The entry of `authorizationId` among `entries`; any other looks exactly like a missing one. */
+function authorizationAmong(entries: AtomEntry[], authorizationId: string | undefined): Response {
+  const entry = entries.find((candidate) => candidate.key === `Authorization/${authorizationId}`);
+  if (entry === undefined) throw notFound("authorization");
+  return atom(entryDocument(entry));
 }
 
 const authorizations: EspiHandler = (_request, context, caller) => {
   const espi = espiContext(context);
   const query = parseEspiQuery(context.url);
   const clientId = requireApplication(caller, "client");
-  return feed(espi, context, query, "Authorizations", authorizationEntries(espi, clientId));
+  return feed(
+    espi,
+    context,
+    query,
+    "Authorizations",
+    applicationAuthorizationEntries(espi, clientId),
+  );
 };
 
 const authorization: EspiHandler = (_request, context, caller) => {
   const espi = espiContext(context);
   const clientId = requireApplication(caller, "client");
-  const key = `Authorization/${context.params.authorizationId}`;
-  const entry = authorizationEntries(espi, clientId).find((candidate) => candidate.key === key);
-  // Another application's authorization looks exactly like a missing one.
-  if (entry === undefined) throw notFound("authorization");
-  return atom(entryDocument(entry));
+  return authorizationAmong(
+    applicationAuthorizationEntries(espi, clientId),
+    context.params.authorizationId,
+  );
+};
+
+const customerAuthorizations: EspiHandler = (_request, context, caller) => {
+  const espi = espiContext(context);
+  const query = parseEspiQuery(context.url);
+  const householdId = requireCustomer(espi.db, caller, context.params.retailCustomerId);
+  return feed(
+    espi,
+    context,
+    query,
+    "Authorizations",
+    customerAuthorizationEntries(espi, householdId),
+  );
+};
+
+const customerAuthorization: EspiHandler = (_request, context, caller) => {
+  const espi = espiContext(context);
+  const householdId = requireCustomer(espi.db, caller, context.params.retailCustomerId);
+  return authorizationAmong(
+    customerAuthorizationEntries(espi, householdId),
+    context.params.authorizationId,
+  );
 };
 
 const readServiceStatus: EspiHandler = (_request, _context, caller) => {
@@ -446,6 +519,8 @@ export const ESPI_HANDLERS: readonly [string, EspiHandler][] = [
   ...tree(`${R}/Subscription/:subscriptionId`),
   [`${R}/Batch/RetailCustomer/:retailCustomerId/UsagePoint`, batchSubscription],
   ...tree(`${R}/RetailCustomer/:retailCustomerId`),
+  [`${R}/RetailCustomer/:retailCustomerId/Authorization`, customerAuthorizations],
+  [`${R}/RetailCustomer/:retailCustomerId/Authorization/:authorizationId`, customerAuthorization],
   [`${R}/UsagePoint/:usagePointId/UsageSummary`, rootUsageSummary],
   [`${R}/ReadingType`, readingTypes],
   [`${R}/ReadingType/:readingTypeId`, readingType],

@@ -1,8 +1,9 @@
 /**
  * ESPI test fixtures: a database filled with 48 hours of a simulated household (demand, summation
  * and time-of-use prices through the real `IngestWriter`, with a 40-minute outage so some intervals
- * are estimated), HTTP services over it, constructed callers (granted every kind of data unless
- * narrowed) and `xmllint` with the ESPI 4.0 schema.
+ * are estimated), optionally a third meter (a small shop), HTTP services over it, constructed
+ * callers (granted every kind of data unless narrowed) and `xmllint` with the ESPI 4.0 schema or
+ * the legacy schema set of the GBA CMD test harness.
  *
  * @module
  */
@@ -19,6 +20,8 @@ import { usagePointIdFor } from "../../src/store/usage_points.ts";
 
 export const SOLAR_METER = "0x00135003007fa1b2";
 export const PLAIN_METER = "0x00135003007fc3d4";
+/** The third meter, present when `espiFixture({ thirdMeter: true })`. */
+export const SHOP_METER = "0x00135003007fe5f6";
 export const HOUR_MS = 3_600_000;
 /** Data ends here (2024-06-03T00:00:00Z) and the gateway clock reads this. */
 export const END_MS = Date.UTC(2024, 5, 3);
@@ -33,6 +36,8 @@ export interface EspiFixture {
   dir: string;
   solarUsagePointId: string;
   plainUsagePointId: string;
+  /** The third meter's usage point; null without one. */
+  shopUsagePointId: string | null;
   services: (timeZone?: string) => HttpServices;
   cleanup: () => Promise<void>;
 }
@@ -94,19 +99,21 @@ function simulate(
   writer.flush();
 }
 
-/** A fresh database with a solar and a plain household, 48 hours each. */
-export async function espiFixture(): Promise<EspiFixture> {
+/** A fresh database with a solar and a plain household (and a shop), 48 hours each. */
+export async function espiFixture(options: { thirdMeter?: boolean } = {}): Promise<EspiFixture> {
   const dir = await Deno.makeTempDir({ prefix: "openseg-espi-" });
   const db = openDatabase(`${dir}/cache.db`);
   const writer = new IngestWriter(db, { maxBatch: 100_000 });
   simulate(writer, SOLAR_METER, { seed: 7, solar: true, stepS: 30 });
   simulate(writer, PLAIN_METER, { seed: 11, solar: false, stepS: 60 });
+  if (options.thirdMeter) simulate(writer, SHOP_METER, { seed: 13, solar: false, stepS: 60 });
   writer.close();
   return {
     db,
     dir,
     solarUsagePointId: usagePointIdFor(db, SOLAR_METER),
     plainUsagePointId: usagePointIdFor(db, PLAIN_METER),
+    shopUsagePointId: options.thirdMeter ? usagePointIdFor(db, SHOP_METER) : null,
     services: (timeZone = "America/New_York") => ({
       db,
       nowMs: () => END_MS,
@@ -163,14 +170,28 @@ export function get(path: string): Request {
 }
 
 const REFERENCE = referenceFolder("espi/");
-const SCHEMA = new URL("schema/espi-4.0/espi.xsd", REFERENCE).pathname;
-const CATALOG = new URL("schema/espi-4.0/catalog.xml", REFERENCE).pathname;
 
-/** Runs xmllint with the ESPI 4.0 schema on the files; returns its exit code and output. */
-export async function xmllint(files: string[]): Promise<{ code: number; output: string }> {
+/**
+ * The schemas a document is checked against: the NAESB ESPI 4.0 one, and the legacy "derived"
+ * set the GBA CMD certification harness validates with (see the reference README).
+ */
+export const SCHEMAS = {
+  "espi-4.0": "schema/espi-4.0/espi.xsd",
+  cmdtest: "schema/cmdtest-espiDerived/espiDerived.xsd",
+} as const;
+
+export type SchemaName = keyof typeof SCHEMAS;
+
+/** Runs xmllint with one schema (ESPI 4.0 unless named) on the files; its exit code and output. */
+export async function xmllint(
+  files: string[],
+  schemaName: SchemaName = "espi-4.0",
+): Promise<{ code: number; output: string }> {
+  const schema = new URL(SCHEMAS[schemaName], REFERENCE).pathname;
+  const catalog = new URL("catalog.xml", new URL(SCHEMAS[schemaName], REFERENCE)).pathname;
   const result = await new Deno.Command("xmllint", {
-    args: ["--nonet", "--noout", "--schema", SCHEMA, ...files],
-    env: { XML_CATALOG_FILES: CATALOG },
+    args: ["--nonet", "--noout", "--schema", schema, ...files],
+    env: { XML_CATALOG_FILES: catalog },
     stdout: "piped",
     stderr: "piped",
   }).output();
