@@ -82,23 +82,44 @@ export function readerKey(access: Access): string {
 
 /**
  * Why a long-lived request (a subscription stream) must end now, or null while it may go on: its
- * credential no longer holds (`UNAUTHENTICATED`), or the read policy no longer gives it the same
- * meters (`FORBIDDEN`: a meter moved to another household, or its household was removed; the
- * client subscribes again under the new policy).
+ * credential no longer holds. (What it may read follows the read policy by itself: see
+ * `followPolicy`.)
  */
 export function accessEndReason(services: HttpServices, access: Access): GraphQLError | null {
   const caller = access.caller;
-  if (caller === null) return null;
-  if (!callerStillValid(services, caller)) {
-    return apiError(
-      "UNAUTHENTICATED",
-      "the credential of this subscription was revoked or has expired",
-    );
-  }
-  const now = readPolicy(services.db, caller).usagePointIds;
-  const then = access.meterIds;
-  if (then !== null && now.size === then.size && [...now].every((id) => then.has(id))) return null;
-  return apiError("FORBIDDEN", "the meters this subscription may read changed: subscribe again");
+  if (caller === null || callerStillValid(services, caller)) return null;
+  return apiError(
+    "UNAUTHENTICATED",
+    "the credential of this subscription was revoked or has expired",
+  );
+}
+
+/** How stale a stream's view of the read policy may get. */
+const POLICY_RECHECK_MS = 1000;
+
+/**
+ * Makes `access.meterIds` follow the read policy: re-read at most once a second, so a subscription
+ * stream sees a new meter of its household and stops carrying one given to a neighbour, without
+ * reconnecting. A request answered at once reads it once.
+ */
+function followPolicy(
+  access: Access,
+  services: HttpServices,
+  caller: Caller,
+  initial: ReadonlySet<string>,
+): Access {
+  let meterIds = initial;
+  let readAtMs = performance.now();
+  return Object.defineProperty(access, "meterIds", {
+    enumerable: true,
+    get: () => {
+      if (performance.now() - readAtMs >= POLICY_RECHECK_MS) {
+        meterIds = readPolicy(services.db, caller).usagePointIds;
+        readAtMs = performance.now();
+      }
+      return meterIds;
+    },
+  });
 }
 
 /** The access of a request, or the response refusing it. */
@@ -131,32 +152,41 @@ export function admitRequest(request: Request, services: HttpServices): Access |
 
 function personAccess(services: HttpServices, caller: Extract<Caller, { kind: "owner" }>): Access {
   const policy = readPolicy(services.db, caller);
-  return {
-    ...OWNER_ACCESS,
-    administrator: policy.administrator,
-    householdId: policy.householdId,
-    grantedData: policy.grantedData,
-    meterIds: policy.usagePointIds,
+  return followPolicy(
+    {
+      ...OWNER_ACCESS,
+      administrator: policy.administrator,
+      householdId: policy.householdId,
+      grantedData: policy.grantedData,
+      caller,
+    },
+    services,
     caller,
-  };
+    policy.usagePointIds,
+  );
 }
 
 function appAccess(services: HttpServices, caller: Extract<Caller, { kind: "access" }>): Access {
   const grant = caller.grant;
   const policy = readPolicy(services.db, caller);
-  return {
-    kind: "app",
-    administrator: false,
-    householdId: policy.householdId,
-    grantedData: policy.grantedData,
-    grant,
-    appName: findApp(services.db, grant.applicationId)?.name ?? null,
-    meterIds: policy.usagePointIds,
-    historyLimitS: policy.historyLengthS,
-    finestResolutionS: policy.intervalDurationS,
-    scopeDescription: describeScope(grant.scope),
+  return followPolicy(
+    {
+      kind: "app",
+      administrator: false,
+      householdId: policy.householdId,
+      grantedData: policy.grantedData,
+      grant,
+      appName: findApp(services.db, grant.applicationId)?.name ?? null,
+      meterIds: policy.usagePointIds,
+      historyLimitS: policy.historyLengthS,
+      finestResolutionS: policy.intervalDurationS,
+      scopeDescription: describeScope(grant.scope),
+      caller,
+    },
+    services,
     caller,
-  };
+    policy.usagePointIds,
+  );
 }
 
 function csrfRefusal(request: Request, services: HttpServices): Response | null {

@@ -236,6 +236,24 @@ Deno.test("households: nothing crosses between two households on one gateway", a
         assert.deepEqual([...streams.flat.meterIds], [flatMeter]);
         assert.equal(streams.administrator.meterIds.size, 0, "the administrator gets no readings");
         assert.ok(streams.administrator.errors.length > 0);
+        // A meter moving to the neighbour moves between the open streams too, without a
+        // reconnect (the streams follow the read policy within a second).
+        const moved = meterKeyForUsagePoint(fixture.db, homeMeters[1])!;
+        assignMeter(fixture.db, moved, 2);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          streams.home.meterIds.clear();
+          streams.flat.meterIds.clear();
+          await waitFor(
+            "the moved meter's events on Flat B's stream",
+            () => streams.flat.meterIds.has(homeMeters[1]) && streams.home.meterIds.size > 0,
+          );
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          assert.deepEqual([...streams.home.meterIds], [homeMeters[0]]);
+          assert.deepEqual(streams.home.errors, [], "Home's stream goes on");
+        } finally {
+          assignMeter(fixture.db, moved, 1);
+        }
         for (const stream of Object.values(streams)) stream.client.dispose();
       },
     );
