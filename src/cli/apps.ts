@@ -11,7 +11,8 @@ import { openDatabase } from "../store/db.ts";
 import { formatHelp, parseCommand } from "../config/options.ts";
 import { UsageError } from "../config/usage_error.ts";
 
-const dbOption = {
+/** `--db FILE`, as every command that opens the database takes it. */
+export const dbOption = {
   flag: "db",
   type: "string",
   default: "openseg.db",
@@ -19,7 +20,8 @@ const dbOption = {
   description: "SQLite database file",
 } as const;
 
-const jsonOption = { flag: "json", type: "boolean", description: "print JSON" } as const;
+/** `--json`: machine-readable output. */
+export const jsonOption = { flag: "json", type: "boolean", description: "print JSON" } as const;
 
 const addOptions = {
   name: { flag: "name", type: "string", description: "the app's name, shown on the consent page" },
@@ -148,7 +150,8 @@ function appsCommand(args: string[]): number {
   }
 }
 
-function printHelp(
+/** Prints the `--help` text of one action; exit code 0. */
+export function printHelp(
   usageLine: string,
   summary: string,
   specs: Parameters<typeof formatHelp>[2],
@@ -157,7 +160,11 @@ function printHelp(
   return 0;
 }
 
-function withDb(path: string, action: (db: ReturnType<typeof openDatabase>) => number): number {
+/** Runs `action` on the database at `path`, closing it afterwards. */
+export function withDb(
+  path: string,
+  action: (db: ReturnType<typeof openDatabase>) => number,
+): number {
   const db = openDatabase(path);
   try {
     return action(db);
