@@ -63,7 +63,7 @@ function showHouseholds(request: Request, context: RouteContext): Response {
     ...overview.unassignedMeters.map((meter) => ({ meter, householdId: null })),
   ].sort((a, b) => a.meter.meterKey.localeCompare(b.meter.meterKey));
   const meters = everyMeter.map(({ meter, householdId }) =>
-    meterRow(meter, householdId, overview.households)
+    meterRow(meter, householdId, overview.households, !overview.singleHome)
   ).join("\n");
   const note = overview.singleHome
     ? `<p>This is a single home: its one household owns every meter. Add a household with
@@ -99,11 +99,21 @@ function householdRow(household: HouseholdOverview): string {
   }</td><td>${household.exportAllowed ? "on" : "off"}</td><td>${household.meters.length}</td></tr>`;
 }
 
+/** A meter's row; when `assignable` (a building), with a form to give it to a household. */
 function meterRow(
   meter: OverviewMeter,
   householdId: number | null,
   households: HouseholdOverview[],
+  assignable: boolean,
 ): string {
+  const key = escapeHtml(meter.meterKey);
+  const cells = `<tr><td>${key}</td><td>${escapeHtml(meter.name ?? "")}</td><td>${
+    escapeHtml(meter.usagePointId)
+  }</td>`;
+  if (!assignable) {
+    const owner = households.find((household) => household.householdId === householdId);
+    return `${cells}<td>${escapeHtml(owner?.name ?? "")}</td></tr>`;
+  }
   const options = [
     `<option value=""${householdId === null ? " selected" : ""}>(no one)</option>`,
     ...households.map((household) =>
@@ -112,10 +122,7 @@ function meterRow(
       }>${household.householdId} ${escapeHtml(household.name)}</option>`
     ),
   ].join("");
-  const key = escapeHtml(meter.meterKey);
-  return `<tr><td>${key}</td><td>${escapeHtml(meter.name ?? "")}</td><td>${
-    escapeHtml(meter.usagePointId)
-  }</td><td><form method="post" action="${HOUSEHOLDS_PAGE}/assign">
+  return `${cells}<td><form method="post" action="${HOUSEHOLDS_PAGE}/assign">
 <input type="hidden" name="meter" value="${key}">
 <select name="household" aria-label="Household of meter ${key}">${options}</select>
 <button type="submit">Assign</button></form></td></tr>`;
@@ -141,6 +148,10 @@ async function assign(request: Request, context: RouteContext): Promise<Response
     return refusal(400, `${error.message}.`);
   }
   if (meter === null) return refusal(404, "No such meter.");
+  // A single home's household owns every meter whatever is stored: an assignment would be a no-op.
+  if (householdsOverview(db, context.services.nowMs()).singleHome) {
+    return refusal(409, "This is a single home: its one household owns every meter.");
+  }
   assignMeter(db, meter.meterKey, household?.householdId ?? null);
   return seeOther(HOUSEHOLDS_PAGE);
 }

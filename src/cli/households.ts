@@ -35,8 +35,7 @@ import {
   listHouseholds,
   removeHousehold,
 } from "../store/households.ts";
-import type { PermissionNeed } from "./permissions.ts";
-import { databaseNeed } from "./permissions.ts";
+import { databaseNeed, type PermissionNeed } from "./permissions.ts";
 import { dbOption, jsonOption, printHelp, withDb } from "./apps.ts";
 
 /** Every option of the command (each action takes the ones it names in its help). */
@@ -51,11 +50,12 @@ export const householdsOptions = {
 } as const;
 
 const { json, none, db } = householdsOptions;
-const addOptions = { json, db } as const;
-const listOptions = { json, db } as const;
+const jsonAndDb = { json, db } as const;
 const assignOptions = { none, db } as const;
 const dbOnly = { db } as const;
-const rekeyOptions = { json, db } as const;
+
+const SINGLE_HOME_OWNS_EVERY_METER = "with one household it owns every meter: add a second " +
+  "with 'openseg households add NAME' first";
 
 const usage = `Usage: openseg households <add|list|assign|unassign|remove|re-key> [options]
 
@@ -88,11 +88,11 @@ function householdsCommand(args: string[], env: Record<string, string | undefine
   const [action, ...rest] = args;
   switch (action) {
     case "add": {
-      const { values, positionals, help } = parseCommand(addOptions, rest, {
+      const { values, positionals, help } = parseCommand(jsonAndDb, rest, {
         env,
         positionals: 1,
       });
-      if (help) return printHelp("households add NAME", "Add a household.", addOptions);
+      if (help) return printHelp("households add NAME", "Add a household.", jsonAndDb);
       if (positionals.length !== 1) throw new UsageError("name the household to add");
       // Checked before the database is opened (or created): a bad name leaves no trace.
       const problem = householdNameProblem(positionals[0]);
@@ -101,8 +101,8 @@ function householdsCommand(args: string[], env: Record<string, string | undefine
       return withDb(values.db, (db) => add(db, positionals[0], values.json));
     }
     case "list": {
-      const { values, help } = parseCommand(listOptions, rest, { env });
-      if (help) return printHelp("households list", "List households and meters.", listOptions);
+      const { values, help } = parseCommand(jsonAndDb, rest, { env });
+      if (help) return printHelp("households list", "List households and meters.", jsonAndDb);
       return withExistingDb(values.db, (db) => list(db, values.json));
     }
     case "assign":
@@ -135,7 +135,7 @@ function householdsCommand(args: string[], env: Record<string, string | undefine
       return withExistingDb(values.db, (db) => remove(db, positionals[0]));
     }
     case "re-key": {
-      const { values, positionals, help } = parseCommand(rekeyOptions, rest, {
+      const { values, positionals, help } = parseCommand(jsonAndDb, rest, {
         env,
         positionals: 1,
       });
@@ -143,7 +143,7 @@ function householdsCommand(args: string[], env: Record<string, string | undefine
         return printHelp(
           "households re-key HOUSEHOLD",
           "Issue a new setup code; the household's password stops working.",
-          rekeyOptions,
+          jsonAndDb,
         );
       }
       if (positionals.length !== 1) throw new UsageError("name the HOUSEHOLD to re-key");
@@ -261,21 +261,19 @@ function assign(db: DatabaseSync, householdName: string | null, meterName: strin
   if (meter === null) {
     throw new UsageError(`no meter "${meterName}" (see 'openseg households list')`);
   }
+  const households = listHouseholds(db);
+  // A single home's household owns every meter whatever is stored: an assignment would be a no-op.
+  if (households.length === 1) throw new UsageError(SINGLE_HOME_OWNS_EVERY_METER);
   const targetId = household?.householdId ?? null;
   const to = household === null ? "no household" : `"${household.name}"`;
   if (meter.householdId === targetId) {
     console.log(`Meter ${describeMeter(meter)} already belongs to ${to}.`);
     return 0;
   }
-  const households = listHouseholds(db);
   assignMeter(db, meter.meterKey, targetId);
   const from = households.find((h) => h.householdId === meter.householdId);
   console.log(`Meter ${describeMeter(meter)} now belongs to ${to}.`);
-  if (households.length === 1) {
-    console.log(
-      "With one household it reads every meter anyway; assignments apply once there are two.",
-    );
-  } else if (from !== undefined) {
+  if (from !== undefined) {
     console.log(`"${from.name}" and the apps it authorized no longer read it.`);
   }
   return 0;

@@ -32,7 +32,7 @@ export function listManagedMeters(db: DatabaseSync): ManagedMeter[] {
 
 /**
  * The meter `reference` names: its meter key (case-insensitive, `0x` optional), its usage point id
- * or its name (case-insensitive); null when none matches. Throws `RangeError` when a name is shared
+ * (exact) or its name (case-insensitive); null when none matches. Throws `RangeError` when a name is shared
  * by several meters, so a command never picks one of them by chance.
  */
 export function findManagedMeter(db: DatabaseSync, reference: string): ManagedMeter | null {
@@ -44,7 +44,8 @@ export function findManagedMeter(db: DatabaseSync, reference: string): ManagedMe
     return key === wanted || key === `0x${wanted}`;
   });
   if (byKey !== undefined) return byKey;
-  const byUsagePoint = meters.find((meter) => meter.usagePointId.toLowerCase() === wanted);
+  // Usage point ids are base64url: their case matters.
+  const byUsagePoint = meters.find((meter) => meter.usagePointId === reference.trim());
   if (byUsagePoint !== undefined) return byUsagePoint;
   const byName = meters.filter((meter) => meter.name?.toLowerCase() === wanted);
   if (byName.length > 1) {

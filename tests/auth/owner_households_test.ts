@@ -62,8 +62,22 @@ Deno.test("single home: the administrator's home page links to the page, which l
     assert.equal(response.status, 200);
     assert.match(html, /This is a single home/);
     assert.match(html, /<td>1<\/td><td>Home<\/td><td>signs in with the administrator password/);
-    assert.match(html, new RegExp(`<input type="hidden" name="meter" value="${FIRST}">`));
-    assert.match(html, /<option value="1" selected>1 Home<\/option>/);
+    assert.match(
+      html,
+      new RegExp(`<tr><td>${FIRST}</td><td></td><td>[\\w-]{16,}</td><td>Home</td>`),
+    );
+    assert.ok(!html.includes('<form method="post" action="/owner/households/assign"'));
+    // Its one household owns every meter whatever is stored: there is nothing to assign.
+    const assign = await postForm(gateway, "/owner/households/assign", {
+      meter: FIRST,
+      household: "",
+    }, { Cookie: admin });
+    assert.equal(assign.status, 409);
+    assert.match(await assign.text(), /single home/);
+    const stored = gateway.db.prepare("SELECT household_id AS id FROM meters").get() as {
+      id: number | null;
+    };
+    assert.equal(stored.id, null, "nothing stored changed");
 
     const signedOut = await fetch(`${gateway.url}/owner/households`, { redirect: "manual" });
     await signedOut.body?.cancel();
@@ -79,6 +93,8 @@ Deno.test("building: the administrator gives a meter to a household and takes it
   try {
     const { admin } = await building(gateway);
     const html = await (await page(gateway, admin)).text();
+    assert.match(html, new RegExp(`<input type="hidden" name="meter" value="${FIRST}">`));
+    assert.match(html, /<option value="1" selected>1 Home<\/option>/);
     assert.match(html, /<td>2<\/td><td>Flat 2<\/td><td>password set<\/td><td>off<\/td><td>0<\/td>/);
     assert.match(html, /Garage &lt;b&gt;/, "names are escaped");
     assert.ok(!html.includes("Garage <b>"));

@@ -342,7 +342,7 @@ Deno.test("households refuses bad input with one line and exit 2, and changes no
   });
 });
 
-Deno.test("households refuses the last household, re-keying a single home, and a missing database", async () => {
+Deno.test("households refuses the last household, re-keying or assigning in a single home, and a missing database", async () => {
   await withDbPath(async (path) => {
     seedMeters(path);
     const before = snapshot(path);
@@ -352,6 +352,17 @@ Deno.test("households refuses the last household, re-keying a single home, and a
     const rekey = await openseg(["households", "re-key", "1", "--db", path]);
     assert.equal(rekey.code, 2);
     assert.match(rekey.stderr, /^openseg households: with one household the administrator .*\n$/);
+    assert.equal(snapshot(path), before);
+
+    for (const action of [["assign", "Home", KITCHEN], ["unassign", "Garage"]]) {
+      const result = await openseg(["households", ...action, "--db", path]);
+      assert.equal(result.code, 2, action.join(" "));
+      assert.equal(
+        result.stderr,
+        "openseg households: with one household it owns every meter: add a second with " +
+          "'openseg households add NAME' first\n",
+      );
+    }
     assert.equal(snapshot(path), before);
 
     const missing = path.replace(/openseg\.db$/, "typo.db");
