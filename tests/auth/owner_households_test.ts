@@ -38,6 +38,18 @@ async function building(gateway: TestGateway): Promise<{ admin: string; flat: st
   return { admin, flat: login.headers.get("set-cookie")!.split(";")[0] };
 }
 
+/** Runs `test` on a fresh gateway set up as `building`, closing it afterwards. */
+async function withBuilding(
+  test: (gateway: TestGateway, cookies: { admin: string; flat: string }) => Promise<void>,
+): Promise<void> {
+  const gateway = await startTestGateway();
+  try {
+    await test(gateway, await building(gateway));
+  } finally {
+    await gateway.close();
+  }
+}
+
 function owners(gateway: TestGateway): Record<string, number | null> {
   return Object.fromEntries(
     meterOwnership(gateway.db).map((meter) => [meter.meterKey, meter.householdId]),
@@ -89,9 +101,7 @@ Deno.test("single home: the administrator's home page links to the page, which l
 });
 
 Deno.test("building: the administrator gives a meter to a household and takes it back", async () => {
-  const gateway = await startTestGateway();
-  try {
-    const { admin } = await building(gateway);
+  await withBuilding(async (gateway, { admin }) => {
     const html = await (await page(gateway, admin)).text();
     assert.match(html, new RegExp(`<input type="hidden" name="meter" value="${FIRST}">`));
     assert.match(html, /<option value="1" selected>1 Home<\/option>/);
@@ -130,15 +140,11 @@ Deno.test("building: the administrator gives a meter to a household and takes it
       await (await page(gateway, admin)).text(),
       /<option value="" selected>\(no one\)<\/option>/,
     );
-  } finally {
-    await gateway.close();
-  }
+  });
 });
 
 Deno.test("a household's session gets exactly the 404 of a path that does not exist", async () => {
-  const gateway = await startTestGateway();
-  try {
-    const { flat } = await building(gateway);
+  await withBuilding(async (gateway, { flat }) => {
     const before = owners(gateway);
     const unknownGet = await fetch(`${gateway.url}/owner/no-such-page`, {
       headers: { Cookie: flat },
@@ -173,15 +179,11 @@ Deno.test("a household's session gets exactly the 404 of a path that does not ex
     assert.deepEqual(owners(gateway), before, "nothing moved");
     const home = await fetch(`${gateway.url}/owner/authorizations`, { headers: { Cookie: flat } });
     assert.ok(!(await home.text()).includes("/owner/households"), "no link for a household");
-  } finally {
-    await gateway.close();
-  }
+  });
 });
 
 Deno.test("assign refuses a foreign Origin, no session, an unknown meter or household: nothing moves", async () => {
-  const gateway = await startTestGateway();
-  try {
-    const { admin } = await building(gateway);
+  await withBuilding(async (gateway, { admin }) => {
     const before = owners(gateway);
     const cases: [Record<string, string>, Record<string, string>, number, RegExp | null][] = [
       [
@@ -209,7 +211,5 @@ Deno.test("assign refuses a foreign Origin, no session, an unknown meter or hous
     await noSession.body?.cancel();
     assert.equal(noSession.headers.get("location"), "/owner/login?next=%2Fowner%2Fhouseholds");
     assert.deepEqual(owners(gateway), before, "nothing moved");
-  } finally {
-    await gateway.close();
-  }
+  });
 });

@@ -32,8 +32,9 @@ async function setUp(url: string, code: string, password: string): Promise<strin
     headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: url },
     body: new URLSearchParams({ setup_code: code, password, password_again: password }),
   });
-  await response.body?.cancel();
-  assert.equal(response.status, 303);
+  const body = await response.text();
+  assert.equal(response.status, 303, body);
+  assert.equal(response.headers.get("location"), "/owner/authorizations", body);
   return response.headers.get("set-cookie")!.split(";")[0];
 }
 
