@@ -25,6 +25,7 @@ import { foreignOriginPage, loginUrl } from "./owner_pages.ts";
 import { personPolicy } from "./read_policy.ts";
 import { findSessionRecord } from "./sessions.ts";
 
+/** The administrator's page of households and meters. */
 export const HOUSEHOLDS_PAGE = "/owner/households";
 
 /** The page and its assign form. */
