@@ -140,14 +140,21 @@ function appsCommand(args: string[]): number {
         return 0;
       });
     }
-    case undefined:
-    case "--help":
-    case "-h":
-      console.log(usage);
-      return action === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown action '${action}'`);
+      return usageOrUnknownAction(usage, action);
   }
+}
+
+/**
+ * A command without a known action: its usage (exit code 2 without one, 0 for `--help`), or a
+ * usage error naming the unknown action.
+ */
+export function usageOrUnknownAction(usage: string, action: string | undefined): number {
+  if (action !== undefined && action !== "--help" && action !== "-h") {
+    throw new UsageError(`unknown action '${action}'`);
+  }
+  console.log(usage);
+  return action === undefined ? 2 : 0;
 }
 
 /** Prints the `--help` text of one action; exit code 0. */

@@ -36,7 +36,7 @@ import {
   removeHousehold,
 } from "../store/households.ts";
 import { databaseNeed, type PermissionNeed } from "./permissions.ts";
-import { dbOption, jsonOption, printHelp, withDb } from "./apps.ts";
+import { dbOption, jsonOption, printHelp, usageOrUnknownAction, withDb } from "./apps.ts";
 
 /** Every option of the command (each action takes the ones it names in its help). */
 export const householdsOptions = {
@@ -149,13 +149,8 @@ function householdsCommand(args: string[], env: Record<string, string | undefine
       if (positionals.length !== 1) throw new UsageError("name the HOUSEHOLD to re-key");
       return withExistingDb(values.db, (db) => rekey(db, positionals[0], values.json));
     }
-    case undefined:
-    case "--help":
-    case "-h":
-      console.log(usage);
-      return action === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown action '${action}'`);
+      return usageOrUnknownAction(usage, action);
   }
 }
 
