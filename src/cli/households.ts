@@ -74,8 +74,9 @@ export function householdsPermissionNeeds(
   args: string[],
   env: Record<string, string | undefined>,
 ): PermissionNeed[] {
-  const [action, ...rest] = args;
+  const [action, ...words] = args;
   if (action === undefined || action.startsWith("-")) return [];
+  const rest = dashedWordsAsPositionals(words);
   const { values, help } = parseCommand(householdsOptions, rest, { env, positionals: 2 });
   return help ? [] : [databaseNeed(householdsOptions.db, values.db)];
 }
@@ -85,7 +86,8 @@ export function runHouseholds(args: string[]): Promise<number> {
 }
 
 function householdsCommand(args: string[], env: Record<string, string | undefined>): number {
-  const [action, ...rest] = args;
+  const [action, ...words] = args;
+  const rest = dashedWordsAsPositionals(words);
   switch (action) {
     case "add": {
       const { values, positionals, help } = parseCommand(jsonAndDb, rest, {
@@ -331,6 +333,33 @@ function rekey(db: DatabaseSync, name: string, asJson: boolean): number {
       "authorizations stay. It sets a new password at /owner/setup with this code.",
   );
   return 0;
+}
+
+/** Flags of this command that take a value (`--config` is every command's). */
+const VALUE_FLAGS = new Set(["db", "config"]);
+
+/**
+ * The arguments with every word that is not an option moved behind `--`, so a usage point id —
+ * base64url, it may start with `-` — or a household name such as `-5 West` is taken as a word:
+ * this command has no short options but `-h`.
+ */
+function dashedWordsAsPositionals(args: string[]): string[] {
+  const options: string[] = [];
+  const words: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      words.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--") && arg !== "-h") {
+      words.push(arg);
+      continue;
+    }
+    options.push(arg);
+    if (VALUE_FLAGS.has(arg.slice(2)) && i + 1 < args.length) options.push(args[++i]);
+  }
+  return [...options, "--", ...words];
 }
 
 /** The household named `name` (or with that id); a usage error when there is none. */

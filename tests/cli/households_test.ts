@@ -234,6 +234,41 @@ Deno.test("households assign names meters by key, usage point or name, and house
   });
 });
 
+Deno.test("households takes words that start with '-' (usage point ids are base64url) as words", async () => {
+  await withDbPath(async (path) => {
+    seedMeters(path);
+    // A usage point id as the gateway may hand one out: base64url, here with a leading '-'.
+    withDb(
+      path,
+      (db) =>
+        db.prepare("UPDATE usage_points SET usage_point_id = ? WHERE meter_key = ?")
+          .run("-yAbCdEfGhIjKlMn", GARAGE),
+    );
+    const add = await openseg(["households", "add", "-5 West", "--db", path]);
+    assert.equal(add.code, 0, add.stderr);
+    const assign = await openseg([
+      "households",
+      "assign",
+      "--db",
+      path,
+      "-5 west",
+      "-yAbCdEfGhIjKlMn",
+    ]);
+    assert.equal(assign.code, 0, assign.stderr);
+    assert.match(
+      assign.stdout,
+      new RegExp(`Meter ${GARAGE} \\(Garage\\) now belongs to "-5 West"`),
+    );
+    const unassign = await openseg(["households", "unassign", "-yAbCdEfGhIjKlMn", "--db", path]);
+    assert.equal(unassign.code, 0, unassign.stderr);
+    const afterDash = await openseg(["households", "assign", "--db", path, "--", "2", "Garage"]);
+    assert.equal(afterDash.code, 0, afterDash.stderr);
+    const typo = await openseg(["households", "list", "--jsn", "--db", path]);
+    assert.equal(typo.code, 2);
+    assert.equal(typo.stderr, "openseg households: Unknown option '--jsn'\n");
+  });
+});
+
 Deno.test("households remove unassigns its meters, ends its sessions and deletes its authorizations", async () => {
   await withDbPath(async (path) => {
     seedMeters(path);
