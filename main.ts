@@ -8,6 +8,7 @@ import { runAdmin } from "./src/cli/admin.ts";
 import { runApps } from "./src/cli/apps.ts";
 import { backupPermissionNeeds, runBackup } from "./src/cli/backup.ts";
 import { runDecode } from "./src/cli/decode.ts";
+import { householdsPermissionNeeds, runHouseholds } from "./src/cli/households.ts";
 import {
   type Invocation,
   missingPermissionLine,
@@ -41,6 +42,11 @@ const commands: Record<string, Command> = {
   status: { run: runStatus, summary: "show what the store holds per meter" },
   admin: { run: runAdmin, summary: "owner account: set-password (from stdin)" },
   apps: { run: runApps, summary: "third-party apps (OAuth clients): add, list, remove" },
+  households: {
+    run: runHouseholds,
+    summary: "households and their meters: add, list, assign, remove, re-key",
+    permissions: householdsPermissionNeeds,
+  },
   backup: {
     run: runBackup,
     summary: "copy the database consistently, even while serving",
@@ -55,7 +61,7 @@ Rainforest RAVEn or EMU-2 stick, keeps the last 48 hours in a local SQLite cache
 them only with the apps the owner authorizes.
 
 Commands:
-${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join("\n")}
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join("\n")}
 
 Run 'openseg <command> --help' for the options of one command.
 `;

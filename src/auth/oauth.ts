@@ -11,6 +11,7 @@ import { metadataRoutes } from "./oauth_metadata.ts";
 import { revokeRoutes } from "./oauth_revoke.ts";
 import { tokenRoutes } from "./oauth_token.ts";
 import { ownerAuthorizationRoutes } from "./owner_authorizations.ts";
+import { ownerHouseholdRoutes } from "./owner_households.ts";
 import { ownerSignInRoutes } from "./owner_pages.ts";
 
 /** Every route of `src/auth`. */
@@ -22,5 +23,6 @@ export function authRoutes(): Route[] {
     ...revokeRoutes(),
     ...ownerSignInRoutes(),
     ...ownerAuthorizationRoutes(),
+    ...ownerHouseholdRoutes(),
   ];
 }

@@ -208,6 +208,20 @@ export function setupPending(db: DatabaseSync, nowMs: number): boolean {
   )!.n > 0;
 }
 
+/**
+ * When the account's one-time setup code stops working, while one waits to be used; null when it
+ * has a password, no code, or only an expired one.
+ */
+export function setupCodeExpiresMs(
+  db: DatabaseSync,
+  account: Account,
+  nowMs: number,
+): number | null {
+  const row = credentials(db, account);
+  if (row === null || row.passwordHash !== null || row.setupCodeHash === null) return null;
+  return (row.expiresMs ?? 0) > nowMs ? row.expiresMs : null;
+}
+
 interface Credentials {
   passwordHash: string | null;
   setupCodeHash: string | null;

@@ -10,6 +10,7 @@ import { escapeHtml, htmlPage, seeOther } from "../http/html.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
 import { findApp } from "./apps.ts";
 import { findAuthorization, listAuthorizations, revokeAuthorization } from "./authorizations.ts";
+import { HOUSEHOLDS_PAGE } from "./owner_households.ts";
 import { loginUrl, OWNER_HOME } from "./owner_pages.ts";
 import { describeScope, parseScope } from "./scope.ts";
 import { personPolicy } from "./read_policy.ts";
@@ -27,7 +28,8 @@ function showAuthorizations(request: Request, context: RouteContext): Response {
   const { db, nowMs } = context.services;
   const session = findSessionRecord(db, request, nowMs());
   if (session === null) return seeOther(loginUrl(OWNER_HOME));
-  const householdId = personPolicy(db, session.householdId).householdId;
+  const policy = personPolicy(db, session.householdId);
+  const householdId = policy.householdId;
   // The administrator of a building owns no data, so it has no authorizations to list.
   const own = householdId === null ? [] : listAuthorizations(db, { householdId });
   const items = own.map((authorization) => {
@@ -47,7 +49,11 @@ ${state}</li>`;
   return htmlPage(
     "Who can read your energy data",
     `${items.length === 0 ? "<p>No app has access.</p>" : `<ul>${items.join("\n")}</ul>`}
-<form method="post" action="/owner/logout"><button type="submit">Sign out</button></form>`,
+${
+      policy.administrator
+        ? `<p><a href="${HOUSEHOLDS_PAGE}">Households and meters</a> (administrator)</p>\n`
+        : ""
+    }<form method="post" action="/owner/logout"><button type="submit">Sign out</button></form>`,
   );
 }
 

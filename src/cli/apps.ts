@@ -11,7 +11,8 @@ import { openDatabase } from "../store/db.ts";
 import { formatHelp, parseCommand } from "../config/options.ts";
 import { UsageError } from "../config/usage_error.ts";
 
-const dbOption = {
+/** `--db FILE`, as every command that opens the database takes it. */
+export const dbOption = {
   flag: "db",
   type: "string",
   default: "openseg.db",
@@ -19,7 +20,8 @@ const dbOption = {
   description: "SQLite database file",
 } as const;
 
-const jsonOption = { flag: "json", type: "boolean", description: "print JSON" } as const;
+/** `--json`: machine-readable output. */
+export const jsonOption = { flag: "json", type: "boolean", description: "print JSON" } as const;
 
 const addOptions = {
   name: { flag: "name", type: "string", description: "the app's name, shown on the consent page" },
@@ -138,17 +140,25 @@ function appsCommand(args: string[]): number {
         return 0;
       });
     }
-    case undefined:
-    case "--help":
-    case "-h":
-      console.log(usage);
-      return action === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown action '${action}'`);
+      return usageOrUnknownAction(usage, action);
   }
 }
 
-function printHelp(
+/**
+ * A command without a known action: its usage (exit code 2 without one, 0 for `--help`), or a
+ * usage error naming the unknown action.
+ */
+export function usageOrUnknownAction(usage: string, action: string | undefined): number {
+  if (action !== undefined && action !== "--help" && action !== "-h") {
+    throw new UsageError(`unknown action '${action}'`);
+  }
+  console.log(usage);
+  return action === undefined ? 2 : 0;
+}
+
+/** Prints the `--help` text of one action; exit code 0. */
+export function printHelp(
   usageLine: string,
   summary: string,
   specs: Parameters<typeof formatHelp>[2],
@@ -157,7 +167,11 @@ function printHelp(
   return 0;
 }
 
-function withDb(path: string, action: (db: ReturnType<typeof openDatabase>) => number): number {
+/** Runs `action` on the database at `path`, closing it afterwards. */
+export function withDb(
+  path: string,
+  action: (db: ReturnType<typeof openDatabase>) => number,
+): number {
   const db = openDatabase(path);
   try {
     return action(db);

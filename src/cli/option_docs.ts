@@ -8,10 +8,12 @@
 
 import { serveOptions } from "../config.ts";
 import type { OptionSpec } from "../config/options.ts";
+import { householdsOptions } from "./households.ts";
 
 /** The documented option tables, by the marker name used in `docs/cli.md`. */
 export const DOCUMENTED_OPTIONS: Readonly<Record<string, Record<string, OptionSpec>>> = {
   serve: serveOptions,
+  households: householdsOptions,
 };
 
 const DOC_PATH = new URL("../../docs/cli.md", import.meta.url);

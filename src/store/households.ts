@@ -33,6 +33,8 @@ export function householdNameProblem(name: string): string | null {
   // deno-lint-ignore no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return "a household name cannot hold control characters";
   if (/^\d+$/.test(name.trim())) return "a household name cannot be only digits (ids are)";
+  // The sign-in page reads this name as the administrator's account.
+  if (/^administrator$/i.test(name.trim())) return 'a household cannot be named "administrator"';
   return null;
 }
 

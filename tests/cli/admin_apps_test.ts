@@ -3,42 +3,7 @@ import { checkOwnerPassword } from "../../src/auth/owner.ts";
 import { findToken } from "../../src/auth/tokens.ts";
 import { clientSecretMatches, findApp } from "../../src/auth/apps.ts";
 import { openDatabase } from "../../src/store/db.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** Runs `openseg …` as a real subprocess, feeding `stdin`. */
-async function openseg(args: string[], stdin = ""): Promise<{
-  code: number;
-  stdout: string;
-  stderr: string;
-}> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-ffi", "--allow-env", "--allow-read", "--allow-write", MAIN, ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-async function withDbPath(test: (path: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "openseg-cli-" });
-  try {
-    await test(`${dir}/openseg.db`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { openseg, withDbPath } from "./run_openseg.ts";
 
 Deno.test("openseg admin set-password reads the password from stdin", async () => {
   await withDbPath(async (path) => {

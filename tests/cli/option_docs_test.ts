@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { optionTable, withOptionTables } from "../../src/cli/option_docs.ts";
+import { householdsOptions } from "../../src/cli/households.ts";
 import { serveOptions } from "../../src/config.ts";
 
 /** A Markdown page with table cells trimmed and separator rows reduced, as `deno fmt` varies them. */
@@ -18,10 +19,13 @@ function unpadded(page: string): string {
   }).join("\n");
 }
 
-Deno.test("docs/cli.md lists every serve option exactly as the option table defines it", async () => {
+Deno.test("docs/cli.md lists every documented option exactly as the option tables define it", async () => {
   const page = await Deno.readTextFile(new URL("../../docs/cli.md", import.meta.url));
   assert.equal(unpadded(page), unpadded(withOptionTables(page)), "run: deno task docs:options");
   for (const spec of Object.values(serveOptions)) assert.ok(page.includes(`\`--${spec.flag}`));
+  for (const spec of Object.values(householdsOptions)) {
+    assert.ok(page.includes(`\`--${spec.flag}`), spec.flag);
+  }
 });
 
 Deno.test("the generated table escapes a | in a description and names defaults and choices", () => {

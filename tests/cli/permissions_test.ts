@@ -158,6 +158,22 @@ Deno.test("status and apps with --db outside --allow-read name --db instead of a
   });
 });
 
+Deno.test("households with --db outside the grants names --db and its directory; nothing written", async () => {
+  await withDir(async (dir) => {
+    await withDir(async (other) => {
+      const path = `${other}/g.db`;
+      for (const action of [["add", "Flat 2"], ["list"], ["assign", "Home", "Kitchen"]]) {
+        assertOneLine(
+          await openseg(least(dir), ["households", ...action, "--db", path]),
+          `openseg households: --db ${path} is not permitted: grant --allow-read=${other} ` +
+            `--allow-write=${other} (the database and its -wal and -shm files)`,
+        );
+      }
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(other)), []);
+    });
+  });
+});
+
 Deno.test("backup --to outside --allow-write names --to before anything is written", async () => {
   await withDir(async (dir) => {
     await withDir(async (other) => {

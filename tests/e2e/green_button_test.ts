@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { consentFields } from "../auth/fixtures.ts";
 import { xmllint } from "../espi/fixtures.ts";
+import { startGateway } from "./helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const PERMISSIONS = [
@@ -41,39 +42,17 @@ async function openseg(args: string[], stdin?: string): Promise<string> {
   return text(stdout);
 }
 
-/** Starts `serve` and reads its console until it says where HTTP listens. */
-async function startServe(dbPath: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PERMISSIONS,
-      MAIN,
-      "serve",
-      "--simulate",
-      "--backfill-hours",
-      "6",
-      "--db",
-      dbPath,
-      "--listen",
-      "127.0.0.1:0",
-      "--time-zone",
-      "America/New_York",
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!/HTTP on (http:\/\/[0-9.:]+)/.test(seen)) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`serve ended early:\n${seen}`);
-    seen += value;
-  }
-  // Keep draining stdout so the gateway never blocks on a full pipe.
-  const drained = (async () => {
-    while (!(await lines.read()).done);
-  })();
-  return { child, url: seen.match(/HTTP on (http:\/\/[0-9.:]+)/)![1], drained };
+/** Starts `serve` on a simulated meter with 6 h of backfill. */
+function startServe(dbPath: string) {
+  return startGateway([
+    "--simulate",
+    "--backfill-hours",
+    "6",
+    "--db",
+    dbPath,
+    "--time-zone",
+    "America/New_York",
+  ]);
 }
 
 async function validateEspi(xml: string): Promise<{ code: number; output: string }> {

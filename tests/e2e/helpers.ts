@@ -105,3 +105,50 @@ export class ScriptedPort {
     await this.master.close();
   }
 }
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** A running `openseg serve` subprocess and where its HTTP server listens. */
+export interface RunningGateway {
+  child: Deno.ChildProcess;
+  /** e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  /** Settles once the gateway's console output ends (after it exits). */
+  drained: Promise<void>;
+}
+
+/**
+ * Starts `openseg serve ARGS --listen 127.0.0.1:0` with the gateway's usual permissions and reads
+ * its console until it says where HTTP listens.
+ */
+export async function startGateway(args: string[]): Promise<RunningGateway> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-net=127.0.0.1",
+      MAIN,
+      "serve",
+      ...args,
+      "--listen",
+      "127.0.0.1:0",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!/HTTP on (http:\/\/[0-9.:]+)/.test(seen)) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`serve ended early:\n${seen}`);
+    seen += value;
+  }
+  // Keep draining stdout so the gateway never blocks on a full pipe.
+  const drained = (async () => {
+    while (!(await lines.read()).done);
+  })();
+  return { child, url: seen.match(/HTTP on (http:\/\/[0-9.:]+)/)![1], drained };
+}
