@@ -68,6 +68,17 @@ export const OWNER_ACCESS: Access = {
   caller: null,
 };
 
+/**
+ * Whose request this is, as a key: callers with the same key may share streams and executions. A
+ * signed-in person is keyed by role and household (two households never share), an app by its
+ * authorization.
+ */
+export function callerKey(access: Access): string {
+  return access.kind === "owner"
+    ? `person:${access.administrator ? "administrator" : "-"}:${access.householdId ?? "-"}`
+    : `app:${access.grant?.authorizationId}`;
+}
+
 /** The access of a request, or the response refusing it. */
 export function admitRequest(request: Request, services: HttpServices): Access | Response {
   const caller = resolveCaller(request, services);

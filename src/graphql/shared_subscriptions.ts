@@ -7,8 +7,9 @@
  * Each client keeps its own bounded queue, so a slow one only loses its own oldest updates. The
  * shared execution ends when its last client leaves, which closes its bus subscription.
  *
- * Sharing is only between callers who would get identical results: the owner's sessions, or the
- * tokens of one app authorization. Each client's credential is still re-checked, at most every
+ * Sharing is only between callers who would get identical results: the sessions of one person
+ * (the administrator, or one household) reading the same meters, or the tokens of one app
+ * authorization. Each client's credential is still re-checked, at most every
  * `recheckMs` while events flow and every `idleRecheckMs` when none do: a revoked or expired token,
  * or an ended session, gets one `UNAUTHENTICATED` error and the end of its stream instead of
  * further data.
@@ -19,7 +20,7 @@
 import type { Plugin } from "graphql-yoga";
 import { type DocumentNode, type ExecutionArgs, type ExecutionResult, print } from "graphql";
 import { callerStillValid } from "../auth/resolve.ts";
-import type { Access } from "./access.ts";
+import { type Access, callerKey } from "./access.ts";
 import type { GraphqlContext } from "./context.ts";
 import { apiError } from "./errors.ts";
 
@@ -94,8 +95,15 @@ const printedDocuments = new WeakMap<DocumentNode, string>();
 function executionKey(args: ExecutionArgs, access: Access): string {
   let printed = printedDocuments.get(args.document);
   if (printed === undefined) printedDocuments.set(args.document, printed = print(args.document));
-  const who = access.kind === "owner" ? "owner" : `app:${access.grant?.authorizationId}`;
-  return JSON.stringify([printed, args.operationName ?? null, args.variableValues ?? {}, who]);
+  // The meters too: a meter reassigned since an execution started is not shared into it.
+  const meters = access.meterIds === null ? null : [...access.meterIds];
+  return JSON.stringify([
+    printed,
+    args.operationName ?? null,
+    args.variableValues ?? {},
+    callerKey(access),
+    meters,
+  ]);
 }
 
 /** One execution and the clients following it. */

@@ -8,8 +8,9 @@
  *
  * Every operation is run by the regular `/graphql` handler with the POST's own credentials, so
  * admission, limits, function-block checks, shared executions and credential re-checks are the
- * ones of the distinct-connections mode. A stream belongs to the caller who reserved it (the owner,
- * or one app authorization): anyone else's token is answered as unknown. The stream itself
+ * ones of the distinct-connections mode. A stream belongs to the caller who reserved it (one
+ * person: the administrator or one household; or one app authorization): anyone else's token is
+ * answered as unknown. The stream itself
  * re-checks its credential and ends when it is revoked or expires.
  *
  * Bounded: streams per caller and in all, operations per stream, events queued before the stream
@@ -20,7 +21,7 @@
 
 import { callerStillValid } from "../auth/resolve.ts";
 import type { RouteContext, RouteHandler } from "../http/routes.ts";
-import { type Access, admitRequest, refusal } from "./access.ts";
+import { type Access, admitRequest, callerKey, refusal } from "./access.ts";
 
 export const TOKEN_HEADER = "x-graphql-event-stream-token";
 const TOKEN_PARAM = "token";
@@ -88,7 +89,7 @@ export function singleConnection(options: SingleConnectionOptions): SingleConnec
     if (access instanceof Response) return access;
     const token = tokenOf(request);
     const stream = token === null ? undefined : streams.get(token);
-    if (stream === undefined || stream.owner !== ownerKey(access)) {
+    if (stream === undefined || stream.owner !== callerKey(access)) {
       return refusal(404, "NOT_FOUND", "no such event stream; reserve one with PUT");
     }
     return stream;
@@ -206,7 +207,7 @@ export function singleConnection(options: SingleConnectionOptions): SingleConnec
     reserve(request, context) {
       const access = admitRequest(request, context.services);
       if (access instanceof Response) return access;
-      const owner = ownerKey(access);
+      const owner = callerKey(access);
       let mine = 0;
       for (const stream of streams.values()) if (stream.owner === owner) mine++;
       if (mine >= maxPerCaller) {
@@ -300,11 +301,6 @@ function nextEvent(id: string, payload: string): string {
 
 function completeEvent(id: string): string {
   return `event: complete\ndata: {"id":${JSON.stringify(id)}}\n\n`;
-}
-
-/** Whose streams these are: the owner's sessions share, an app authorization's tokens share. */
-function ownerKey(access: Access): string {
-  return access.kind === "owner" ? "owner" : `app:${access.grant?.authorizationId}`;
 }
 
 function tokenOf(request: Request): string | null {

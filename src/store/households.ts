@@ -21,6 +21,8 @@ export interface Household {
   hasPassword: boolean;
   /** Multi-household gateways export a meter's data only when its household allowed it. */
   exportAllowed: boolean;
+  /** When the household last turned its export switch on (Unix ms); null while it is off. */
+  exportAllowedSinceMs: number | null;
   createdMs: number;
 }
 
@@ -146,10 +148,24 @@ export function meterOwnership(db: DatabaseSync): MeterOwnership[] {
   ).map((row) => ({ ...row, householdId: sole ?? row.householdId }));
 }
 
-/** Turns a household's export switch on or off. */
-export function setExportAllowed(db: DatabaseSync, householdId: number, allowed: boolean): void {
-  statement(db, "UPDATE households SET export_allowed = ? WHERE household_id = ?")
-    .run(allowed ? 1 : 0, householdId);
+/**
+ * Turns a household's export switch on or off. `export_allowed` keeps 0 while it is off and the
+ * moment it was turned on otherwise (so a switch turned on before this was recorded, stored as 1,
+ * reads as "allowed all along"): exports send only what was measured since. Turning on a switch
+ * that is on already keeps its moment.
+ */
+export function setExportAllowed(
+  db: DatabaseSync,
+  householdId: number,
+  allowed: boolean,
+  nowMs: number = Date.now(),
+): void {
+  statement(
+    db,
+    `UPDATE households SET export_allowed = CASE WHEN :allowed = 0 THEN 0
+       WHEN export_allowed > 0 THEN export_allowed ELSE max(:nowMs, 1) END, updated_ms = :nowMs
+     WHERE household_id = :householdId`,
+  ).run({ allowed: allowed ? 1 : 0, nowMs, householdId });
 }
 
 /**
@@ -157,14 +173,23 @@ export function setExportAllowed(db: DatabaseSync, householdId: number, allowed:
  * a single home, otherwise only when its household has turned its export switch on.
  */
 export function exportAllowedFor(db: DatabaseSync, meterKey: string): boolean {
-  if (householdCount(db) <= 1) return true;
-  const row = get<{ allowed: number }>(
+  return exportAllowedSinceMs(db, meterKey) !== null;
+}
+
+/**
+ * From when the meter's data may be exported (Unix ms; readings from before stay on the gateway):
+ * 0 in a single home (everything), the moment its household turned the switch on otherwise, null
+ * while it may not be exported at all (switch off, or the meter belongs to no household).
+ */
+export function exportAllowedSinceMs(db: DatabaseSync, meterKey: string): number | null {
+  if (householdCount(db) <= 1) return 0;
+  const row = get<{ sinceMs: number }>(
     db,
-    `SELECT h.export_allowed AS allowed FROM meters m
+    `SELECT h.export_allowed AS sinceMs FROM meters m
      JOIN households h ON h.household_id = m.household_id WHERE m.meter_key = ?`,
     meterKey,
   );
-  return row?.allowed === 1;
+  return row === undefined || row.sinceMs <= 0 ? null : row.sinceMs;
 }
 
 const SELECT = `SELECT household_id AS householdId, name, password_hash IS NOT NULL AS hasPassword,
@@ -183,7 +208,8 @@ function toHousehold(row: HouseholdRow): Household {
     householdId: row.householdId,
     name: row.name,
     hasPassword: row.hasPassword === 1,
-    exportAllowed: row.exportAllowed === 1,
+    exportAllowed: row.exportAllowed > 0,
+    exportAllowedSinceMs: row.exportAllowed > 0 ? row.exportAllowed : null,
     createdMs: row.createdMs,
   };
 }
