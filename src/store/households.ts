@@ -6,6 +6,10 @@
  *
  * Sign-in credentials of a household live in the same row but belong to `src/auth/accounts.ts`.
  *
+ * Exporters (MQTT, databases) hear of every change that can change which meters they may export
+ * (a switch turned, a meter assigned, a household added or removed) through `onExportRulesChanged`,
+ * so a household turning its switch off stops them at once, not at its meter's next reading.
+ *
  * @module
  */
 
@@ -13,6 +17,21 @@ import type { DatabaseSync } from "node:sqlite";
 import { all, get, statement } from "./statements.ts";
 
 export const MAX_HOUSEHOLD_NAME_CHARS = 64;
+
+/** Called after a change of which meters may be exported, with the database it was made in. */
+export type ExportRulesListener = (db: DatabaseSync) => void;
+
+const exportRulesListeners = new Set<ExportRulesListener>();
+
+/** Calls `listener` after each change of the export rules; returns the unsubscribe function. */
+export function onExportRulesChanged(listener: ExportRulesListener): () => void {
+  exportRulesListeners.add(listener);
+  return () => exportRulesListeners.delete(listener);
+}
+
+function exportRulesChanged(db: DatabaseSync): void {
+  for (const listener of exportRulesListeners) listener(db);
+}
 
 export interface Household {
   /** Also its ESPI RetailCustomer id. */
@@ -90,6 +109,7 @@ export function addHousehold(
       ).run(name, options.nowMs, options.nowMs).lastInsertRowid,
     );
     db.exec("COMMIT");
+    exportRulesChanged(db);
     return findHousehold(db, householdId)!;
   } catch (error) {
     db.exec("ROLLBACK");
@@ -110,6 +130,7 @@ export function removeHousehold(db: DatabaseSync, householdId: number): void {
     // Meters (SET NULL) and sessions (CASCADE) follow the foreign keys.
     statement(db, "DELETE FROM households WHERE household_id = ?").run(householdId);
     db.exec("COMMIT");
+    exportRulesChanged(db);
   } catch (error) {
     db.exec("ROLLBACK");
     throw error;
@@ -125,8 +146,10 @@ export function assignMeter(
   if (householdId !== null && findHousehold(db, householdId) === null) {
     throw new RangeError("no such household");
   }
-  return statement(db, "UPDATE meters SET household_id = ? WHERE meter_key = ?")
+  const changed = statement(db, "UPDATE meters SET household_id = ? WHERE meter_key = ?")
     .run(householdId, meterKey).changes > 0;
+  if (changed) exportRulesChanged(db);
+  return changed;
 }
 
 /** A stored meter, its opaque usage point id, and the household that owns it (null: nobody). */
@@ -166,6 +189,7 @@ export function setExportAllowed(
        WHEN export_allowed > 0 THEN export_allowed ELSE max(:nowMs, 1) END, updated_ms = :nowMs
      WHERE household_id = :householdId`,
   ).run({ allowed: allowed ? 1 : 0, nowMs, householdId });
+  exportRulesChanged(db);
 }
 
 /**
