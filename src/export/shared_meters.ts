@@ -6,14 +6,14 @@
  * retained topics) and announce a newly shared one.
  *
  * Changes made in this process (the dashboard's switch, the administrator's assignments) arrive
- * through `onExportRulesChanged` at once; a change made by another process on the same database
+ * through `onHouseholdsChanged` at once; a change made by another process on the same database
  * (`openseg households`) is seen at the meter's next reading.
  *
  * @module
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { exportAllowedSinceMs, onExportRulesChanged } from "../store/households.ts";
+import { exportAllowedSinceMs, onHouseholdsChanged } from "../store/households.ts";
 import { listMeters } from "../store/queries.ts";
 
 export interface SharedMetersOptions {
@@ -48,7 +48,7 @@ export function sharedMeters(options: SharedMetersOptions): SharedMeters {
     return current;
   };
   // Whichever connection made the change, re-reading the meters already acted on is cheap.
-  const stopListening = onExportRulesChanged(() => {
+  const stopListening = onHouseholdsChanged(() => {
     for (const { meterKey } of listMeters(db)) if (known.has(meterKey)) sinceMs(meterKey);
   });
   return { sinceMs, stop: stopListening };

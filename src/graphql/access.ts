@@ -19,7 +19,7 @@
 
 import { findApp } from "../auth/apps.ts";
 import type { Caller, Grant } from "../auth/caller.ts";
-import { bearerChallenge, resolveCaller } from "../auth/resolve.ts";
+import { bearerChallenge, callerStillValid, resolveCaller } from "../auth/resolve.ts";
 import { ALL_GRANTED_DATA, type GrantedData } from "../auth/granted_data.ts";
 import { readPolicy } from "../auth/read_policy.ts";
 import { describeScope } from "../auth/scope.ts";
@@ -77,6 +77,22 @@ export function callerKey(access: Access): string {
   return access.kind === "owner"
     ? `person:${access.administrator ? "administrator" : "-"}:${access.householdId ?? "-"}`
     : `app:${access.grant?.authorizationId}`;
+}
+
+/**
+ * True while the credential behind `access` still holds and still reads every meter it was
+ * admitted with. A subscription ends when either changes: a session ended, a token revoked or
+ * expired, or a meter reassigned to another household (also by another process, such as
+ * `openseg households assign`).
+ */
+export function accessStillHolds(services: HttpServices, access: Access): boolean {
+  const caller = access.caller;
+  if (caller === null) return true;
+  if (!callerStillValid(services, caller)) return false;
+  if (access.meterIds === null) return true;
+  const readable = readPolicy(services.db, caller).usagePointIds;
+  for (const meterId of access.meterIds) if (!readable.has(meterId)) return false;
+  return true;
 }
 
 /** The access of a request, or the response refusing it. */

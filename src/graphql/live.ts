@@ -1,7 +1,9 @@
 /**
  * Subscription sources: async iterators over `LiveBus` subscriptions, so a subscriber is driven
  * by what the store has just committed from the serial line, never by polling. Each source is
- * filtered to the meters the caller may read (and to one meter when asked).
+ * filtered to the meters the caller may read (and to one meter when asked), and stops carrying a
+ * meter at once when a change of households takes it from the caller while it streams (a meter
+ * reassigned to a neighbour).
  *
  * Cleanup: when a client disconnects, GraphQL calls `return()`; that closes the bus subscription
  * at once, which also ends a `next()` still waiting (an async generator alone would keep its
@@ -11,9 +13,10 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { servedIntervalS } from "../auth/read_policy.ts";
+import { readPolicy, servedIntervalS } from "../auth/read_policy.ts";
 import type { LiveBus, LiveEvent, LiveSubscription } from "../live/bus.ts";
 import type { LinkState, MessageEvent } from "../radio/events.ts";
+import { householdChanges } from "../store/households.ts";
 import { meterFeedFacts } from "../store/interval_reads.ts";
 import { latestReadings, listMeters, type StoredMessage } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
@@ -189,13 +192,35 @@ function subscribeStored(
   kind: "demand" | "summation" | "message",
   meterId: (meterKey: string) => string,
 ): LiveSubscription {
+  const readable = stillReadable(options);
   return options.bus.subscribe({
     filter: (event) =>
       event.type === "stored" && event.event.kind === kind &&
       (options.meterKey === undefined || event.meterKey === options.meterKey) &&
-      canRead(options.access, meterId(event.meterKey)),
+      readable(meterId(event.meterKey)),
     maxQueued: MAX_QUEUED_UPDATES,
   });
+}
+
+/**
+ * Whether the caller may read a meter now: what it was admitted with, narrowed once a change of
+ * households in this process took the meter from it. The policy is read again only after such a
+ * change (a counter compared per event). Never widened: a meter given to the caller later needs a
+ * new subscription, as a new grant does.
+ */
+function stillReadable(options: LiveSourceOptions): (meterId: string) => boolean {
+  const { access, db } = options;
+  let seen = householdChanges();
+  let current: ReadonlySet<string> | null = null;
+  return (meterId) => {
+    if (!canRead(access, meterId)) return false;
+    if (access.caller === null) return true;
+    if (householdChanges() !== seen) {
+      seen = householdChanges();
+      current = readPolicy(db, access.caller).usagePointIds;
+    }
+    return current === null || current.has(meterId);
+  };
 }
 
 /** Opaque ids by meter key, looked up once per meter (they never change). */

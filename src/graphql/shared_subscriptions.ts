@@ -11,16 +11,15 @@
  * (the administrator, or one household) reading the same meters, or the tokens of one app
  * authorization. Each client's credential is still re-checked, at most every
  * `recheckMs` while events flow and every `idleRecheckMs` when none do: a revoked or expired token,
- * or an ended session, gets one `UNAUTHENTICATED` error and the end of its stream instead of
- * further data.
+ * an ended session, or a meter since given to another household, gets one `UNAUTHENTICATED` error
+ * and the end of its stream instead of further data.
  *
  * @module
  */
 
 import type { Plugin } from "graphql-yoga";
 import { type DocumentNode, type ExecutionArgs, type ExecutionResult, print } from "graphql";
-import { callerStillValid } from "../auth/resolve.ts";
-import { type Access, callerKey } from "./access.ts";
+import { type Access, accessStillHolds, callerKey } from "./access.ts";
 import type { GraphqlContext } from "./context.ts";
 import { apiError } from "./errors.ts";
 
@@ -67,10 +66,7 @@ export function sharedSubscriptions(
             );
             executions.set(key, execution);
           }
-          const stillValid = () => {
-            const caller = context.access.caller;
-            return caller === null || callerStillValid(context.services, caller);
-          };
+          const stillValid = () => accessStillHolds(context.services, context.access);
           return execution.join(new Client({ maxQueued, recheckMs, stillValid }));
         }) as typeof subscribeFn,
       );
@@ -230,7 +226,8 @@ class Client implements Results {
       errors: [
         apiError(
           "UNAUTHENTICATED",
-          "the credential of this subscription was revoked or has expired",
+          "the credential of this subscription was revoked or has expired, or a meter it " +
+            "reads is no longer the caller's; subscribe again",
         ),
       ],
     }];

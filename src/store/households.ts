@@ -6,9 +6,10 @@
  *
  * Sign-in credentials of a household live in the same row but belong to `src/auth/accounts.ts`.
  *
- * Exporters (MQTT, databases) hear of every change that can change which meters they may export
- * (a switch turned, a meter assigned, a household added or removed) through `onExportRulesChanged`,
- * so a household turning its switch off stops them at once, not at its meter's next reading.
+ * Readers that cache who owns what hear of every change of it (a household added or removed, a
+ * meter assigned, an export switch turned): exporters through `onHouseholdsChanged`, so a
+ * household turning its switch off stops them at once, not at its meter's next reading; live
+ * subscriptions by comparing `householdChanges()`, a counter, on each event.
  *
  * @module
  */
@@ -18,19 +19,26 @@ import { all, get, statement } from "./statements.ts";
 
 export const MAX_HOUSEHOLD_NAME_CHARS = 64;
 
-/** Called after a change of which meters may be exported, with the database it was made in. */
-export type ExportRulesListener = (db: DatabaseSync) => void;
+/** Called after a change of households, their meters or their export switches. */
+export type HouseholdsListener = (db: DatabaseSync) => void;
 
-const exportRulesListeners = new Set<ExportRulesListener>();
+const householdsListeners = new Set<HouseholdsListener>();
+let changes = 0;
 
-/** Calls `listener` after each change of the export rules; returns the unsubscribe function. */
-export function onExportRulesChanged(listener: ExportRulesListener): () => void {
-  exportRulesListeners.add(listener);
-  return () => exportRulesListeners.delete(listener);
+/** Calls `listener` after each change of households; returns the unsubscribe function. */
+export function onHouseholdsChanged(listener: HouseholdsListener): () => void {
+  householdsListeners.add(listener);
+  return () => householdsListeners.delete(listener);
 }
 
-function exportRulesChanged(db: DatabaseSync): void {
-  for (const listener of exportRulesListeners) listener(db);
+/** How many changes of households this process has made: a cached answer older than one is stale. */
+export function householdChanges(): number {
+  return changes;
+}
+
+function householdsChanged(db: DatabaseSync): void {
+  changes++;
+  for (const listener of householdsListeners) listener(db);
 }
 
 export interface Household {
@@ -109,7 +117,7 @@ export function addHousehold(
       ).run(name, options.nowMs, options.nowMs).lastInsertRowid,
     );
     db.exec("COMMIT");
-    exportRulesChanged(db);
+    householdsChanged(db);
     return findHousehold(db, householdId)!;
   } catch (error) {
     db.exec("ROLLBACK");
@@ -130,7 +138,7 @@ export function removeHousehold(db: DatabaseSync, householdId: number): void {
     // Meters (SET NULL) and sessions (CASCADE) follow the foreign keys.
     statement(db, "DELETE FROM households WHERE household_id = ?").run(householdId);
     db.exec("COMMIT");
-    exportRulesChanged(db);
+    householdsChanged(db);
   } catch (error) {
     db.exec("ROLLBACK");
     throw error;
@@ -148,7 +156,7 @@ export function assignMeter(
   }
   const changed = statement(db, "UPDATE meters SET household_id = ? WHERE meter_key = ?")
     .run(householdId, meterKey).changes > 0;
-  if (changed) exportRulesChanged(db);
+  if (changed) householdsChanged(db);
   return changed;
 }
 
@@ -189,7 +197,7 @@ export function setExportAllowed(
        WHEN export_allowed > 0 THEN export_allowed ELSE max(:nowMs, 1) END, updated_ms = :nowMs
      WHERE household_id = :householdId`,
   ).run({ allowed: allowed ? 1 : 0, nowMs, householdId });
-  exportRulesChanged(db);
+  householdsChanged(db);
 }
 
 /**

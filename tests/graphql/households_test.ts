@@ -12,6 +12,9 @@
 
 import assert from "node:assert/strict";
 import { createClient } from "graphql-sse";
+import { admitRequest } from "../../src/graphql/access.ts";
+import { demandUpdates } from "../../src/graphql/live.ts";
+import { assignMeter } from "../../src/store/households.ts";
 import { type Building, makeBuilding } from "../building.ts";
 import { type GatewayFixture, type GraphqlReply, startGatewayFixture } from "./fixture.ts";
 import { waitForMeters } from "./fixture.ts";
@@ -335,3 +338,88 @@ for (const singleConnection of [false, true]) {
     }
   });
 }
+
+for (const how of ["this process", "another process"] as const) {
+  Deno.test(`building: a meter reassigned by ${how} while a household streams leaves its stream`, async () => {
+    const { fixture, building: { a, b } } = await building(120);
+    const client = createClient({
+      url: `${fixture.url}/graphql`,
+      headers: { Cookie: a.cookie },
+      retryAttempts: 0,
+    });
+    try {
+      const demand = "subscription { demand { meterId } }";
+      const seen = new Set<string>();
+      let afterMove = 0;
+      let end: Result["errors"] | null = null;
+      for await (
+        const result of client.iterate<{ demand: { meterId: string } }>({ query: demand })
+      ) {
+        if (result.errors !== undefined) {
+          end = result.errors as Result["errors"];
+          break;
+        }
+        if (seen.size < 2) {
+          seen.add(result.data!.demand.meterId);
+          if (seen.size < 2) continue;
+          // A's second meter goes to B.
+          if (how === "this process") assignMeter(fixture.db, a.meterKeys[1], b.householdId);
+          else {
+            // As `openseg households assign` run beside the gateway would: no notice here.
+            fixture.db.prepare("UPDATE meters SET household_id = ? WHERE meter_key = ?")
+              .run(b.householdId, a.meterKeys[1]);
+          }
+        } else if (++afterMove > 500) break;
+      }
+      assert.equal(end?.[0].extensions?.code, "UNAUTHENTICATED", `${afterMove} updates later`);
+      // Subscribed again, A's stream carries its remaining meter only.
+      const again = await take(client, demand, 6);
+      assert.deepEqual(
+        new Set(again.map((update) => update.data?.demand.meterId)),
+        new Set([a.meterIds[0]]),
+      );
+    } finally {
+      client.dispose();
+      await fixture.close();
+    }
+  });
+}
+
+Deno.test("building: a live source stops carrying a meter as soon as this process reassigns it", async () => {
+  const { fixture, building: { a, b } } = await building(120);
+  // The source itself, without the stream's credential re-check that would end it.
+  const request = new Request(`${fixture.url}/graphql`, { headers: { Cookie: a.cookie } });
+  const access = admitRequest(request, fixture.services);
+  assert.ok(!(access instanceof Response));
+  const updates = demandUpdates({ bus: fixture.bus, db: fixture.db, access });
+  // What the bus publishes after the move, as `time/demand` of A's first meter: the source
+  // yields in publish order, so once one of these came out, whatever was queued before the move
+  // has come out too.
+  let moved = false;
+  const published = new Set<string>();
+  const stopObserving = fixture.bus.observe((event) => {
+    if (moved && event.type === "stored" && event.event.kind === "demand") {
+      if (event.meterKey === a.meterKeys[0]) {
+        published.add(`${event.event.timeMs}/${event.event.demandW}`);
+      }
+    }
+  });
+  try {
+    const seen = new Set<string>();
+    while (seen.size < 2) seen.add((await updates.next()).value!.meterId);
+    assignMeter(fixture.db, a.meterKeys[1], b.householdId);
+    moved = true;
+    const afterMove: string[] = [];
+    while (afterMove.length < 20) {
+      const { meterId, demand } = (await updates.next()).value!;
+      if (afterMove.length > 0 || published.has(`${demand.timeMs}/${demand.demandW}`)) {
+        afterMove.push(meterId);
+      }
+    }
+    assert.deepEqual(afterMove.filter((id) => id !== a.meterIds[0]), []);
+  } finally {
+    stopObserving();
+    await updates.return?.();
+    await fixture.close();
+  }
+});
