@@ -192,9 +192,13 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
     }
   };
 
+  /** Meters this exporter announced since it started: withdrawn, their topics are cleared. */
+  const announced = new Set<string>();
+
   const announceMeter = (meterKey: string) => {
     const meter = meters.get(meterKey);
     if (meter === undefined) return;
+    announced.add(meterKey);
     publishDiscovery(
       discoveryMessages({ topics, gatewayId, meter, softwareVersion: options.softwareVersion }),
     );
@@ -279,9 +283,12 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
     for (const meter of listMeters(db)) {
       const sinceMs = sharing.sinceMs(meter.meterKey);
       if (sinceMs !== null) announceStored(meter, sinceMs);
-      // What an earlier run may have left of a meter withdrawn while it was stopped goes too. A
-      // meter never exported here (no cursor) has nothing there: not even its id is published.
-      else if (readExportCursor(db, { sink: MQTT_SINK, meterKey: meter.meterKey }) !== null) {
+      // What was left of a meter withdrawn while the broker was away, or while an earlier run was
+      // stopped, goes too. A meter never exported has nothing there: not even its id is sent.
+      else if (
+        announced.has(meter.meterKey) ||
+        readExportCursor(db, { sink: MQTT_SINK, meterKey: meter.meterKey }) !== null
+      ) {
         withdraw(meter.meterKey);
       }
     }

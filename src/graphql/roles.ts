@@ -36,7 +36,7 @@ const PERSON: Role = {
 };
 
 /** The role directives by name; each implies a signed-in person. */
-export const ROLES: Readonly<Record<string, Role>> = {
+const ROLES: Readonly<Record<string, Role>> = {
   ownerOnly: PERSON,
   administrator: {
     allows: (access) => access.kind === "owner" && access.administrator,

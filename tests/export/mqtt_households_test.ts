@@ -146,3 +146,68 @@ Deno.test("building: only the allowing household's meters reach the broker; with
     await broker.close();
   }
 });
+
+Deno.test("building: a household that withdraws while the broker is away is cleared on reconnect", async () => {
+  // Persistent: the broker keeps its retained topics across the restart, as a real one does.
+  const broker = await startBroker({ persistent: true });
+  const fixture = await startGatewayFixture({ simulated: 3, speed: 30 });
+  let exporter: ReturnType<typeof startMqttExport> | null = null;
+  try {
+    await waitForMeters(fixture, 3);
+    const { a } = makeBuilding(fixture.db);
+    const asA = { as: null, headers: { Cookie: a.cookie } };
+    await fixture.graphql("mutation { setExportAllowed(allowed: true) { id } }", asA);
+    exporter = startMqttExport({
+      db: fixture.db,
+      bus: fixture.bus,
+      config: mqttConfig(broker.url),
+      softwareVersion: "0.0.0-test",
+      reconnectPeriodMs: 100,
+      log: () => {},
+    });
+    /** What the broker retains of A's meters, as a new subscriber gets it. */
+    const retainedOfA = async (): Promise<Received[]> => {
+      const probe = await subscriber(broker.url, "#");
+      try {
+        // Published after subscribing, the marker arrives after whatever the broker retained.
+        await probe.client.publishAsync("openseg/test/marker", "end", { qos: 1 });
+        await waitFor("the marker", () => probe.messages.some((m) => m.topic.endsWith("/marker")));
+        return naming(probe.messages, a.meterIds).filter((m) => m.retain && m.text !== "");
+      } finally {
+        await probe.client.endAsync();
+      }
+    };
+    /** Probes until `done` holds of what is retained (at most 100 times); returns the last. */
+    const probeUntil = async (done: (retained: Received[]) => boolean) => {
+      let retained = await retainedOfA();
+      for (let probe = 0; probe < 100 && !done(retained); probe++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        retained = await retainedOfA();
+      }
+      return retained;
+    };
+    // Both meters' discovery configs and latest demand are retained on the broker.
+    const complete = (retained: Received[]) =>
+      a.meterIds.every((id) =>
+        retained.some((m) => m.topic.endsWith(`/${id}/demand`)) &&
+        retained.filter((m) => m.topic.startsWith("homeassistant/") && m.topic.includes(id))
+            .length === 6
+      );
+    const before = await probeUntil(complete);
+    assert.ok(complete(before), JSON.stringify(before.map((m) => m.topic)));
+
+    await broker.stop();
+    await waitFor("the exporter to notice", () => !exporter!.status().connected);
+    const off = await fixture.graphql("mutation { setExportAllowed(allowed: false) { id } }", asA);
+    assert.deepEqual(off.errors, []);
+    await broker.start();
+    await waitFor("the exporter back", () => exporter!.status().connected, 30_000);
+    // Cleared on reconnect: a subscriber now finds nothing of A's meters.
+    const after = await probeUntil((retained) => retained.length === 0);
+    assert.deepEqual(after.map((m) => m.topic), []);
+  } finally {
+    await exporter?.stop();
+    await fixture.close();
+    await broker.close();
+  }
+});
