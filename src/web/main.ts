@@ -50,7 +50,6 @@ import {
   VIEWER_QUERY,
   type ViewerResult,
 } from "./queries.ts";
-
 import { createSharingPanel } from "./sharing.ts";
 import { type StreamState, subscribe } from "./sse.ts";
 
