@@ -246,6 +246,17 @@ Deno.test("building: a household turns its own export switch; the neighbour's st
       { as: null, headers: { Cookie: a.cookie } },
     );
     assert.deepEqual(off.data.setExportAllowed, { exportAllowed: false, exportAllowedSince: null });
+    // An app, even one a household granted, cannot turn it.
+    const app = fixture.appToken({ scope: "FB=1_3_4_5_13_14_39", meterIds: a.meterIds });
+    const byApp = refused(
+      await fixture.graphql("mutation { setExportAllowed(allowed: true) { id } }", {
+        as: app.token,
+      }),
+    );
+    assert.deepEqual(byApp, {
+      code: "FORBIDDEN",
+      message: "Mutation.setExportAllowed is only for the gateway's owner",
+    });
   } finally {
     await fixture.close();
   }
