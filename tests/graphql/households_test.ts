@@ -434,3 +434,44 @@ Deno.test("building: a live source stops carrying a meter as soon as this proces
     await fixture.close();
   }
 });
+
+Deno.test("building: one household's single-connection stream is unknown to the other", async () => {
+  const { fixture, building: { a, b } } = await building();
+  const streamRequest = (cookie: string, method: string, token?: string, body?: unknown) =>
+    fetch(`${fixture.url}/graphql`, {
+      method,
+      headers: {
+        Cookie: cookie,
+        ...(token === undefined ? {} : { "X-GraphQL-Event-Stream-Token": token }),
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  try {
+    const reserved = await streamRequest(a.cookie, "PUT");
+    assert.equal(reserved.status, 201);
+    const token = await reserved.text();
+    // B, even holding A's token, can neither read A's stream nor put an operation on it.
+    for (
+      const [method, body] of [
+        ["GET", undefined],
+        ["POST", {
+          query: "subscription { demand { meterId } }",
+          extensions: { operationId: "x" },
+        }],
+        ["DELETE", undefined],
+      ] as const
+    ) {
+      const reply = await streamRequest(b.cookie, method, token, body);
+      assert.equal(reply.status, 404, method);
+      assert.equal((await reply.json()).errors[0].extensions.code, "NOT_FOUND");
+    }
+    // A's own stream is still there for A.
+    const own = await streamRequest(a.cookie, "GET", token);
+    assert.equal(own.status, 200);
+    assert.equal(own.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    await own.body?.cancel();
+  } finally {
+    await fixture.close();
+  }
+});
