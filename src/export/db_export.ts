@@ -9,6 +9,8 @@
  *   interval start, duration) replaces itself in the database.
  * - Failures are logged once per kind (unreachable, refused login, missing database or bucket,
  *   schema mismatch), retried every `retryMs`, and a recovery is logged once.
+ * - Only meters whose household allows it (`forward_cursor.ts`): in a building, a household's
+ *   readings go out from the moment it turned its export switch on, never those of before.
  * - Ingest never waits: the bus only schedules a pass on a later turn of the event loop, and the
  *   database is reached asynchronously.
  *
@@ -18,14 +20,12 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { LiveBus } from "../live/bus.ts";
 import type { Logger } from "../log.ts";
-import { pendingIntervalCount } from "../store/export_cursor.ts";
 import { gatewayIdFor } from "../store/gateway_identity.ts";
-import { listMeters } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
 import type { DatabaseSink } from "./database_sink.ts";
 import { SinkFailure, type SinkFailureKind } from "./database_sink.ts";
 import type { DatabaseTarget } from "../config/db_targets.ts";
-import { intervalForwarder } from "./forward_cursor.ts";
+import { exportBacklog, intervalForwarder } from "./forward_cursor.ts";
 import { influxSink } from "./influx_sink.ts";
 import { postgresSink } from "./postgres_sink.ts";
 import { settlesWithin } from "./settles_within.ts";
@@ -196,12 +196,7 @@ function startOne(
         lastError: state.lastError,
         intervalsSent: state.intervalsSent,
       }),
-      backlogIntervals: () =>
-        listMeters(db).reduce(
-          (sum, meter) =>
-            sum + pendingIntervalCount(db, { sink: target.cursorName, meterKey: meter.meterKey }),
-          0,
-        ),
+      backlogIntervals: () => exportBacklog(db, target.cursorName),
     },
     wake: () => forwarder.wake(),
     async stop() {

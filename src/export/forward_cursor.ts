@@ -10,11 +10,22 @@
  * Sink-agnostic: the MQTT export and each database export (`db_export.ts`) run their passes
  * through `intervalForwarder`, each under its own cursor name.
  *
+ * Households decide what leaves the gateway (`exportAllowedSinceMs`): in a building, a meter whose
+ * household has not allowed exports is left out, its cursor staying where it is; once allowed, the
+ * readings that started before that moment are passed over (the cursor moves past them unsent),
+ * so a household that shares its data from now on never has its earlier readings exported.
+ *
  * @module
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { intervalRevision, pendingIntervals, saveExportCursor } from "../store/export_cursor.ts";
+import {
+  intervalRevision,
+  pendingIntervalCount,
+  pendingIntervals,
+  saveExportCursor,
+} from "../store/export_cursor.ts";
+import { exportAllowedSinceMs } from "../store/households.ts";
 import { type IntervalReading, listMeters } from "../store/queries.ts";
 
 export interface ForwardOptions {
@@ -40,10 +51,19 @@ export async function forwardIntervals(options: ForwardOptions): Promise<number>
   let acknowledged = 0;
   for (const { meterKey } of listMeters(db)) {
     if (!options.canSend()) break;
+    if (exportAllowedSinceMs(db, meterKey) === null) continue;
     let revision = intervalRevision(db, meterKey);
     let batch = pendingIntervals(db, { sink, meterKey, limit });
     while (batch.length > 0) {
-      const sending = options.send(meterKey, batch);
+      // Asked before each batch: a household that withdraws stops its backlog at once.
+      const sinceMs = exportAllowedSinceMs(db, meterKey);
+      if (sinceMs === null) break;
+      // Oldest first: the readings from before the household allowed exports are a prefix.
+      const passed = batch.findIndex((reading) => reading.startMs >= sinceMs);
+      const passedOver = passed === -1 ? batch.length : passed;
+      const sending = passedOver === batch.length
+        ? Promise.resolve(0)
+        : options.send(meterKey, batch.slice(passedOver));
       const last = batch[batch.length - 1];
       // The store is synchronous and the sink is not: the next batch is read while this one is
       // in flight. It starts after this batch, not at the cursor, which moves only once acked.
@@ -54,7 +74,8 @@ export async function forwardIntervals(options: ForwardOptions): Promise<number>
         limit,
         after: { startMs: last.startMs, durationS: last.durationS },
       });
-      const count = await sending;
+      const sent = await sending;
+      const count = passedOver + sent;
       let saved = true;
       if (count > 0) {
         const acked = batch[count - 1];
@@ -66,7 +87,7 @@ export async function forwardIntervals(options: ForwardOptions): Promise<number>
           // A gap repair while the batch was out rewound the cursor: it stays there.
           revision,
         });
-        acknowledged += count;
+        acknowledged += sent;
       }
       if (count < batch.length) return acknowledged;
       if (!options.canSend()) return acknowledged;
@@ -77,6 +98,20 @@ export async function forwardIntervals(options: ForwardOptions): Promise<number>
     }
   }
   return acknowledged;
+}
+
+/**
+ * Complete interval readings `sink` has not acknowledged yet, over the meters whose data may be
+ * exported (a meter its household keeps to itself has no backlog).
+ */
+export function exportBacklog(db: DatabaseSync, sink: string): number {
+  return listMeters(db).reduce(
+    (sum, { meterKey }) =>
+      exportAllowedSinceMs(db, meterKey) === null
+        ? sum
+        : sum + pendingIntervalCount(db, { sink, meterKey }),
+    0,
+  );
 }
 
 export interface IntervalForwarder {

@@ -39,6 +39,8 @@ export interface LiveGate {
   ): void;
   /** Publishes what is waiting at once (a stop must not lose the last commit), stops the timers. */
   flush(): void;
+  /** Drops what is waiting on these topics unpublished (their data may no longer leave). */
+  forget(topics: Iterable<string>): void;
 }
 
 interface TopicState {
@@ -95,6 +97,13 @@ export function liveGate(options: LiveGateOptions): LiveGate {
       for (const [topic, state] of topics) {
         if (state.timer !== null) clearTimeout(state.timer);
         flush(topic, state);
+      }
+    },
+    forget(forgotten) {
+      for (const topic of forgotten) {
+        const state = topics.get(topic);
+        if (state?.timer != null) clearTimeout(state.timer);
+        topics.delete(topic);
       }
     },
   };

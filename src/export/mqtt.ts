@@ -14,6 +14,10 @@
  *   itself with `online` on its status topic (after it restarts), discovery and the retained
  *   latest values are published again, as HA asks of discovery sources.
  *
+ * - Households (`shared_meters.ts`): in a building, a meter is published only once its household
+ *   allowed exports, and only what was measured since; when it withdraws, its retained topics
+ *   (discovery configs and latest values) are cleared at once and nothing more of it is sent.
+ *
  * The broker being down, unreachable or refusing the login never stops the gateway: the error is
  * logged once in plain words, the client keeps retrying, and ingest does not wait for it.
  *
@@ -25,13 +29,14 @@ import { connect, type MqttClient } from "mqtt";
 import type { DatabaseSync } from "node:sqlite";
 import { UsageError } from "../config/usage_error.ts";
 import type { LiveBus, LiveEvent } from "../live/bus.ts";
-import { pendingIntervalCount } from "../store/export_cursor.ts";
+import { readExportCursor } from "../store/export_cursor.ts";
 import { gatewayIdFor } from "../store/gateway_identity.ts";
 import { type PortLink, portLinks } from "../store/port_links.ts";
 import { onMeterRenamed } from "../store/meter_names.ts";
-import { latestReadings, listMeters } from "../store/queries.ts";
+import { latestReadings, listMeters, type MeterSummary } from "../store/queries.ts";
 import { usagePointIdFor } from "../store/usage_points.ts";
-import { intervalForwarder } from "./forward_cursor.ts";
+import { exportBacklog, intervalForwarder } from "./forward_cursor.ts";
+import { sharedMeters } from "./shared_meters.ts";
 import { settlesWithin } from "./settles_within.ts";
 import {
   type DiscoveryMessage,
@@ -99,6 +104,13 @@ const MEASURED_KINDS = new Set(["demand", "summation"]);
 
 /** Latest-value kinds published live; a summation also wakes the interval forwarder. */
 const LIVE_KINDS = new Set(["demand", "summation", "price", "message"]);
+
+/** The retained latest-value topics of a meter. */
+const RETAINED_KINDS = ["demand", "summation", "price", "message"] as const;
+
+/** A measured value from before `sinceMs` was taken while its household kept it to itself. */
+const measuredBefore = (kind: string, timeMs: number | null, sinceMs: number) =>
+  MEASURED_KINDS.has(kind) && timeMs !== null && timeMs < sinceMs;
 
 /** Connects (in the background) and starts exporting. */
 export function startMqttExport(options: MqttExportOptions): MqttExporter {
@@ -180,9 +192,13 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
     }
   };
 
+  /** Meters this exporter announced since it started: withdrawn, their topics are cleared. */
+  const announced = new Set<string>();
+
   const announceMeter = (meterKey: string) => {
     const meter = meters.get(meterKey);
     if (meter === undefined) return;
+    announced.add(meterKey);
     publishDiscovery(
       discoveryMessages({ topics, gatewayId, meter, softwareVersion: options.softwareVersion }),
     );
@@ -206,6 +222,58 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
     }
   });
 
+  /** One meter's discovery and its current latest values, from the store. */
+  const announceStored = (meter: MeterSummary, sinceMs: number) => {
+    const latest = latestReadings(db, meter.meterKey);
+    const meterId = meterIdOf(meter.meterKey);
+    meters.set(meter.meterKey, {
+      meterId,
+      name: meter.name,
+      port: meter.port,
+      currency: latest.price?.currency ?? null,
+    });
+    announceMeter(meter.meterKey);
+    for (const { kind, body, times } of storedPayloads(latest)) {
+      if (MEASURED_KINDS.has(kind) && isHistory(times, liveStaleAfterMs)) continue;
+      if (measuredBefore(kind, times.timeMs, sinceMs)) continue;
+      publishJson(topics.meter(meterId, kind), body, 0);
+    }
+  };
+
+  /**
+   * A meter whose household does not (or no longer) share it: its retained topics are cleared
+   * (an empty retained message deletes one; HA removes the entities of an empty config) and what
+   * waits in the live gate is dropped.
+   */
+  const withdraw = (meterKey: string) => {
+    const meterId = meterIdOf(meterKey);
+    const retained = [
+      ...discoveryMessages({
+        topics,
+        gatewayId,
+        meter: { meterId, port: "", currency: null },
+        softwareVersion: options.softwareVersion,
+      }).map((message) => message.topic),
+      ...RETAINED_KINDS.map((kind) => topics.meter(meterId, kind)),
+    ];
+    live.forget(retained);
+    meters.delete(meterKey);
+    for (const topic of retained) {
+      published.delete(topic);
+      publishRetained(topic, "", 1);
+    }
+  };
+
+  const sharing = sharedMeters({
+    db,
+    onShared: (meterKey, sinceMs) => {
+      const meter = listMeters(db).find((meter) => meter.meterKey === meterKey);
+      if (meter !== undefined) announceStored(meter, sinceMs);
+      forwarder.wake();
+    },
+    onWithdrawn: withdraw,
+  });
+
   /** Birth, discovery and every retained latest value, from the store. */
   const announceAll = () => {
     publishRetained(topics.status, "online", 1);
@@ -213,18 +281,15 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
       gatewayDiscoveryMessage({ topics, gatewayId, softwareVersion: options.softwareVersion }),
     ]);
     for (const meter of listMeters(db)) {
-      const latest = latestReadings(db, meter.meterKey);
-      const meterId = meterIdOf(meter.meterKey);
-      meters.set(meter.meterKey, {
-        meterId,
-        name: meter.name,
-        port: meter.port,
-        currency: latest.price?.currency ?? null,
-      });
-      announceMeter(meter.meterKey);
-      for (const { kind, body, times } of storedPayloads(latest)) {
-        if (MEASURED_KINDS.has(kind) && isHistory(times, liveStaleAfterMs)) continue;
-        publishJson(topics.meter(meterId, kind), body, 0);
+      const sinceMs = sharing.sinceMs(meter.meterKey);
+      if (sinceMs !== null) announceStored(meter, sinceMs);
+      // What was left of a meter withdrawn while the broker was away, or while an earlier run was
+      // stopped, goes too. A meter never exported has nothing there: not even its id is sent.
+      else if (
+        announced.has(meter.meterKey) ||
+        readExportCursor(db, { sink: MQTT_SINK, meterKey: meter.meterKey }) !== null
+      ) {
+        withdraw(meter.meterKey);
       }
     }
     for (const stored of portLinks(db)) {
@@ -241,6 +306,8 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
       publishJson(topics.link(event.port), linkBody(link), 1);
       return;
     }
+    const sinceMs = sharing.sinceMs(event.meterKey);
+    if (sinceMs === null) return;
     const meterId = meterIdOf(event.meterKey);
     const known = meters.get(event.meterKey);
     const currency = event.event.kind === "price" ? event.event.currency : known?.currency ?? null;
@@ -249,7 +316,7 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
       announceMeter(event.meterKey);
     }
     const payload = livePayload(event.event, event.receivedAtMs);
-    if (payload !== null) {
+    if (payload !== null && !measuredBefore(payload.kind, event.event.timeMs, sinceMs)) {
       live.offer(topics.meter(meterId, payload.kind), payload.body, {
         // A price or message stays in effect until replaced: however old, the newest is current.
         timeMs: MEASURED_KINDS.has(payload.kind) ? event.event.timeMs : null,
@@ -354,12 +421,7 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
       lastError: state.lastError,
       intervalsSent: state.intervalsSent,
     }),
-    backlogIntervals: () =>
-      listMeters(db).reduce(
-        (sum, meter) =>
-          sum + pendingIntervalCount(db, { sink: MQTT_SINK, meterKey: meter.meterKey }),
-        0,
-      ),
+    backlogIntervals: () => exportBacklog(db, MQTT_SINK),
     async stop() {
       state.stopping = true;
       // One macrotask lets the live loop publish what the last commit queued before closing.
@@ -368,6 +430,7 @@ export function startMqttExport(options: MqttExportOptions): MqttExporter {
       await liveLoop;
       live.flush();
       stopWatchingNames();
+      sharing.stop();
       if (client.connected) {
         await settlesWithin(
           client.publishAsync(topics.status, "offline", { qos: 1, retain: true }),

@@ -22,6 +22,7 @@ import type { Caller, Grant } from "../auth/caller.ts";
 import { bearerChallenge, callerStillValid, resolveCaller } from "../auth/resolve.ts";
 import { ALL_GRANTED_DATA, type GrantedData } from "../auth/granted_data.ts";
 import { readPolicy } from "../auth/read_policy.ts";
+import { householdChanges } from "../store/households.ts";
 import { describeScope } from "../auth/scope.ts";
 import { fromOwnOrigin } from "../http/origin.ts";
 import type { HttpServices } from "../http/routes.ts";
@@ -98,7 +99,8 @@ export function accessEndReason(services: HttpServices, access: Access): GraphQL
 const POLICY_RECHECK_MS = 1000;
 
 /**
- * Makes `access.meterIds` follow the read policy: re-read at most once a second, so a subscription
+ * Makes `access.meterIds` follow the read policy: re-read after any change of households in this
+ * process and otherwise at most once a second, so a subscription
  * stream sees a new meter of its household and stops carrying one given to a neighbour, without
  * reconnecting. A request answered at once reads it once.
  */
@@ -110,10 +112,13 @@ function followPolicy(
 ): Access {
   let meterIds = initial;
   let readAtMs = performance.now();
+  let seenChanges = householdChanges();
   return Object.defineProperty(access, "meterIds", {
     enumerable: true,
     get: () => {
-      if (performance.now() - readAtMs >= POLICY_RECHECK_MS) {
+      // A change made here is seen at once; one made by another process (the CLI) within a second.
+      if (householdChanges() !== seenChanges || performance.now() - readAtMs >= POLICY_RECHECK_MS) {
+        seenChanges = householdChanges();
         meterIds = readPolicy(services.db, caller).usagePointIds;
         readAtMs = performance.now();
       }

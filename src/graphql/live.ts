@@ -1,7 +1,9 @@
 /**
  * Subscription sources: async iterators over `LiveBus` subscriptions, so a subscriber is driven
  * by what the store has just committed from the serial line, never by polling. Each source is
- * filtered to the meters the caller may read (and to one meter when asked).
+ * filtered to the meters the caller may read (and to one meter when asked), and stops carrying a
+ * meter at once when a change of households takes it from the caller while it streams (a meter
+ * reassigned to a neighbour).
  *
  * Cleanup: when a client disconnects, GraphQL calls `return()`; that closes the bus subscription
  * at once, which also ends a `next()` still waiting (an async generator alone would keep its
@@ -189,6 +191,7 @@ function subscribeStored(
   kind: "demand" | "summation" | "message",
   meterId: (meterKey: string) => string,
 ): LiveSubscription {
+  // `access.meterIds` follows the read policy (a meter given to a neighbour stops at once).
   return options.bus.subscribe({
     filter: (event) =>
       event.type === "stored" && event.event.kind === kind &&

@@ -1,6 +1,6 @@
 /**
  * The owner's actions: rename a meter, confirm a utility message on the radio, revoke an
- * authorization, register or approve an app. Each calls the module that owns the concern
+ * authorization, register or approve an app, turn the household's export switch. Each calls the module that owns the concern
  * (`src/store`, the link supervisor, `src/auth`) and turns its refusals into typed errors.
  *
  * @module
@@ -14,6 +14,7 @@ import {
   revokeAuthorization,
 } from "../auth/authorizations.ts";
 import { parseScope, ScopeError, scopeWithin } from "../auth/scope.ts";
+import { findHousehold, type Household, setExportAllowed } from "../store/households.ts";
 import { setMeterName } from "../store/meter_names.ts";
 import type { GraphqlContext } from "./context.ts";
 import { apiError } from "./errors.ts";
@@ -144,6 +145,17 @@ export function approveApp(
     householdId,
     nowMs: nowMs(),
   });
+}
+
+/** The signed-in household's export switch (`@household` in the SDL: a household is signed in). */
+export function setHouseholdExport(
+  context: GraphqlContext,
+  args: { allowed: boolean },
+): Household {
+  const { db, nowMs } = context.services;
+  const householdId = context.access.householdId!;
+  setExportAllowed(db, householdId, args.allowed, nowMs());
+  return findHousehold(db, householdId)!;
 }
 
 const ADMINISTRATOR_GRANTS_NOTHING =

@@ -15,6 +15,13 @@ import { accessTokenExpiryMs } from "../auth/tokens.ts";
 import type { RadioStats } from "../radio/adapter.ts";
 import type { LinkSupervisor } from "../radio/supervisor.ts";
 import type { BucketMinutes, DemandBucket, LatestReadings } from "../store/queries.ts";
+import {
+  findHousehold,
+  type Household,
+  householdCount,
+  listHouseholds,
+  meterOwnership,
+} from "../store/households.ts";
 import { portWarnings, type RadioDeviceInfo, radioDeviceInfo } from "../store/radio_devices.ts";
 import type { Access } from "./access.ts";
 import type { GraphqlContext } from "./context.ts";
@@ -40,6 +47,7 @@ import {
   registerNewApp,
   renameMeter,
   revokeAppAuthorization,
+  setHouseholdExport,
 } from "./mutations.ts";
 import {
   currencyName,
@@ -80,6 +88,7 @@ const Query: FieldsOf<Root> = {
       ? []
       : listAuthorizations(context.services.db, { householdId: context.access.householdId }),
   apps: (_root, _args, context) => listApps(context.services.db),
+  households: (_root, _args, context) => listHouseholds(context.services.db),
 };
 
 const Viewer: FieldsOf<Access> = {
@@ -90,12 +99,40 @@ const Viewer: FieldsOf<Access> = {
   finestResolutionS: (access) => access.finestResolutionS,
   // Only apps have a grant; the owner reads everything.
   grantedData: (access) => access.grant === null ? null : [...grantedData(access.grant.scope)],
+  roles: (access) =>
+    access.kind !== "owner" ? [] : [
+      ...(access.administrator ? ["administrator"] : []),
+      ...(access.householdId !== null ? ["household"] : []),
+    ],
+  // An app's granting household stays private: the app learns only what its grant lets it read.
+  household: (access, _args, context) =>
+    access.kind !== "owner" || access.householdId === null
+      ? null
+      : findHousehold(context.services.db, access.householdId),
+};
+
+const HouseholdFields: FieldsOf<Household> = {
+  id: (household) => household.householdId,
+  name: (household) => household.name,
+  meters: (household, _args, context) => {
+    const { db } = context.services;
+    const owned = new Set(
+      meterOwnership(db).filter((meter) => meter.householdId === household.householdId)
+        .map((meter) => meter.usagePointId),
+    );
+    return visibleMeters(db, context.access).filter((meter) => owned.has(meter.id));
+  },
+  exportAllowed: (household, _args, context) =>
+    householdCount(context.services.db) <= 1 || household.exportAllowed,
+  exportAllowedSince: (household, _args, context) =>
+    householdCount(context.services.db) <= 1 ? null : household.exportAllowedSinceMs,
 };
 
 const Gateway: FieldsOf<Root> = {
   version: (_root, _args, context) => context.gateway.version,
   startedAt: (_root, _args, context) => context.gateway.startedMs,
   uptimeS: (_root, _args, context) => sinceS(context, context.gateway.startedMs),
+  singleHome: (_root, _args, context) => householdCount(context.services.db) <= 1,
   radios: (_root, _args, context) => context.gateway.supervisors,
 };
 
@@ -294,6 +331,7 @@ const Mutation: FieldsOf<Root> = {
   revokeAuthorization: (_root, args, context) => revokeAppAuthorization(context, args),
   registerApp: (_root, args, context) => registerNewApp(context, args),
   approveApp: (_root, args, context) => approveApp(context, args),
+  setExportAllowed: (_root, args, context) => setHouseholdExport(context, args),
 };
 
 const MessageConfirmationFields: FieldsOf<MessageConfirmation> = {
@@ -362,6 +400,7 @@ const LinkUpdateFields: FieldsOf<LinkUpdate> = {
 export const resolvers = {
   DateTime: DateTimeScalar,
   ViewerKind: { OWNER: "owner", APP: "app" },
+  ViewerRole: { ADMINISTRATOR: "administrator", HOUSEHOLD: "household" },
   LinkState: {
     CONNECTING: "connecting",
     INITIALIZING: "initializing",
@@ -375,6 +414,7 @@ export const resolvers = {
   GrantedData: GRANTED_DATA_ENUM,
   Query,
   Viewer,
+  Household: HouseholdFields,
   Gateway,
   Radio,
   RadioDevice,

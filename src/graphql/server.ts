@@ -30,7 +30,7 @@ import { grantedDataPlugin } from "./granted_data.ts";
 import { jitQueriesPlugin } from "./jit.ts";
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from "./limits.ts";
 import { limitsPlugin } from "./limits_plugin.ts";
-import { enforceOwnerOnly } from "./owner_only.ts";
+import { enforceRoles } from "./roles.ts";
 import { resolvers } from "./resolvers.ts";
 import {
   singleConnection,
@@ -66,7 +66,7 @@ export function buildGraphqlSchema(sdl: string): GraphQLSchema {
   if (drift.length > 0) {
     throw new Error(`GraphQL resolvers drifted from the SDL:\n  ${drift.join("\n  ")}`);
   }
-  enforceOwnerOnly(schema);
+  enforceRoles(schema);
   return schema;
 }
 

@@ -7,11 +7,12 @@
  * Each client keeps its own bounded queue, so a slow one only loses its own oldest updates. The
  * shared execution ends when its last client leaves, which closes its bus subscription.
  *
- * Sharing is only between callers who would get identical results: the owner's sessions, or the
- * tokens of one app authorization. Each client's credential is still re-checked, at most every
+ * Sharing is only between callers who would get identical results: the sessions of one person
+ * (the administrator, or one household) reading the same meters, or the tokens of one app
+ * authorization. Each client's credential is still re-checked, at most every
  * `recheckMs` while events flow and every `idleRecheckMs` when none do: a revoked or expired token,
- * or an ended session, gets one `UNAUTHENTICATED` error and the end of its stream instead of
- * further data.
+ * an ended session, or a meter since given to another household, gets one `UNAUTHENTICATED` error
+ * and the end of its stream instead of further data.
  *
  * @module
  */

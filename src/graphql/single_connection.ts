@@ -8,8 +8,9 @@
  *
  * Every operation is run by the regular `/graphql` handler with the POST's own credentials, so
  * admission, limits, function-block checks, shared executions and credential re-checks are the
- * ones of the distinct-connections mode. A stream belongs to the caller who reserved it (the owner,
- * or one app authorization): anyone else's token is answered as unknown. The stream itself
+ * ones of the distinct-connections mode. A stream belongs to the caller who reserved it (one
+ * person: the administrator or one household; or one app authorization): anyone else's token is
+ * answered as unknown. The stream itself
  * re-checks its credential and ends when it is revoked or expires.
  *
  * Bounded: streams per caller and in all, operations per stream, events queued before the stream

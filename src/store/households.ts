@@ -6,6 +6,11 @@
  *
  * Sign-in credentials of a household live in the same row but belong to `src/auth/accounts.ts`.
  *
+ * Readers that cache who owns what hear of every change of it (a household added or removed, a
+ * meter assigned, an export switch turned): exporters through `onHouseholdsChanged`, so a
+ * household turning its switch off stops them at once, not at its meter's next reading; cached read
+ * policies by comparing `householdChanges()`, a counter.
+ *
  * @module
  */
 
@@ -14,6 +19,28 @@ import { all, get, statement } from "./statements.ts";
 
 export const MAX_HOUSEHOLD_NAME_CHARS = 64;
 
+/** Called after a change of households, their meters or their export switches. */
+export type HouseholdsListener = (db: DatabaseSync) => void;
+
+const householdsListeners = new Set<HouseholdsListener>();
+let changes = 0;
+
+/** Calls `listener` after each change of households; returns the unsubscribe function. */
+export function onHouseholdsChanged(listener: HouseholdsListener): () => void {
+  householdsListeners.add(listener);
+  return () => householdsListeners.delete(listener);
+}
+
+/** How many changes of households this process has made: a cached answer older than one is stale. */
+export function householdChanges(): number {
+  return changes;
+}
+
+function householdsChanged(db: DatabaseSync): void {
+  changes++;
+  for (const listener of householdsListeners) listener(db);
+}
+
 export interface Household {
   /** Also its ESPI RetailCustomer id. */
   householdId: number;
@@ -21,6 +48,8 @@ export interface Household {
   hasPassword: boolean;
   /** Multi-household gateways export a meter's data only when its household allowed it. */
   exportAllowed: boolean;
+  /** When the household last turned its export switch on (Unix ms); null while it is off. */
+  exportAllowedSinceMs: number | null;
   createdMs: number;
 }
 
@@ -90,6 +119,7 @@ export function addHousehold(
       ).run(name, options.nowMs, options.nowMs).lastInsertRowid,
     );
     db.exec("COMMIT");
+    householdsChanged(db);
     return findHousehold(db, householdId)!;
   } catch (error) {
     db.exec("ROLLBACK");
@@ -110,6 +140,7 @@ export function removeHousehold(db: DatabaseSync, householdId: number): void {
     // Meters (SET NULL) and sessions (CASCADE) follow the foreign keys.
     statement(db, "DELETE FROM households WHERE household_id = ?").run(householdId);
     db.exec("COMMIT");
+    householdsChanged(db);
   } catch (error) {
     db.exec("ROLLBACK");
     throw error;
@@ -125,8 +156,10 @@ export function assignMeter(
   if (householdId !== null && findHousehold(db, householdId) === null) {
     throw new RangeError("no such household");
   }
-  return statement(db, "UPDATE meters SET household_id = ? WHERE meter_key = ?")
+  const changed = statement(db, "UPDATE meters SET household_id = ? WHERE meter_key = ?")
     .run(householdId, meterKey).changes > 0;
+  if (changed) householdsChanged(db);
+  return changed;
 }
 
 /** A stored meter, its opaque usage point id, and the household that owns it (null: nobody). */
@@ -148,10 +181,25 @@ export function meterOwnership(db: DatabaseSync): MeterOwnership[] {
   ).map((row) => ({ ...row, householdId: sole ?? row.householdId }));
 }
 
-/** Turns a household's export switch on or off. */
-export function setExportAllowed(db: DatabaseSync, householdId: number, allowed: boolean): void {
-  statement(db, "UPDATE households SET export_allowed = ? WHERE household_id = ?")
-    .run(allowed ? 1 : 0, householdId);
+/**
+ * Turns a household's export switch on or off. `export_allowed` keeps 0 while it is off and the
+ * moment it was turned on otherwise (so a switch turned on before this was recorded, stored as 1,
+ * reads as "allowed all along"): exports send only what was measured since. Turning on a switch
+ * that is on already keeps its moment.
+ */
+export function setExportAllowed(
+  db: DatabaseSync,
+  householdId: number,
+  allowed: boolean,
+  nowMs: number = Date.now(),
+): void {
+  statement(
+    db,
+    `UPDATE households SET export_allowed = CASE WHEN :allowed = 0 THEN 0
+       WHEN export_allowed > 0 THEN export_allowed ELSE max(:nowMs, 1) END, updated_ms = :nowMs
+     WHERE household_id = :householdId`,
+  ).run({ allowed: allowed ? 1 : 0, nowMs, householdId });
+  householdsChanged(db);
 }
 
 /**
@@ -159,14 +207,23 @@ export function setExportAllowed(db: DatabaseSync, householdId: number, allowed:
  * a single home, otherwise only when its household has turned its export switch on.
  */
 export function exportAllowedFor(db: DatabaseSync, meterKey: string): boolean {
-  if (householdCount(db) <= 1) return true;
-  const row = get<{ allowed: number }>(
+  return exportAllowedSinceMs(db, meterKey) !== null;
+}
+
+/**
+ * From when the meter's data may be exported (Unix ms; readings from before stay on the gateway):
+ * 0 in a single home (everything), the moment its household turned the switch on otherwise, null
+ * while it may not be exported at all (switch off, or the meter belongs to no household).
+ */
+export function exportAllowedSinceMs(db: DatabaseSync, meterKey: string): number | null {
+  if (householdCount(db) <= 1) return 0;
+  const row = get<{ sinceMs: number }>(
     db,
-    `SELECT h.export_allowed AS allowed FROM meters m
+    `SELECT h.export_allowed AS sinceMs FROM meters m
      JOIN households h ON h.household_id = m.household_id WHERE m.meter_key = ?`,
     meterKey,
   );
-  return row?.allowed === 1;
+  return row === undefined || row.sinceMs <= 0 ? null : row.sinceMs;
 }
 
 const SELECT = `SELECT household_id AS householdId, name, password_hash IS NOT NULL AS hasPassword,
@@ -185,7 +242,8 @@ function toHousehold(row: HouseholdRow): Household {
     householdId: row.householdId,
     name: row.name,
     hasPassword: row.hasPassword === 1,
-    exportAllowed: row.exportAllowed === 1,
+    exportAllowed: row.exportAllowed > 0,
+    exportAllowedSinceMs: row.exportAllowed > 0 ? row.exportAllowed : null,
     createdMs: row.createdMs,
   };
 }

@@ -1,8 +1,13 @@
 /**
- * The dashboard's browser entry: loads the owner's view of the gateway over GraphQL, wires the
- * panels to the live subscriptions (demand, intervals, messages, radio link state) and to the
- * owner's actions, remembers the chosen meter across reloads, and shows the sign-in card when there
- * is no session. Bundled by `build.ts`.
+ * The dashboard's browser entry: asks who is signed in, loads that person's view of the gateway
+ * over GraphQL, wires the panels to the live subscriptions (demand, intervals, messages, radio
+ * link state) and to the owner's actions, remembers the chosen meter across reloads, and shows the
+ * sign-in card when there is no session. Bundled by `build.ts`.
+ *
+ * What is shown follows the roles (`viewer.roles`): in a single home the one person is household
+ * and administrator and sees everything. In a building a household sees its own meters' readings,
+ * messages, apps and downloads, and its export switch; the administrator sees the meters' link
+ * health, the radios and the households, and no readings (nothing on the page asks for them).
  *
  * @module
  */
@@ -15,6 +20,7 @@ import { createAppsPanel } from "./apps.ts";
 import { byId } from "./dom.ts";
 import { graphql, GraphqlError, isSignedOut } from "./graphql.ts";
 import { createHistoryPanel } from "./history.ts";
+import { createHouseholdsPanel } from "./households.ts";
 import { createMessagesPanel } from "./messages.ts";
 import { createMetersPanel, meterLabel } from "./meters.ts";
 import { createNowPanel } from "./now.ts";
@@ -22,11 +28,13 @@ import {
   APPROVE_APP,
   APPS_QUERY,
   type AppsResult,
+  BUILDING_DASHBOARD_QUERY,
   CONFIRM_MESSAGE,
   DASHBOARD_QUERY,
   type DashboardResult,
   DEMAND_SUBSCRIPTION,
   type DemandEvent,
+  HOUSEHOLD_DASHBOARD_QUERY,
   type IntervalEvent,
   INTERVALS_SUBSCRIPTION,
   LINK_SUBSCRIPTION,
@@ -38,7 +46,11 @@ import {
   METER_QUERY,
   RENAME_METER,
   REVOKE_AUTHORIZATION,
+  SET_EXPORT_ALLOWED,
+  VIEWER_QUERY,
+  type ViewerResult,
 } from "./queries.ts";
+import { createSharingPanel } from "./sharing.ts";
 import { type StreamState, subscribe } from "./sse.ts";
 
 /** Performance marks the browser test reads (load → first value, load → first live value). */
@@ -80,6 +92,51 @@ function describeFailure(error: unknown): string {
   return error instanceof GraphqlError ? error.message : "something went wrong";
 }
 
+/** What the signed-in person sees. */
+interface View {
+  /** Readings, messages, apps and downloads of its meters. */
+  household: boolean;
+  /** Radios and their link state. */
+  administrator: boolean;
+  /** Several households: the administrator sees them, a household gets its export switch. */
+  building: boolean;
+}
+
+function viewOf(result: ViewerResult): View {
+  return {
+    household: result.viewer.roles.includes("HOUSEHOLD"),
+    administrator: result.viewer.roles.includes("ADMINISTRATOR"),
+    building: !result.gateway.singleHome,
+  };
+}
+
+/** The dashboard query of a view: each asks only for what its roles may read. */
+function dashboardQuery(view: View): string {
+  if (!view.household) return BUILDING_DASHBOARD_QUERY;
+  return view.administrator ? DASHBOARD_QUERY : HOUSEHOLD_DASHBOARD_QUERY;
+}
+
+/** Shows the parts of the page for this view and hides the others. */
+function showView(view: View, viewer: ViewerResult["viewer"]): void {
+  for (const id of ["now", "history", "messages", "apps", "download"]) {
+    byId(id).hidden = !view.household;
+  }
+  byId("radios-title").hidden = !view.administrator;
+  byId("radio-list").hidden = !view.administrator;
+  byId("households").hidden = !(view.building && view.administrator);
+  if (view.building) {
+    const who = byId("who");
+    who.textContent = viewer.household?.name ?? "Administrator";
+    who.hidden = false;
+  }
+  const household = viewer.household;
+  if (household !== null) {
+    byId<HTMLAnchorElement>("download-link").href = `/espi/1_1/resource/Batch/RetailCustomer/${
+      encodeURIComponent(household.id)
+    }/UsagePoint`;
+  }
+}
+
 function showSignedOut(): void {
   byId("dashboard").hidden = true;
   byId("logout").hidden = true;
@@ -89,8 +146,18 @@ function showSignedOut(): void {
 }
 
 async function start(): Promise<void> {
+  let viewer: ViewerResult;
+  try {
+    viewer = await graphql<ViewerResult>(VIEWER_QUERY);
+  } catch (error) {
+    if (isSignedOut(error)) return showSignedOut();
+    byId("connection").textContent = "Gateway unreachable";
+    throw error;
+  }
+  const view = viewOf(viewer);
+  const query = dashboardQuery(view);
   // Asked first; the live streams open while it runs.
-  const firstLoad = graphql<DashboardResult>(DASHBOARD_QUERY);
+  const firstLoad = graphql<DashboardResult>(query);
   const streamStates = new Map<string, StreamState>();
   const linkStates = new Map<string, LinkState>();
   const stops: (() => void)[] = [];
@@ -127,6 +194,20 @@ async function start(): Promise<void> {
     try {
       await graphql(CONFIRM_MESSAGE, { meterId, messageId });
       announce("Confirmation sent to the meter.");
+    } catch (error) {
+      fail(error);
+      throw error;
+    }
+  });
+  const households = createHouseholdsPanel();
+  const sharing = createSharingPanel(async (allowed) => {
+    try {
+      await graphql(SET_EXPORT_ALLOWED, { allowed });
+      announce(
+        allowed
+          ? "Your meters' data is now shared with the building's exports."
+          : "Your meters' data is no longer shared with the building's exports.",
+      );
     } catch (error) {
       fail(error);
       throw error;
@@ -172,6 +253,7 @@ async function start(): Promise<void> {
     const meter = selected();
     selectedId = meter?.id ?? null;
     if (meter !== null) select.value = meter.id;
+    if (!view.household) return;
     now.showDemand(meter?.demand ?? null);
     now.showPrice(meter?.price ?? null);
     history.setPrice(meter?.price ?? null);
@@ -195,18 +277,29 @@ async function start(): Promise<void> {
   }
 
   function showDashboard(dashboard: DashboardResult): void {
-    meters = dashboard.meters;
-    for (const radio of dashboard.gateway.radios) linkStates.set(radio.port, radio.linkState);
-    metersPanel.show(meters, dashboard.gateway.radios);
+    // The administrator of a building reads no readings: its meters have none to show.
+    meters = dashboard.meters.map((meter) => ({
+      demand: null,
+      price: null,
+      messages: [],
+      ...meter,
+    }));
+    const radios = dashboard.gateway?.radios ?? [];
+    for (const radio of radios) linkStates.set(radio.port, radio.linkState);
+    metersPanel.show(meters, radios);
     showMeters();
     showTrouble();
+    if (dashboard.households !== undefined) households.show(dashboard.households, meters);
+    const household = dashboard.viewer?.household;
+    if (view.building && household) sharing.show(household.exportAllowed);
   }
 
   async function reloadDashboard(): Promise<void> {
-    showDashboard(await graphql<DashboardResult>(DASHBOARD_QUERY));
+    showDashboard(await graphql<DashboardResult>(query));
   }
 
   async function reloadApps(): Promise<void> {
+    if (!view.household) return;
     const result = await graphql<AppsResult>(APPS_QUERY);
     apps.show(result.authorizations, result.apps);
   }
@@ -241,41 +334,48 @@ async function start(): Promise<void> {
     }));
   }
 
-  stream<DemandEvent>("demand", DEMAND_SUBSCRIPTION, ({ demand: update }) => {
-    const meter = meters.find((m) => m.id === update.meterId);
-    if (meter === undefined) return reloadSoon();
-    meter.demand = update.demand;
-    metersPanel.seen(update.meterId, update.demand.at);
-    if (update.meterId !== selectedId) return;
-    now.showDemand(update.demand);
-    if (firstLive) {
-      performance.mark(FIRST_LIVE_VALUE_MARK);
-      firstLive = false;
-    }
-  });
-  stream<IntervalEvent>("intervals", INTERVALS_SUBSCRIPTION, ({ intervals: update }) => {
-    // Prices change on the meter's schedule; a completed interval is the moment to catch up, for
-    // every meter, so one chosen later shows its current price.
-    graphql<{ meter: Meter }>(METER_QUERY, { id: update.meterId }).then(({ meter: fresh }) => {
-      const meter = meters.find((m) => m.id === fresh.id);
-      if (meter !== undefined) meter.price = fresh.price;
-      // The owner may have chosen another meter meanwhile.
-      if (fresh.id !== selectedId) return;
-      now.showPrice(fresh.price);
-      history.setPrice(fresh.price);
-    }, fail);
-    if (update.meterId !== selectedId) return;
-    const endMs = Date.parse(update.interval.start) + update.interval.durationS * 1000;
-    history.reload(endMs).catch(fail);
-  });
-  stream<MessagesEvent>("messages", MESSAGES_SUBSCRIPTION, ({ messages: update }) => {
-    messages.update(update.meterId, update.message);
-  });
-  stream<LinkEvent>("link", LINK_SUBSCRIPTION, ({ linkState: update }) => {
-    linkStates.set(update.port, update.state);
-    metersPanel.setLink(update.port, update.state);
-    showTrouble();
-  });
+  // Each stream only for the role that may read it: a refused one would only fail.
+  if (view.household) openReadingStreams();
+  if (view.administrator) {
+    stream<LinkEvent>("link", LINK_SUBSCRIPTION, ({ linkState: update }) => {
+      linkStates.set(update.port, update.state);
+      metersPanel.setLink(update.port, update.state);
+      showTrouble();
+    });
+  }
+
+  function openReadingStreams(): void {
+    stream<DemandEvent>("demand", DEMAND_SUBSCRIPTION, ({ demand: update }) => {
+      const meter = meters.find((m) => m.id === update.meterId);
+      if (meter === undefined) return reloadSoon();
+      meter.demand = update.demand;
+      metersPanel.seen(update.meterId, update.demand.at);
+      if (update.meterId !== selectedId) return;
+      now.showDemand(update.demand);
+      if (firstLive) {
+        performance.mark(FIRST_LIVE_VALUE_MARK);
+        firstLive = false;
+      }
+    });
+    stream<IntervalEvent>("intervals", INTERVALS_SUBSCRIPTION, ({ intervals: update }) => {
+      // Prices change on the meter's schedule; a completed interval is the moment to catch up, for
+      // every meter, so one chosen later shows its current price.
+      graphql<{ meter: Meter }>(METER_QUERY, { id: update.meterId }).then(({ meter: fresh }) => {
+        const meter = meters.find((m) => m.id === fresh.id);
+        if (meter !== undefined) meter.price = fresh.price;
+        // The owner may have chosen another meter meanwhile.
+        if (fresh.id !== selectedId) return;
+        now.showPrice(fresh.price);
+        history.setPrice(fresh.price);
+      }, fail);
+      if (update.meterId !== selectedId) return;
+      const endMs = Date.parse(update.interval.start) + update.interval.durationS * 1000;
+      history.reload(endMs).catch(fail);
+    });
+    stream<MessagesEvent>("messages", MESSAGES_SUBSCRIPTION, ({ messages: update }) => {
+      messages.update(update.meterId, update.message);
+    });
+  }
 
   let dashboard: DashboardResult;
   try {
@@ -286,9 +386,10 @@ async function start(): Promise<void> {
     byId("connection").textContent = "Gateway unreachable";
     throw error;
   }
+  showView(view, viewer.viewer);
   byId("dashboard").hidden = false;
   byId("logout").hidden = false;
-  byId("version").textContent = dashboard.gateway.version;
+  byId("version").textContent = viewer.gateway.version;
   showDashboard(dashboard);
   if (selected()?.demand) performance.mark(FIRST_VALUE_MARK);
   loaded = true;

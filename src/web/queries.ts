@@ -8,6 +8,7 @@
 export type Direction = "IMPORT" | "EXPORT";
 export type LinkState = "CONNECTING" | "INITIALIZING" | "CONNECTED" | "DISCONNECTED" | "CLOSED";
 export type BucketSize = "ONE_MINUTE" | "FIVE_MINUTES" | "FIFTEEN_MINUTES" | "ONE_HOUR";
+export type ViewerRole = "ADMINISTRATOR" | "HOUSEHOLD";
 
 export interface Demand {
   demandW: number | null;
@@ -101,14 +102,54 @@ const METER_FIELDS = `id name lastSeenAt
   price { tier ratePerKWh currency label }
   messages { id text confirmationRequired confirmed confirmable priority at }`;
 
-export const DASHBOARD_QUERY = `query Dashboard {
-  meters { ${METER_FIELDS} }
-  gateway { version radios { port linkState lastFragmentAgeS reconnects } }
+/** Who is signed in: what the page shows depends on it. */
+export const VIEWER_QUERY = `query Viewer {
+  viewer { roles household { id name exportAllowed } }
+  gateway { version singleHome }
 }`;
 
+export interface Household {
+  id: string;
+  name: string;
+  exportAllowed: boolean;
+}
+
+export interface ViewerResult {
+  viewer: { roles: ViewerRole[]; household: Household | null };
+  gateway: { version: string; singleHome: boolean };
+}
+
+const RADIO_FIELDS = "port linkState lastFragmentAgeS reconnects";
+
+/** A single home: the one person is household and administrator, and sees everything. */
+export const DASHBOARD_QUERY = `query Dashboard {
+  meters { ${METER_FIELDS} }
+  gateway { version radios { ${RADIO_FIELDS} } }
+}`;
+
+/** A household of a building: its own meters' readings; the radios are the administrator's. */
+export const HOUSEHOLD_DASHBOARD_QUERY = `query HouseholdDashboard {
+  meters { ${METER_FIELDS} }
+  viewer { household { id name exportAllowed } }
+}`;
+
+/** The administrator of a building: link health and households, no readings. */
+export const BUILDING_DASHBOARD_QUERY = `query BuildingDashboard {
+  meters { id name lastSeenAt join { status connected signalStrengthPercent } }
+  gateway { version radios { ${RADIO_FIELDS} } }
+  households { id name exportAllowed meters { id } }
+}`;
+
+export interface HouseholdMeters extends Household {
+  meters: { id: string }[];
+}
+
+/** The three dashboards' results; a part one of them does not select is absent. */
 export interface DashboardResult {
-  meters: Meter[];
-  gateway: { version: string; radios: Radio[] };
+  meters: (Pick<Meter, "id" | "name" | "lastSeenAt" | "join"> & Partial<Meter>)[];
+  gateway?: { radios: Radio[] };
+  viewer?: { household: Household | null };
+  households?: HouseholdMeters[];
 }
 
 export const METER_QUERY = `query Meter($id: ID!) { meter(id: $id) { ${METER_FIELDS} } }`;
@@ -158,6 +199,10 @@ export const REVOKE_AUTHORIZATION = `mutation Revoke($id: ID!) {
 
 export const APPROVE_APP = `mutation Approve($appId: ID!, $meterIds: [ID!]!) {
   approveApp(input: { appId: $appId, meterIds: $meterIds }) { id status }
+}`;
+
+export const SET_EXPORT_ALLOWED = `mutation SetExportAllowed($allowed: Boolean!) {
+  setExportAllowed(allowed: $allowed) { id name exportAllowed }
 }`;
 
 export const DEMAND_SUBSCRIPTION =
