@@ -61,7 +61,12 @@ Deno.test("broker down then back: every interval reading arrives once, in order"
     assert.ok(logs.some((line) => line.includes("lost the connection")), logs.join("\n"));
 
     await broker.start();
-    await waitFor("reconnected", () => exporter.status().connected && client.connected, 10_000);
+    // `connected` is the client's flag, `reconnects` counted in its "connect" handler: wait for both.
+    await waitFor(
+      "reconnected",
+      () => exporter.status().connected && exporter.status().reconnects > 0 && client.connected,
+      10_000,
+    );
     assert.equal(exporter.status().reconnects, 1);
     await sim.stop();
     // Everything the store completed has been acknowledged and received.
