@@ -15,7 +15,7 @@ import { buildEvent } from "./build_event.ts";
 import { COMMON, ROOTS } from "./compiled.ts";
 import { missingRequired, readFields } from "./field_values.ts";
 import { FragmentScan } from "./scan.ts";
-import { AMP } from "./xml_text.ts";
+import { CodeText } from "./xml_text.ts";
 
 /** A metered fragment's Multiplier and Divisor, each 0 already replaced by 1. */
 export interface MeterScale {
@@ -44,7 +44,15 @@ function decodeUnknown(scan: FragmentScan, texts: string[], warnings: string[]):
 
 /** Decodes one framed fragment. Never throws: every failure is an `ok: false` result. */
 export function decodeFragment(xml: string): DecodeResult {
-  const scan = new FragmentScan(xml);
+  return decodeText(CodeText.of(xml));
+}
+
+/**
+ * {@link decodeFragment} of a fragment given as codes, as the framing hands them over: the
+ * fragment's string is made only if a value or message needs it.
+ */
+export function decodeText(text: CodeText): DecodeResult {
+  const scan = new FragmentScan(text);
   let scanned = false;
   try {
     const failure = scan.run(ROOTS);
@@ -59,7 +67,7 @@ export function decodeFragment(xml: string): DecodeResult {
     const warnings: string[] = [];
     // Entity warnings come first, as every child's text is decoded before any field is parsed.
     let texts: string[] | null = null;
-    if (!scan.known || xml.includes(AMP, scan.rootEnd)) {
+    if (!scan.known || scan.hasAmpersand()) {
       texts = [];
       for (let k = 0; k < scan.children; k++) texts.push(scan.childText(k, warnings));
     }

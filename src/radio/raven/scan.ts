@@ -9,7 +9,9 @@
 import { COMMON, type CompiledField, type CompiledFragment } from "./compiled.ts";
 import {
   AMP,
+  AMP_CODE,
   closeNameEnd,
+  CodeText,
   GT,
   isExactName,
   isLetter,
@@ -44,27 +46,32 @@ export interface ScanError {
   error: string;
 }
 
+/** Code `k` of `b` before `end`; -1 past it (the codes after a fragment may be another's). */
+function codeAt(b: Uint8Array, k: number, end: number): number {
+  return k < end ? b[k] : -1;
+}
+
 function malformed(error: string): ScanError {
   return { rootKnown: true, error: `not well-formed: ${error}` };
 }
 
-/** The field of `c` named `s[at..end)`, numbered fields (`Price2`) included. */
+/** The field of `c` named `b[at..end)`, numbered fields (`Price2`) included. */
 function resolveField(
   c: CompiledFragment,
-  s: string,
+  b: Uint8Array,
   at: number,
   end: number,
 ): CompiledField | null {
-  const field = lookupName(c.fields, s, at, end);
+  const field = lookupName(c.fields, b, at, end);
   if (field !== undefined) return field;
   if (!c.hasNumbered) return null;
-  const numberAt = numberStart(s, at, end);
-  return numberAt < end ? lookupName(c.numbered, s, at, numberAt) ?? null : null;
+  const numberAt = numberStart(b, at, end);
+  return numberAt < end ? lookupName(c.numbered, b, at, numberAt) ?? null : null;
 }
 
 /**
- * Where {@link FragmentScan.run} found the root name and each child of `xml`, as offsets into the
- * fragment: `[nameStart, nameEnd, textStart, textEnd]` per child, text untrimmed. Offsets rather
+ * Where {@link FragmentScan.run} found the root name and each child of `text`, as offsets into its
+ * codes: `[nameStart, nameEnd, textStart, textEnd]` per child, text untrimmed. Offsets rather
  * than strings save the name and text strings the decoder would otherwise cut out of every
  * fragment and throw away. One scan per fragment, so decoders share no state.
  */
@@ -81,22 +88,32 @@ export class FragmentScan {
   /** Each child's field when resolved; null when the fragment does not define that child. */
   readonly fields: (CompiledField | null)[] = [];
 
-  constructor(readonly xml: string) {}
+  constructor(readonly text: CodeText) {}
 
   /** Root name, for messages and unknown fragments. */
   root(): string {
-    return this.xml.slice(this.rootStart, this.rootEnd);
+    return this.text.slice(this.rootStart, this.rootEnd);
   }
 
   /** Name of child `k`. */
   childName(k: number): string {
-    return this.xml.slice(this.spans[4 * k], this.spans[4 * k + 1]);
+    return this.text.slice(this.spans[4 * k], this.spans[4 * k + 1]);
   }
 
   /** Entity-decoded, trimmed text of child `k`. */
   childText(k: number, warnings: string[]): string {
-    const text = trimSpace(this.xml.slice(this.spans[4 * k + 2], this.spans[4 * k + 3]));
+    const text = trimSpace(this.text.slice(this.spans[4 * k + 2], this.spans[4 * k + 3]));
     return text.includes(AMP) ? unescapeText(text, this.childName(k), warnings) : text;
+  }
+
+  /** Whether an `&` follows the root name: some child text may need entity decoding. */
+  hasAmpersand(): boolean {
+    return this.text.indexOf(AMP_CODE, this.rootEnd) >= 0;
+  }
+
+  /** The text of `[from..to)` (offsets into the codes). */
+  slice(from: number, to: number): string {
+    return this.text.slice(from, to);
   }
 
   /** Records a child. */
@@ -124,13 +141,13 @@ export class FragmentScan {
    * that does not fit takes the general path; both accept exactly the same input.
    */
   run(roots: NameTable<CompiledFragment> | null): ScanError | null {
-    const xml = this.xml;
-    const len = xml.length;
-    let i = skipSpace(xml, 0);
-    if (xml.charCodeAt(i) !== LT) {
+    const b = this.text.codes;
+    const len = this.text.end;
+    let i = skipSpace(b, this.text.start, len);
+    if (codeAt(b, i, len) !== LT) {
       return { rootKnown: false, error: "not well-formed: does not start with a start tag" };
     }
-    let end = nameEnd(xml, i + 1);
+    let end = nameEnd(b, i + 1, len);
     if (end === i + 1) {
       return { rootKnown: false, error: "not well-formed: malformed root start tag" };
     }
@@ -140,42 +157,42 @@ export class FragmentScan {
     this.rootEnd = end;
     let c: CompiledFragment | null = null;
     if (roots !== null) {
-      c = lookupName(roots, xml, rootStart, end) ?? null;
+      c = lookupName(roots, b, rootStart, end) ?? null;
       this.known = c !== null;
       c ??= COMMON;
       this.compiled = c;
     }
     /** Slot of the field expected next. */
     let next = 0;
-    i = skipSpace(xml, end);
-    if (xml.charCodeAt(i) === SLASH && xml.charCodeAt(i + 1) === GT) {
-      return skipSpace(xml, i + 2) < len ? malformed(`content after <${this.root()}/>`) : null;
+    i = skipSpace(b, end, len);
+    if (codeAt(b, i, len) === SLASH && codeAt(b, i + 1, len) === GT) {
+      return skipSpace(b, i + 2, len) < len ? malformed(`content after <${this.root()}/>`) : null;
     }
-    if (xml.charCodeAt(i) !== GT) {
+    if (codeAt(b, i, len) !== GT) {
       const root = this.root();
       return malformed(
-        isLetter(xml.charCodeAt(i)) ? `attributes on <${root}>` : `malformed <${root}>`,
+        isLetter(codeAt(b, i, len)) ? `attributes on <${root}>` : `malformed <${root}>`,
       );
     }
     i++;
     for (;;) {
-      i = skipSpace(xml, i);
+      i = skipSpace(b, i, len);
       if (i >= len) return malformed(`<${this.root()}> is never closed`);
-      if (xml.charCodeAt(i) !== LT) {
+      if (b[i] !== LT) {
         return malformed(`text directly inside <${this.root()}>`);
       }
-      if (xml.charCodeAt(i + 1) === SLASH) {
+      if (codeAt(b, i + 1, len) === SLASH) {
         // A known root matches its table spelling case-insensitively, and so its exact close tag.
-        end = this.known && isExactName(xml, i + 2, c!.rootName)
+        end = this.known && isExactName(b, i + 2, c!.rootName, len)
           ? i + 2 + rootLen
-          : closeNameEnd(xml, i + 2, rootStart, rootLen);
+          : closeNameEnd(b, i + 2, rootStart, rootLen, len);
         if (end < 0) {
-          const found = xml.slice(i + 2, nameEnd(xml, i + 2));
+          const found = this.text.slice(i + 2, nameEnd(b, i + 2, len));
           return malformed(`expected </${this.root()}>, found </${found}>`);
         }
-        i = skipSpace(xml, end);
-        if (xml.charCodeAt(i) !== GT) return malformed(`malformed </${this.root()}>`);
-        if (skipSpace(xml, i + 1) < len) {
+        i = skipSpace(b, end, len);
+        if (codeAt(b, i, len) !== GT) return malformed(`malformed </${this.root()}>`);
+        if (skipSpace(b, i + 1, len) < len) {
           return malformed(`content after </${this.root()}>`);
         }
         return null;
@@ -186,48 +203,50 @@ export class FragmentScan {
       // Whether the name is exactly `field`'s table spelling, so the close tag can be checked
       // against that spelling alone.
       let exact = false;
-      if (expected !== null && isExactName(xml, nameStart, expected.name)) {
+      if (expected !== null && isExactName(b, nameStart, expected.name, len)) {
         field = expected;
         exact = true;
         end = nameStart + expected.name.length;
       } else {
-        end = nameEnd(xml, nameStart);
+        end = nameEnd(b, nameStart, len);
         if (end === nameStart) return malformed(`malformed tag inside <${this.root()}>`);
-        if (c !== null) field = resolveField(c, xml, nameStart, end);
+        if (c !== null) field = resolveField(c, b, nameStart, end);
       }
       if (field !== null) next = field.slot + 1;
       const childNameEnd = end;
-      i = skipSpace(xml, end);
-      if (xml.charCodeAt(i) === SLASH && xml.charCodeAt(i + 1) === GT) {
+      i = skipSpace(b, end, len);
+      if (codeAt(b, i, len) === SLASH && codeAt(b, i + 1, len) === GT) {
         this.#addChild(nameStart, childNameEnd, i, i, field);
         i += 2;
         continue;
       }
-      if (xml.charCodeAt(i) !== GT) {
+      if (codeAt(b, i, len) !== GT) {
         return malformed(
-          isLetter(xml.charCodeAt(i))
-            ? `attributes on <${xml.slice(nameStart, childNameEnd)}>`
-            : `malformed <${xml.slice(nameStart, childNameEnd)}>`,
+          isLetter(codeAt(b, i, len))
+            ? `attributes on <${this.text.slice(nameStart, childNameEnd)}>`
+            : `malformed <${this.text.slice(nameStart, childNameEnd)}>`,
         );
       }
       const textStart = i + 1;
-      const lt = xml.indexOf("<", textStart);
-      if (lt < 0) return malformed(`<${xml.slice(nameStart, childNameEnd)}> is never closed`);
-      if (xml.charCodeAt(lt + 1) !== SLASH) {
+      const lt = this.text.indexOf(LT, textStart);
+      if (lt < 0) return malformed(`<${this.text.slice(nameStart, childNameEnd)}> is never closed`);
+      if (codeAt(b, lt + 1, len) !== SLASH) {
         return malformed(
-          `element nested in <${xml.slice(nameStart, childNameEnd)}> (fragments are flat)`,
+          `element nested in <${this.text.slice(nameStart, childNameEnd)}> (fragments are flat)`,
         );
       }
-      end = exact && isExactName(xml, lt + 2, field!.name)
+      end = exact && isExactName(b, lt + 2, field!.name, len)
         ? lt + 2 + field!.name.length
-        : closeNameEnd(xml, lt + 2, nameStart, childNameEnd - nameStart);
+        : closeNameEnd(b, lt + 2, nameStart, childNameEnd - nameStart, len);
       if (end < 0) {
-        const found = xml.slice(lt + 2, nameEnd(xml, lt + 2));
-        return malformed(`expected </${xml.slice(nameStart, childNameEnd)}>, found </${found}>`);
+        const found = this.text.slice(lt + 2, nameEnd(b, lt + 2, len));
+        return malformed(
+          `expected </${this.text.slice(nameStart, childNameEnd)}>, found </${found}>`,
+        );
       }
-      i = skipSpace(xml, end);
-      if (xml.charCodeAt(i) !== GT) {
-        return malformed(`malformed </${xml.slice(nameStart, childNameEnd)}>`);
+      i = skipSpace(b, end, len);
+      if (codeAt(b, i, len) !== GT) {
+        return malformed(`malformed </${this.text.slice(nameStart, childNameEnd)}>`);
       }
       i++;
       this.#addChild(nameStart, childNameEnd, textStart, lt, field);
@@ -240,7 +259,7 @@ export class FragmentScan {
  * directly in the root, attributes, mismatched or missing close tags, trailing content.
  */
 export function parseFragmentXml(xml: string): FragmentXmlResult {
-  const scan = new FragmentScan(xml);
+  const scan = new FragmentScan(CodeText.of(xml));
   const failure = scan.run(null);
   if (failure !== null) {
     return { ok: false, root: failure.rootKnown ? scan.root() : null, error: failure.error };
