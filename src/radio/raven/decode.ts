@@ -23,6 +23,9 @@ export interface MeterScale {
   divisor: number;
 }
 
+/** The scan of the fragment being decoded, reused (decoding is synchronous and not reentrant). */
+const SCAN = new FragmentScan();
+
 /** Outcome of {@link decodeFragment}. */
 export type DecodeResult =
   /** `scale`: a summation's scaling, which its meter's ProfileData is scaled with. */
@@ -52,10 +55,10 @@ export function decodeFragment(xml: string): DecodeResult {
  * fragment's string is made only if a value or message needs it.
  */
 export function decodeText(text: CodeText): DecodeResult {
-  const scan = new FragmentScan(text);
+  const scan = SCAN;
   let scanned = false;
   try {
-    const failure = scan.run(ROOTS);
+    const failure = scan.run(text, ROOTS);
     if (failure !== null) {
       return {
         ok: false,
@@ -67,7 +70,7 @@ export function decodeText(text: CodeText): DecodeResult {
     const warnings: string[] = [];
     // Entity warnings come first, as every child's text is decoded before any field is parsed.
     let texts: string[] | null = null;
-    if (!scan.known || scan.hasAmpersand()) {
+    if (!scan.known || scan.ampersand) {
       texts = [];
       for (let k = 0; k < scan.children; k++) texts.push(scan.childText(k, warnings));
     }

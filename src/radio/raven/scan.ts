@@ -51,6 +51,8 @@ function codeAt(b: Uint8Array, k: number, end: number): number {
   return k < end ? b[k] : -1;
 }
 
+const EMPTY = CodeText.of("");
+
 function malformed(error: string): ScanError {
   return { rootKnown: true, error: `not well-formed: ${error}` };
 }
@@ -73,7 +75,8 @@ function resolveField(
  * Where {@link FragmentScan.run} found the root name and each child of `text`, as offsets into its
  * codes: `[nameStart, nameEnd, textStart, textEnd]` per child, text untrimmed. Offsets rather
  * than strings save the name and text strings the decoder would otherwise cut out of every
- * fragment and throw away. One scan per fragment, so decoders share no state.
+ * fragment and throw away. A scan may be run again on the next fragment, which reuses its arrays
+ * (the decoder's one scan makes no garbage per fragment); what it found is valid until then.
  */
 export class FragmentScan {
   rootStart = 0;
@@ -83,12 +86,17 @@ export class FragmentScan {
   /** Whether the root is one `fields.ts` defines. */
   known = false;
   children = 0;
-  /** Small integers in a plain array: cheaper to allocate per fragment than a typed array. */
+  /** Whether some child's text has an `&`, so it may need entity decoding. */
+  ampersand = false;
+  /** Small integers in a plain array, `4 * children` of them valid (the rest is a past scan's). */
   readonly spans: number[] = [];
-  /** Each child's field when resolved; null when the fragment does not define that child. */
+  /**
+   * Each child's field when resolved; null when the fragment does not define that child
+   * (`children` of them valid).
+   */
   readonly fields: (CompiledField | null)[] = [];
-
-  constructor(readonly text: CodeText) {}
+  /** The fragment scanned last. */
+  text: CodeText = EMPTY;
 
   /** Root name, for messages and unknown fragments. */
   root(): string {
@@ -106,16 +114,6 @@ export class FragmentScan {
     return text.includes(AMP) ? unescapeText(text, this.childName(k), warnings) : text;
   }
 
-  /** Whether an `&` follows the root name: some child text may need entity decoding. */
-  hasAmpersand(): boolean {
-    return this.text.indexOf(AMP_CODE, this.rootEnd) >= 0;
-  }
-
-  /** The text of `[from..to)` (offsets into the codes). */
-  slice(from: number, to: number): string {
-    return this.text.slice(from, to);
-  }
-
   /** Records a child. */
   #addChild(
     nameStart: number,
@@ -124,9 +122,12 @@ export class FragmentScan {
     textEnd: number,
     field: CompiledField | null,
   ): void {
-    this.spans.push(nameStart, nameEnd, textStart, textEnd);
-    this.fields.push(field);
-    this.children++;
+    const k = this.children++;
+    this.spans[4 * k] = nameStart;
+    this.spans[4 * k + 1] = nameEnd;
+    this.spans[4 * k + 2] = textStart;
+    this.spans[4 * k + 3] = textEnd;
+    this.fields[k] = field;
   }
 
   /**
@@ -140,7 +141,13 @@ export class FragmentScan {
    * once instead of three times (find the name's end, look it up, match the close tag). A name
    * that does not fit takes the general path; both accept exactly the same input.
    */
-  run(roots: NameTable<CompiledFragment> | null): ScanError | null {
+  run(text: CodeText, roots: NameTable<CompiledFragment> | null): ScanError | null {
+    this.text = text;
+    this.compiled = null;
+    this.known = false;
+    this.children = 0;
+    this.ampersand = false;
+    this.rootStart = this.rootEnd = text.start;
     const b = this.text.codes;
     const len = this.text.end;
     let i = skipSpace(b, this.text.start, len);
@@ -228,7 +235,14 @@ export class FragmentScan {
         );
       }
       const textStart = i + 1;
-      const lt = this.text.indexOf(LT, textStart);
+      // The text's end, noting an `&` on the way: entities are decoded only where there is one.
+      let lt = textStart;
+      for (; lt < len; lt++) {
+        const code = b[lt];
+        if (code === LT) break;
+        if (code === AMP_CODE) this.ampersand = true;
+      }
+      if (lt === len) lt = -1;
       if (lt < 0) return malformed(`<${this.text.slice(nameStart, childNameEnd)}> is never closed`);
       if (codeAt(b, lt + 1, len) !== SLASH) {
         return malformed(
@@ -259,8 +273,8 @@ export class FragmentScan {
  * directly in the root, attributes, mismatched or missing close tags, trailing content.
  */
 export function parseFragmentXml(xml: string): FragmentXmlResult {
-  const scan = new FragmentScan(CodeText.of(xml));
-  const failure = scan.run(null);
+  const scan = new FragmentScan();
+  const failure = scan.run(CodeText.of(xml), null);
   if (failure !== null) {
     return { ok: false, root: failure.rootKnown ? scan.root() : null, error: failure.error };
   }

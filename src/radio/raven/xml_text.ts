@@ -77,13 +77,6 @@ export class CodeText {
       ? ASCII.decode(this.codes.subarray(from, to))
       : this.#whole.slice(from, to);
   }
-
-  /** Index of the first `code` in `[from..end)`, -1 if none. */
-  indexOf(code: number, from: number): number {
-    const b = this.codes;
-    for (let k = from; k < this.end; k++) if (b[k] === code) return k;
-    return -1;
-  }
 }
 
 /** Code standing for any non-ASCII character. */
