@@ -36,7 +36,15 @@ function parseHex(t: CodeText, a: number, z: number): number | bigint | null {
   const b = t.codes;
   if (!hasHexPrefix(b, a, z)) return null;
   let v = 0;
-  for (let k = a + 2; k < z; k++) {
+  let k = a + 2;
+  // Up to 7 digits in integer arithmetic (28 bits, a small integer), the rest in doubles: the
+  // same exact value, but most fields (32 bits and less) never leave the faster integers.
+  for (const intEnd = Math.min(z, k + 7); k < intEnd; k++) {
+    const d = HEX_VALUE[b[k]];
+    if (d < 0) return null;
+    v = (v << 4) | d;
+  }
+  for (; k < z; k++) {
     const d = HEX_VALUE[b[k]];
     if (d < 0) return null;
     v = v * 16 + d;

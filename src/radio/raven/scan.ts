@@ -53,6 +53,13 @@ function codeAt(b: Uint8Array, k: number, end: number): number {
 
 const EMPTY = CodeText.of("");
 
+/** Whether `b` holds exactly `codes` at `at`, before `end`. */
+function hasCodes(b: Uint8Array, at: number, codes: Uint8Array, end: number): boolean {
+  if (at + codes.length > end) return false;
+  for (let k = 0; k < codes.length; k++) if (b[at + k] !== codes[k]) return false;
+  return true;
+}
+
 function malformed(error: string): ScanError {
   return { rootKnown: true, error: `not well-formed: ${error}` };
 }
@@ -112,6 +119,21 @@ export class FragmentScan {
   childText(k: number, warnings: string[]): string {
     const text = trimSpace(this.text.slice(this.spans[4 * k + 2], this.spans[4 * k + 3]));
     return text.includes(AMP) ? unescapeText(text, this.childName(k), warnings) : text;
+  }
+
+  /**
+   * The `<` ending a child's text starting at `from`, -1 if none; notes an `&` on the way, as
+   * entities are decoded only where there is one.
+   */
+  #textEnd(from: number): number {
+    const b = this.text.codes;
+    const len = this.text.end;
+    for (let k = from; k < len; k++) {
+      const code = b[k];
+      if (code === LT) return k;
+      if (code === AMP_CODE) this.ampersand = true;
+    }
+    return -1;
   }
 
   /** Records a child. */
@@ -188,6 +210,12 @@ export class FragmentScan {
       if (b[i] !== LT) {
         return malformed(`text directly inside <${this.root()}>`);
       }
+      if (this.known && hasCodes(b, i, c!.rootCloseTag, len)) {
+        // The root's close tag as the table spells it (what devices send).
+        return skipSpace(b, i + c!.rootCloseTag.length, len) < len
+          ? malformed(`content after </${this.root()}>`)
+          : null;
+      }
       if (codeAt(b, i + 1, len) === SLASH) {
         // A known root matches its table spelling case-insensitively, and so its exact close tag.
         end = this.known && isExactName(b, i + 2, c!.rootName, len)
@@ -204,8 +232,20 @@ export class FragmentScan {
         }
         return null;
       }
-      const nameStart = i + 1;
       const expected = c !== null && next < c.order.length ? c.order[next] : null;
+      // Fastest path: the next field's `<Name>text</Name>` exactly as the table spells it (what
+      // devices send). Anything else takes the general path below, which accepts the same.
+      if (expected !== null && hasCodes(b, i, expected.openTag, len)) {
+        const textStart = i + expected.openTag.length;
+        const lt = this.#textEnd(textStart);
+        if (lt >= 0 && hasCodes(b, lt, expected.closeTag, len)) {
+          this.#addChild(i + 1, textStart - 1, textStart, lt, expected);
+          next = expected.slot + 1;
+          i = lt + expected.closeTag.length;
+          continue;
+        }
+      }
+      const nameStart = i + 1;
       let field: CompiledField | null = null;
       // Whether the name is exactly `field`'s table spelling, so the close tag can be checked
       // against that spelling alone.
@@ -235,14 +275,7 @@ export class FragmentScan {
         );
       }
       const textStart = i + 1;
-      // The text's end, noting an `&` on the way: entities are decoded only where there is one.
-      let lt = textStart;
-      for (; lt < len; lt++) {
-        const code = b[lt];
-        if (code === LT) break;
-        if (code === AMP_CODE) this.ampersand = true;
-      }
-      if (lt === len) lt = -1;
+      const lt = this.#textEnd(textStart);
       if (lt < 0) return malformed(`<${this.text.slice(nameStart, childNameEnd)}> is never closed`);
       if (codeAt(b, lt + 1, len) !== SLASH) {
         return malformed(
