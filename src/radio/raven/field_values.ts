@@ -326,15 +326,29 @@ function scaleMetered(c: CompiledFragment, values: FieldValues, warnings: string
   const multiplier = values.num("Multiplier") || 1;
   const divisor = values.num("Divisor") || 1;
   for (const { def, slot } of c.metered) {
-    const scale = (v: Value): Value => {
-      if (typeof v !== "number" && typeof v !== "bigint") return v;
-      const scaled = scaleToMilli(v, multiplier, divisor);
-      if (def.scaledRange === undefined || isPlausible(scaled, def.scaledRange)) return scaled;
-      return refuse(values, def, `implausible once scaled: ${scaled} W(h)`, warnings);
-    };
-    if (values.hasSlot(slot)) values.replace(slot, scale(values.at(slot)));
-    for (const e of values.listAt(slot)) e.value = scale(e.value);
+    if (values.hasSlot(slot)) {
+      values.replace(slot, scaleValue(def, values.at(slot), multiplier, divisor, values, warnings));
+    }
+    if (!def.repeated && !def.numbered) continue;
+    for (const e of values.listAt(slot)) {
+      e.value = scaleValue(def, e.value, multiplier, divisor, values, warnings);
+    }
   }
+}
+
+/** One kW/kWh value of `def` in W/Wh, or null (refused) when implausible once scaled. */
+function scaleValue(
+  def: FieldDef,
+  v: Value,
+  multiplier: number,
+  divisor: number,
+  values: FieldValues,
+  warnings: string[],
+): Value {
+  if (typeof v !== "number" && typeof v !== "bigint") return v;
+  const scaled = scaleToMilli(v, multiplier, divisor);
+  if (def.scaledRange === undefined || isPlausible(scaled, def.scaledRange)) return scaled;
+  return refuse(values, def, `implausible once scaled: ${scaled} W(h)`, warnings);
 }
 
 /** Why the fragment cannot become an event (a scaling value or a required one unusable). */
