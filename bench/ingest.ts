@@ -139,10 +139,12 @@ function rate(ms: number): string {
   return Math.round(FRAGMENTS / (ms / 1000)).toLocaleString("en");
 }
 
-/** One-minute load average (Linux), for judging a round on a shared machine. */
+/** One-minute load average from `uptime`, for judging a round on a shared machine. */
 function load(): string {
   try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+    const output = new Deno.Command("uptime", { stdout: "piped", stderr: "null" }).outputSync();
+    const text = new TextDecoder().decode(output.stdout);
+    return text.match(/load averages?: ([\d.]+)/)?.[1] ?? "?";
   } catch {
     return "?";
   }
