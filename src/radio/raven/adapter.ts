@@ -10,7 +10,7 @@ import type { RadioCommand } from "../commands.ts";
 import { FragmentSplitter } from "./framing.ts";
 import type { ByteTransport } from "../transport.ts";
 import { encodeCommand } from "./commands.ts";
-import { decodeText } from "./decode.ts";
+import { decodeMatched, decodeText, matchFragment } from "./decode.ts";
 import { ProfileScaler } from "./profile_scale.ts";
 
 /** Wraps an open transport to a RAVEn or EMU-2 stick. */
@@ -56,9 +56,9 @@ export function decodeChunk(
 ): RadioReadResult {
   const result: RadioReadResult = { events: [], errors: [], warnings: [] };
   if (bytes.length === 0) return result;
-  splitter.pushEach(bytes, (fragment) => {
+  splitter.pushEach(bytes, (fragment, matched) => {
     stats.fragments++;
-    const decoded = decodeText(fragment);
+    const decoded = matched ? decodeMatched(fragment) : decodeText(fragment);
     if (!decoded.ok) {
       stats.decodeErrors++;
       result.errors.push(decoded.error);
@@ -73,6 +73,6 @@ export function decodeChunk(
       result.warnings.push(...decoded.warnings);
     }
     result.events.push(event);
-  });
+  }, matchFragment);
   return result;
 }

@@ -14,7 +14,7 @@ import type { MeterEvent } from "../events.ts";
 import { buildEvent } from "./build_event.ts";
 import { COMMON, ROOTS } from "./compiled.ts";
 import { missingRequired, readFields } from "./field_values.ts";
-import { FragmentScan } from "./scan.ts";
+import { FragmentScan, type ScanError } from "./scan.ts";
 import { CodeText } from "./xml_text.ts";
 
 /** A metered fragment's Multiplier and Divisor, each 0 already replaced by 1. */
@@ -55,18 +55,41 @@ export function decodeFragment(xml: string): DecodeResult {
  * fragment's string is made only if a value or message needs it.
  */
 export function decodeText(text: CodeText): DecodeResult {
-  const scan = SCAN;
-  let scanned = false;
+  let failure: ScanError | null;
   try {
-    const failure = scan.run(text, ROOTS);
-    if (failure !== null) {
-      return {
-        ok: false,
-        fragment: failure.rootKnown ? scan.root() : null,
-        error: failure.error,
-      };
-    }
-    scanned = true;
+    failure = SCAN.run(text, ROOTS);
+  } catch (e) {
+    // Defensive: a decoder bug must cost one fragment, not the link.
+    return { ok: false, fragment: null, error: `decoder failure: ${String(e)}` };
+  }
+  if (failure !== null) {
+    return { ok: false, fragment: failure.rootKnown ? SCAN.root() : null, error: failure.error };
+  }
+  return decodeScanned(SCAN);
+}
+
+/**
+ * The framing's `FragmentMatcher`: scans the known fragment starting at `start` (the codes run on
+ * to `end`) and gives where it ends, -1 when it cannot vouch for it. {@link decodeMatched} then
+ * decodes it from this scan, so a fragment is scanned once for framing and decoding together.
+ */
+export function matchFragment(codes: Uint8Array, start: number, end: number): number {
+  try {
+    return SCAN.run(new CodeText(codes, start, end), ROOTS, true) === null ? SCAN.end : -1;
+  } catch {
+    return -1;
+  }
+}
+
+/** Decodes the fragment {@link matchFragment} has just matched (its scan is still in place). */
+export function decodeMatched(text: CodeText): DecodeResult {
+  SCAN.text = text;
+  return decodeScanned(SCAN);
+}
+
+/** Decodes a fragment from its successful scan. */
+function decodeScanned(scan: FragmentScan): DecodeResult {
+  try {
     const warnings: string[] = [];
     // Entity warnings come first, as every child's text is decoded before any field is parsed.
     let texts: string[] | null = null;
@@ -89,7 +112,6 @@ export function decodeText(text: CodeText): DecodeResult {
     return { ok: true, event, warnings, scale };
   } catch (e) {
     // Defensive: a decoder bug must cost one fragment, not the link.
-    const fragment = scanned ? scan.root() : null;
-    return { ok: false, fragment, error: `decoder failure: ${String(e)}` };
+    return { ok: false, fragment: scan.root(), error: `decoder failure: ${String(e)}` };
   }
 }

@@ -59,6 +59,18 @@ export interface FragmentSplitterOptions {
   maxBufferBytes?: number;
 }
 
+/**
+ * Recognises a whole fragment faster than the splitter's tag walk. Given the codes, the start of a
+ * root-looking tag the splitter found and the end of the codes, it returns the end (just after the
+ * `>`) of the first close tag named like the root (ASCII case-insensitively), when it is sure that
+ * no root-looking start tag and no stray `<` come before it — so the walk would end the fragment
+ * there too — or -1, and the splitter walks the tags itself.
+ */
+export type FragmentMatcher = (codes: Uint8Array, start: number, end: number) => number;
+
+/** Receives a fragment; `matched` says whether a {@link FragmentMatcher} vouched for it. */
+export type FragmentSink = (fragment: CodeText, matched: boolean) => void;
+
 /** Running counters of a {@link FragmentSplitter}. */
 export interface FragmentSplitterStats {
   /** Non-whitespace characters discarded: garbage, unclosed or oversized fragments. */
@@ -222,9 +234,9 @@ export class FragmentSplitter {
   /**
    * Adds bytes; calls `onFragment` with each fragment they completed, in stream order, as codes
    * that are valid only during the call (the buffer is reused). `onFragment` must not throw or
-   * push to this splitter.
+   * push to this splitter. `match`, if given, is tried on each fragment as it starts.
    */
-  pushEach(chunk: Uint8Array, onFragment: (fragment: CodeText) => void): void {
+  pushEach(chunk: Uint8Array, onFragment: FragmentSink, match?: FragmentMatcher): void {
     const held = this.#held;
     if (isPlainAscii(chunk)) {
       if (chunk.length === 0) return;
@@ -244,7 +256,7 @@ export class FragmentSplitter {
     }
     this.#b = this.#codes;
     this.#w = this.#words;
-    this.#scan(onFragment);
+    this.#scan(onFragment, match);
   }
 
   /**
@@ -300,7 +312,7 @@ export class FragmentSplitter {
     }
   }
 
-  #scan(onFragment: (fragment: CodeText) => void): void {
+  #scan(onFragment: FragmentSink, match: FragmentMatcher | undefined): void {
     const b = this.#b;
     const w = this.#w;
     const len = this.#len;
@@ -328,6 +340,15 @@ export class FragmentSplitter {
         this.#rootLen = nameEnd - found - 1;
         cursor = nameEnd + 1;
         this.#inFragment = true;
+        // The matcher vouches for the whole fragment or leaves it to the walk below.
+        const end = match === undefined ? -1 : match(b, start, len);
+        if (end > 0 && end - start <= max) {
+          onFragment(new CodeText(b, start, end, this.#s), true);
+          this.stats.fragments++;
+          this.#inFragment = false;
+          pos = end;
+          continue;
+        }
       }
 
       // Fragment mode: walk tags from `cursor`.
@@ -394,7 +415,7 @@ export class FragmentSplitter {
       if (
         isClose && sameName(b, lt + 2, this.#nameLength(lt + 2, tagEnd), start + 1, this.#rootLen)
       ) {
-        onFragment(new CodeText(b, start, tagEnd + 1, this.#s));
+        onFragment(new CodeText(b, start, tagEnd + 1, this.#s), false);
         this.stats.fragments++;
         this.#inFragment = false;
         pos = tagEnd + 1;

@@ -60,6 +60,9 @@ function hasCodes(b: Uint8Array, at: number, codes: Uint8Array, end: number): bo
   return true;
 }
 
+/** A `prefix` run that cannot vouch for the fragment (the framing then walks it itself). */
+const PREFIX_MISS: ScanError = { rootKnown: false, error: "not matched as a whole fragment" };
+
 function malformed(error: string): ScanError {
   return { rootKnown: true, error: `not well-formed: ${error}` };
 }
@@ -104,6 +107,8 @@ export class FragmentScan {
   readonly fields: (CompiledField | null)[] = [];
   /** The fragment scanned last. */
   text: CodeText = EMPTY;
+  /** After a `prefix` run: where the fragment ends (just after its root's close tag). */
+  end = 0;
 
   /** Root name, for messages and unknown fragments. */
   root(): string {
@@ -136,6 +141,16 @@ export class FragmentScan {
     return -1;
   }
 
+  /**
+   * Whether the name `[from..to)` is the root's, ASCII case-insensitively: where framing would
+   * end the fragment at the child's close tag.
+   */
+  #namesRoot(from: number, to: number): boolean {
+    const rootLen = this.rootEnd - this.rootStart;
+    return to - from === rootLen &&
+      closeNameEnd(this.text.codes, from, this.rootStart, rootLen, to) === to;
+  }
+
   /** Records a child. */
   #addChild(
     nameStart: number,
@@ -162,8 +177,17 @@ export class FragmentScan {
    * each child name is first compared with the next expected field's, which reads every character
    * once instead of three times (find the name's end, look it up, match the close tag). A name
    * that does not fit takes the general path; both accept exactly the same input.
+   *
+   * With `prefix`, the fragment is only what precedes the root's close tag (its end is then in
+   * `end`; what follows is not looked at), and the run fails unless the root is known and no child
+   * is named like the root: the framing asks this way whether a fragment it found is whole and
+   * flat, so it need not walk its tags (see `FragmentMatcher` in `framing.ts`).
    */
-  run(text: CodeText, roots: NameTable<CompiledFragment> | null): ScanError | null {
+  run(
+    text: CodeText,
+    roots: NameTable<CompiledFragment> | null,
+    prefix = false,
+  ): ScanError | null {
     this.text = text;
     this.compiled = null;
     this.known = false;
@@ -191,10 +215,12 @@ export class FragmentScan {
       c ??= COMMON;
       this.compiled = c;
     }
+    if (prefix && !this.known) return PREFIX_MISS;
     /** Slot of the field expected next. */
     let next = 0;
     i = skipSpace(b, end, len);
     if (codeAt(b, i, len) === SLASH && codeAt(b, i + 1, len) === GT) {
+      if (prefix) return PREFIX_MISS;
       return skipSpace(b, i + 2, len) < len ? malformed(`content after <${this.root()}/>`) : null;
     }
     if (codeAt(b, i, len) !== GT) {
@@ -212,7 +238,9 @@ export class FragmentScan {
       }
       if (this.known && hasCodes(b, i, c!.rootCloseTag, len)) {
         // The root's close tag as the table spells it (what devices send).
-        return skipSpace(b, i + c!.rootCloseTag.length, len) < len
+        this.end = i + c!.rootCloseTag.length;
+        if (prefix) return null;
+        return skipSpace(b, this.end, len) < len
           ? malformed(`content after </${this.root()}>`)
           : null;
       }
@@ -227,6 +255,8 @@ export class FragmentScan {
         }
         i = skipSpace(b, end, len);
         if (codeAt(b, i, len) !== GT) return malformed(`malformed </${this.root()}>`);
+        this.end = i + 1;
+        if (prefix) return null;
         if (skipSpace(b, i + 1, len) < len) {
           return malformed(`content after </${this.root()}>`);
         }
@@ -238,7 +268,10 @@ export class FragmentScan {
       if (expected !== null && hasCodes(b, i, expected.openTag, len)) {
         const textStart = i + expected.openTag.length;
         const lt = this.#textEnd(textStart);
-        if (lt >= 0 && hasCodes(b, lt, expected.closeTag, len)) {
+        if (
+          lt >= 0 && hasCodes(b, lt, expected.closeTag, len) &&
+          !(prefix && this.#namesRoot(i + 1, textStart - 1))
+        ) {
           this.#addChild(i + 1, textStart - 1, textStart, lt, expected);
           next = expected.slot + 1;
           i = lt + expected.closeTag.length;
@@ -261,6 +294,7 @@ export class FragmentScan {
       }
       if (field !== null) next = field.slot + 1;
       const childNameEnd = end;
+      if (prefix && this.#namesRoot(nameStart, childNameEnd)) return PREFIX_MISS;
       i = skipSpace(b, end, len);
       if (codeAt(b, i, len) === SLASH && codeAt(b, i + 1, len) === GT) {
         this.#addChild(nameStart, childNameEnd, i, i, field);
