@@ -237,7 +237,7 @@ export class IngestWriter {
       // After deriving, so an interval this flush completed can be repaired in it too.
       stats.repairedIntervals = this.#repair(repairs);
       for (const [meterKey, late] of derived.late) {
-        staged.warn(staged.meterPort.get(meterKey) ?? "", meterKey, "lateSummation", late);
+        staged.warn(staged.seen.get(meterKey)?.port ?? "", meterKey, "lateSummation", late);
       }
       for (const [meterKey, seen] of staged.seen) {
         this.#writes.meterSeen(meterKey, seen.port, seen.deviceMac, seen.firstMs, seen.lastMs);
@@ -330,7 +330,8 @@ export class IngestWriter {
     }
     const meterKey = resolveMeterKey(event, port, staged.knownMeters.get(port) ?? undefined);
     const meterTimeMs = integerOrNull(event.timeMs);
-    if (guardLeaps && meterTimeMs !== null && !DEVICE_LEVEL_KINDS.has(event.kind)) {
+    const deviceLevel = DEVICE_LEVEL_KINDS.has(event.kind);
+    if (guardLeaps && meterTimeMs !== null && !deviceLevel) {
       const verdict = this.#leaps.check(
         meterKey,
         meterTimeMs,
@@ -349,7 +350,7 @@ export class IngestWriter {
     if (device !== null && device !== "") staged.portDevices.set(port, device);
     if (outcome === "stored") {
       committed.push({ port, meterKey, event, receivedAtMs: receivedMs });
-      if (!DEVICE_LEVEL_KINDS.has(event.kind)) {
+      if (!deviceLevel) {
         staged.sawMeter(meterKey, port, device, receivedMs);
         // Only a real meter time anchors retention: a receive time may be on another clock.
         if (meterTimeMs !== null) staged.sawMeterTime(meterKey, meterTimeMs);
@@ -423,7 +424,6 @@ class StagedState {
     string,
     { port: string; deviceMac: string | null; firstMs: number; lastMs: number }
   >();
-  readonly meterPort = new Map<string, string>();
   readonly portDevices = new Map<string, string>();
   readonly warnings: QueuedWarning[] = [];
   readonly #warningIndex = new Map<string, QueuedWarning>();
@@ -435,7 +435,6 @@ class StagedState {
   }
 
   sawMeter(meterKey: string, port: string, deviceMac: string | null, receivedMs: number): void {
-    this.meterPort.set(meterKey, port);
     const seen = this.seen.get(meterKey);
     if (!seen) {
       this.seen.set(meterKey, { port, deviceMac, firstMs: receivedMs, lastMs: receivedMs });
