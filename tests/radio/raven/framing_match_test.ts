@@ -38,24 +38,17 @@ interface Outcome {
   buffered: number;
 }
 
+/** An empty outcome, counting with `splitter`'s counters. */
+function outcomeOf(splitter: FragmentSplitter): Outcome {
+  return { fragments: [], results: [], matched: 0, stats: splitter.stats, buffered: 0 };
+}
+
 /** Both paths over the same reads. */
 function both(chunks: Uint8Array[], maxBufferBytes?: number): [Outcome, Outcome] {
   const plainSplitter = new FragmentSplitter({ maxBufferBytes });
-  const plain: Outcome = {
-    fragments: [],
-    results: [],
-    matched: 0,
-    stats: plainSplitter.stats,
-    buffered: 0,
-  };
+  const plain = outcomeOf(plainSplitter);
   const matchedSplitter = new FragmentSplitter({ maxBufferBytes });
-  const matched: Outcome = {
-    fragments: [],
-    results: [],
-    matched: 0,
-    stats: matchedSplitter.stats,
-    buffered: 0,
-  };
+  const matched = outcomeOf(matchedSplitter);
   for (const chunk of chunks) {
     for (const fragment of plainSplitter.push(chunk)) {
       plain.fragments.push(fragment);
