@@ -21,25 +21,9 @@ export interface CompiledField {
   range: PlausibleRange | null;
   /** Character codes of the name as the devices write it, for the scanner's fast path. */
   name: Uint8Array;
-  /** `<Name>` and `</Name>` as the devices write them, for the scanner's fastest path. */
-  openTag: Tag;
-  closeTag: Tag;
-}
-
-/** A tag's codes, and its first codes four at a time as little-endian words. */
-export interface Tag {
-  codes: Uint8Array;
-  words: Uint32Array;
-}
-
-function tag(text: string): Tag {
-  const codes = ENCODER.encode(text);
-  const words = new Uint32Array(codes.length >>> 2);
-  for (let k = 0; k < words.length; k++) {
-    words[k] = (codes[4 * k] | codes[4 * k + 1] << 8 | codes[4 * k + 2] << 16 |
-      codes[4 * k + 3] << 24) >>> 0;
-  }
-  return { codes, words };
+  /** Codes of `<Name>` and `</Name>` as the devices write them, for the scanner's fastest path. */
+  openTag: Uint8Array;
+  closeTag: Uint8Array;
 }
 
 /** A fragment definition with its name lookups prepared. */
@@ -49,8 +33,8 @@ export interface CompiledFragment {
   order: CompiledField[];
   /** Character codes of the root name as the devices write it. */
   rootName: Uint8Array;
-  /** `</Root>` as the devices write it. */
-  rootCloseTag: Tag;
+  /** Codes of `</Root>` as the devices write it. */
+  rootCloseTag: Uint8Array;
   /** Fields by name. */
   fields: NameTable<CompiledField>;
   /** Numbered fields by base name (`IntervalData` for `IntervalData7`). */
@@ -70,7 +54,7 @@ function compile(def: FragmentDef): CompiledFragment {
     def,
     order: [],
     rootName: ENCODER.encode(def.root),
-    rootCloseTag: tag(`</${def.root}>`),
+    rootCloseTag: ENCODER.encode(`</${def.root}>`),
     fields: [],
     numbered: [],
     hasNumbered: false,
@@ -86,8 +70,8 @@ function compile(def: FragmentDef): CompiledFragment {
       unset: f.unset ?? null,
       range: f.range ?? null,
       name: ENCODER.encode(f.name),
-      openTag: tag(`<${f.name}>`),
-      closeTag: tag(`</${f.name}>`),
+      openTag: ENCODER.encode(`<${f.name}>`),
+      closeTag: ENCODER.encode(`</${f.name}>`),
     };
     compiled.order.push(field);
     addName(compiled.fields, f.name, field);

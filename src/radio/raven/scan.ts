@@ -6,7 +6,7 @@
  * @module
  */
 
-import { COMMON, type CompiledField, type CompiledFragment, type Tag } from "./compiled.ts";
+import { COMMON, type CompiledField, type CompiledFragment } from "./compiled.ts";
 import {
   AMP,
   AMP_CODE,
@@ -53,24 +53,10 @@ function codeAt(b: Uint8Array, k: number, end: number): number {
 
 const EMPTY = CodeText.of("");
 
-/**
- * Whether `b` (and `view`, a view of exactly `b`) holds exactly `tag` at `at`, before `end`: four codes at a time
- * (a tag is 5 to 25 codes), then the rest one by one.
- */
-function hasTag(
-  b: Uint8Array,
-  view: DataView<ArrayBufferLike>,
-  at: number,
-  tag: Tag,
-  end: number,
-): boolean {
-  const codes = tag.codes;
+/** Whether `b` holds exactly `codes` at `at`, before `end`. */
+function hasCodes(b: Uint8Array, at: number, codes: Uint8Array, end: number): boolean {
   if (at + codes.length > end) return false;
-  const words = tag.words;
-  for (let k = 0; k < words.length; k++) {
-    if (view.getUint32(at + 4 * k, true) !== words[k]) return false;
-  }
-  for (let k = 4 * words.length; k < codes.length; k++) if (b[at + k] !== codes[k]) return false;
+  for (let k = 0; k < codes.length; k++) if (b[at + k] !== codes[k]) return false;
   return true;
 }
 
@@ -123,8 +109,6 @@ export class FragmentScan {
   text: CodeText = EMPTY;
   /** After a `prefix` run: where the fragment ends (just after its root's close tag). */
   end = 0;
-  #viewed: Uint8Array | null = null;
-  #view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
   /** Root name, for messages and unknown fragments. */
   root(): string {
@@ -165,15 +149,6 @@ export class FragmentScan {
     const rootLen = this.rootEnd - this.rootStart;
     return to - from === rootLen &&
       closeNameEnd(this.text.codes, from, this.rootStart, rootLen, to) === to;
-  }
-
-  /** A view of `b` for word reads; the framing's buffer keeps its view from fragment to fragment. */
-  #viewOf(b: Uint8Array): DataView<ArrayBufferLike> {
-    if (b !== this.#viewed) {
-      this.#viewed = b;
-      this.#view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    }
-    return this.#view;
   }
 
   /** Records a child. */
@@ -221,7 +196,6 @@ export class FragmentScan {
     this.rootStart = this.rootEnd = text.start;
     const b = this.text.codes;
     const len = this.text.end;
-    const view = this.#viewOf(b);
     let i = skipSpace(b, this.text.start, len);
     if (codeAt(b, i, len) !== LT) {
       return { rootKnown: false, error: "not well-formed: does not start with a start tag" };
@@ -262,9 +236,9 @@ export class FragmentScan {
       if (b[i] !== LT) {
         return malformed(`text directly inside <${this.root()}>`);
       }
-      if (this.known && hasTag(b, view, i, c!.rootCloseTag, len)) {
+      if (this.known && hasCodes(b, i, c!.rootCloseTag, len)) {
         // The root's close tag as the table spells it (what devices send).
-        this.end = i + c!.rootCloseTag.codes.length;
+        this.end = i + c!.rootCloseTag.length;
         if (prefix) return null;
         return skipSpace(b, this.end, len) < len
           ? malformed(`content after </${this.root()}>`)
@@ -291,16 +265,16 @@ export class FragmentScan {
       const expected = c !== null && next < c.order.length ? c.order[next] : null;
       // Fastest path: the next field's `<Name>text</Name>` exactly as the table spells it (what
       // devices send). Anything else takes the general path below, which accepts the same.
-      if (expected !== null && hasTag(b, view, i, expected.openTag, len)) {
-        const textStart = i + expected.openTag.codes.length;
+      if (expected !== null && hasCodes(b, i, expected.openTag, len)) {
+        const textStart = i + expected.openTag.length;
         const lt = this.#textEnd(textStart);
         if (
-          lt >= 0 && hasTag(b, view, lt, expected.closeTag, len) &&
+          lt >= 0 && hasCodes(b, lt, expected.closeTag, len) &&
           !(prefix && this.#namesRoot(i + 1, textStart - 1))
         ) {
           this.#addChild(i + 1, textStart - 1, textStart, lt, expected);
           next = expected.slot + 1;
-          i = lt + expected.closeTag.codes.length;
+          i = lt + expected.closeTag.length;
           continue;
         }
       }
