@@ -108,7 +108,9 @@ const STORED_NEWEST_SQL = `SELECT max(ms) AS newestMs FROM (
   UNION ALL SELECT max(ts_ms) FROM summation WHERE meter_key = ?1)`;
 
 /** Kinds that describe the radio or the port rather than one meter: no meter row, no trim. */
-const DEVICE_LEVEL_KINDS = new Set(["deviceInfo", "meterList"]);
+function isDeviceLevel(kind: string): boolean {
+  return kind === "deviceInfo" || kind === "meterList";
+}
 
 /** Queues meter events and writes them in batched transactions (see the module doc). */
 export class IngestWriter {
@@ -237,7 +239,7 @@ export class IngestWriter {
       // After deriving, so an interval this flush completed can be repaired in it too.
       stats.repairedIntervals = this.#repair(repairs);
       for (const [meterKey, late] of derived.late) {
-        staged.warn(staged.meterPort.get(meterKey) ?? "", meterKey, "lateSummation", late);
+        staged.warn(staged.seen.get(meterKey)?.port ?? "", meterKey, "lateSummation", late);
       }
       for (const [meterKey, seen] of staged.seen) {
         this.#writes.meterSeen(meterKey, seen.port, seen.deviceMac, seen.firstMs, seen.lastMs);
@@ -330,7 +332,8 @@ export class IngestWriter {
     }
     const meterKey = resolveMeterKey(event, port, staged.knownMeters.get(port) ?? undefined);
     const meterTimeMs = integerOrNull(event.timeMs);
-    if (guardLeaps && meterTimeMs !== null && !DEVICE_LEVEL_KINDS.has(event.kind)) {
+    const deviceLevel = isDeviceLevel(event.kind);
+    if (guardLeaps && meterTimeMs !== null && !deviceLevel) {
       const verdict = this.#leaps.check(
         meterKey,
         meterTimeMs,
@@ -346,10 +349,10 @@ export class IngestWriter {
     const item = { port, meterKey, tsMs: meterTimeMs ?? receivedMs, receivedMs, event };
     const outcome = storeEvent(targets, item);
     const device = textOrNull(event.device);
-    if (device !== null && device !== "") staged.portDevices.set(port, device);
+    if (device !== null && device !== "") staged.portDevice(port, device);
     if (outcome === "stored") {
       committed.push({ port, meterKey, event, receivedAtMs: receivedMs });
-      if (!DEVICE_LEVEL_KINDS.has(event.kind)) {
+      if (!deviceLevel) {
         staged.sawMeter(meterKey, port, device, receivedMs);
         // Only a real meter time anchors retention: a receive time may be on another clock.
         if (meterTimeMs !== null) staged.sawMeterTime(meterKey, meterTimeMs);
@@ -415,17 +418,27 @@ export class IngestWriter {
   }
 }
 
+/** A meter seen in a flush: its port and radio, first and last receive times. */
+interface SeenMeter {
+  port: string;
+  deviceMac: string | null;
+  firstMs: number;
+  lastMs: number;
+}
+
 /** What a flush changes in the writer's memory, applied only once it commits. */
 class StagedState {
   readonly knownMeters: Map<string, string | null>;
   readonly newestMs = new Map<string, number>();
-  readonly seen = new Map<
-    string,
-    { port: string; deviceMac: string | null; firstMs: number; lastMs: number }
-  >();
-  readonly meterPort = new Map<string, string>();
+  readonly seen = new Map<string, SeenMeter>();
   readonly portDevices = new Map<string, string>();
   readonly warnings: QueuedWarning[] = [];
+  // The last port device and meter recorded: a flush's events mostly repeat them, so most calls
+  // skip the map.
+  #lastPort: string | null = null;
+  #lastDevice: string | null = null;
+  #lastSeenKey: string | null = null;
+  #lastSeen: SeenMeter | undefined;
   readonly #warningIndex = new Map<string, QueuedWarning>();
   readonly #committedNewestMs: Map<string, number>;
 
@@ -434,13 +447,23 @@ class StagedState {
     this.#committedNewestMs = newestMs;
   }
 
+  /** The device last seen on `port`. */
+  portDevice(port: string, deviceMac: string): void {
+    if (port === this.#lastPort && deviceMac === this.#lastDevice) return;
+    this.portDevices.set(port, deviceMac);
+    this.#lastPort = port;
+    this.#lastDevice = deviceMac;
+  }
+
   sawMeter(meterKey: string, port: string, deviceMac: string | null, receivedMs: number): void {
-    this.meterPort.set(meterKey, port);
-    const seen = this.seen.get(meterKey);
+    const seen = meterKey === this.#lastSeenKey ? this.#lastSeen : this.seen.get(meterKey);
+    this.#lastSeenKey = meterKey;
     if (!seen) {
-      this.seen.set(meterKey, { port, deviceMac, firstMs: receivedMs, lastMs: receivedMs });
+      this.#lastSeen = { port, deviceMac, firstMs: receivedMs, lastMs: receivedMs };
+      this.seen.set(meterKey, this.#lastSeen);
       return;
     }
+    this.#lastSeen = seen;
     seen.port = port;
     if (deviceMac !== null) seen.deviceMac = deviceMac;
     seen.firstMs = Math.min(seen.firstMs, receivedMs);

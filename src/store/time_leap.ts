@@ -26,6 +26,9 @@ export interface TimeLeapOptions {
   agreementMs?: number;
 }
 
+/** The verdict of a reading that is simply stored (shared: verdicts are only read). */
+const STORE: LeapVerdict<never> = Object.freeze({ kind: "store", released: null, dropped: false });
+
 /** Per-meter state of held readings; `T` is whatever the caller needs to store it later. */
 export class TimeLeapGuard<T> {
   readonly #maxLeapMs: number;
@@ -48,14 +51,15 @@ export class TimeLeapGuard<T> {
     newestMs: number | undefined,
     item: T,
   ): LeapVerdict<T> {
-    const held = this.#held.get(meterKey);
-    this.#held.delete(meterKey);
+    // Nothing held (the usual case): no lookup, no verdict object.
+    const held = this.#held.size === 0 ? undefined : this.#held.get(meterKey);
+    if (held !== undefined) this.#held.delete(meterKey);
     const leaps = newestMs !== undefined && meterTimeMs - newestMs > this.#maxLeapMs;
     if (held !== undefined && Math.abs(meterTimeMs - held.meterTimeMs) <= this.#agreementMs) {
       return { kind: "store", released: held.item, dropped: false };
     }
     const dropped = held !== undefined;
-    if (!leaps) return { kind: "store", released: null, dropped };
+    if (!leaps) return dropped ? { kind: "store", released: null, dropped } : STORE;
     this.#held.set(meterKey, { meterTimeMs, item });
     return { kind: "hold", dropped };
   }

@@ -354,22 +354,20 @@ export class RingRows {
 
   /** True when the sample is new (not a duplicate of (meter, meter time)). */
   insertDemand(meterKey: string, tsMs: number, receivedMs: number, demandW: number | null) {
-    const demand = this.#demand;
-    if (!demand.appends(meterKey, tsMs)) {
-      return demand.insertOne(meterKey, tsMs, receivedMs, demandW);
-    }
-    demand.queued.push(meterKey, tsMs, receivedMs, demandW);
+    const queue = this.#demand.queueFor(meterKey, tsMs);
+    if (queue === null) return this.#demand.insertOne(meterKey, tsMs, receivedMs, demandW);
+    queue.push(tsMs, receivedMs, demandW);
     return true;
   }
 
   /** True when the reading is new (not a duplicate of (meter, meter time)). */
   insertSummation(meterKey: string, reading: RegisterReading, receivedMs: number): boolean {
-    const summation = this.#summation;
     const { tsMs, deliveredWh, receivedWh } = reading;
-    if (!summation.appends(meterKey, tsMs)) {
-      return summation.insertOne(meterKey, tsMs, receivedMs, deliveredWh, receivedWh);
+    const queue = this.#summation.queueFor(meterKey, tsMs);
+    if (queue === null) {
+      return this.#summation.insertOne(meterKey, tsMs, receivedMs, deliveredWh, receivedWh);
     }
-    summation.queued.push(meterKey, tsMs, receivedMs, deliveredWh, receivedWh);
+    queue.push(tsMs, receivedMs, deliveredWh, receivedWh);
     return true;
   }
 

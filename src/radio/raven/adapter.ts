@@ -10,7 +10,7 @@ import type { RadioCommand } from "../commands.ts";
 import { FragmentSplitter } from "./framing.ts";
 import type { ByteTransport } from "../transport.ts";
 import { encodeCommand } from "./commands.ts";
-import { decodeFragment } from "./decode.ts";
+import { decodeMatched, decodeText, matchFragment } from "./decode.ts";
 import { ProfileScaler } from "./profile_scale.ts";
 
 /** Wraps an open transport to a RAVEn or EMU-2 stick. */
@@ -56,13 +56,13 @@ export function decodeChunk(
 ): RadioReadResult {
   const result: RadioReadResult = { events: [], errors: [], warnings: [] };
   if (bytes.length === 0) return result;
-  for (const fragment of splitter.push(bytes)) {
+  splitter.pushEach(bytes, (fragment, matched) => {
     stats.fragments++;
-    const decoded = decodeFragment(fragment);
+    const decoded = matched ? decodeMatched(fragment) : decodeText(fragment);
     if (!decoded.ok) {
       stats.decodeErrors++;
       result.errors.push(decoded.error);
-      continue;
+      return;
     }
     const event = decoded.event;
     if (event.kind === "unknown") stats.unknownFragments++;
@@ -73,6 +73,6 @@ export function decodeChunk(
       result.warnings.push(...decoded.warnings);
     }
     result.events.push(event);
-  }
+  }, matchFragment);
   return result;
 }

@@ -21,6 +21,9 @@ export interface CompiledField {
   range: PlausibleRange | null;
   /** Character codes of the name as the devices write it, for the scanner's fast path. */
   name: Uint8Array;
+  /** Codes of `<Name>` and `</Name>` as the devices write them, for the scanner's fastest path. */
+  openTag: Uint8Array;
+  closeTag: Uint8Array;
 }
 
 /** A fragment definition with its name lookups prepared. */
@@ -30,6 +33,8 @@ export interface CompiledFragment {
   order: CompiledField[];
   /** Character codes of the root name as the devices write it. */
   rootName: Uint8Array;
+  /** Codes of `</Root>` as the devices write it. */
+  rootCloseTag: Uint8Array;
   /** Fields by name. */
   fields: NameTable<CompiledField>;
   /** Numbered fields by base name (`IntervalData` for `IntervalData7`). */
@@ -49,6 +54,7 @@ function compile(def: FragmentDef): CompiledFragment {
     def,
     order: [],
     rootName: ENCODER.encode(def.root),
+    rootCloseTag: ENCODER.encode(`</${def.root}>`),
     fields: [],
     numbered: [],
     hasNumbered: false,
@@ -64,6 +70,8 @@ function compile(def: FragmentDef): CompiledFragment {
       unset: f.unset ?? null,
       range: f.range ?? null,
       name: ENCODER.encode(f.name),
+      openTag: ENCODER.encode(`<${f.name}>`),
+      closeTag: ENCODER.encode(`</${f.name}>`),
     };
     compiled.order.push(field);
     addName(compiled.fields, f.name, field);

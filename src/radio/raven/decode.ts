@@ -14,14 +14,17 @@ import type { MeterEvent } from "../events.ts";
 import { buildEvent } from "./build_event.ts";
 import { COMMON, ROOTS } from "./compiled.ts";
 import { missingRequired, readFields } from "./field_values.ts";
-import { FragmentScan } from "./scan.ts";
-import { AMP } from "./xml_text.ts";
+import { FragmentScan, type ScanError } from "./scan.ts";
+import { CodeText } from "./xml_text.ts";
 
 /** A metered fragment's Multiplier and Divisor, each 0 already replaced by 1. */
 export interface MeterScale {
   multiplier: number;
   divisor: number;
 }
+
+/** The scan of the fragment being decoded, reused (decoding is synchronous and not reentrant). */
+const SCAN = new FragmentScan();
 
 /** Outcome of {@link decodeFragment}. */
 export type DecodeResult =
@@ -44,22 +47,53 @@ function decodeUnknown(scan: FragmentScan, texts: string[], warnings: string[]):
 
 /** Decodes one framed fragment. Never throws: every failure is an `ok: false` result. */
 export function decodeFragment(xml: string): DecodeResult {
-  const scan = new FragmentScan(xml);
-  let scanned = false;
+  return decodeText(CodeText.of(xml));
+}
+
+/**
+ * {@link decodeFragment} of a fragment given as codes, as the framing hands them over: the
+ * fragment's string is made only if a value or message needs it.
+ */
+export function decodeText(text: CodeText): DecodeResult {
+  let failure: ScanError | null;
   try {
-    const failure = scan.run(ROOTS);
-    if (failure !== null) {
-      return {
-        ok: false,
-        fragment: failure.rootKnown ? scan.root() : null,
-        error: failure.error,
-      };
-    }
-    scanned = true;
+    failure = SCAN.run(text, ROOTS);
+  } catch (e) {
+    // Defensive: a decoder bug must cost one fragment, not the link.
+    return { ok: false, fragment: null, error: `decoder failure: ${String(e)}` };
+  }
+  if (failure !== null) {
+    return { ok: false, fragment: failure.rootKnown ? SCAN.root() : null, error: failure.error };
+  }
+  return decodeScanned(SCAN);
+}
+
+/**
+ * The framing's `FragmentMatcher`: scans the known fragment starting at `start` (the codes run on
+ * to `end`) and gives where it ends, -1 when it cannot vouch for it. {@link decodeMatched} then
+ * decodes it from this scan, so a fragment is scanned once for framing and decoding together.
+ */
+export function matchFragment(codes: Uint8Array, start: number, end: number): number {
+  try {
+    return SCAN.run(new CodeText(codes, start, end), ROOTS, true) === null ? SCAN.end : -1;
+  } catch {
+    return -1;
+  }
+}
+
+/** Decodes the fragment {@link matchFragment} has just matched (its scan is still in place). */
+export function decodeMatched(text: CodeText): DecodeResult {
+  SCAN.text = text;
+  return decodeScanned(SCAN);
+}
+
+/** Decodes a fragment from its successful scan. */
+function decodeScanned(scan: FragmentScan): DecodeResult {
+  try {
     const warnings: string[] = [];
     // Entity warnings come first, as every child's text is decoded before any field is parsed.
     let texts: string[] | null = null;
-    if (!scan.known || xml.includes(AMP, scan.rootEnd)) {
+    if (!scan.known || scan.ampersand) {
       texts = [];
       for (let k = 0; k < scan.children; k++) texts.push(scan.childText(k, warnings));
     }
@@ -78,7 +112,6 @@ export function decodeFragment(xml: string): DecodeResult {
     return { ok: true, event, warnings, scale };
   } catch (e) {
     // Defensive: a decoder bug must cost one fragment, not the link.
-    const fragment = scanned ? scan.root() : null;
-    return { ok: false, fragment, error: `decoder failure: ${String(e)}` };
+    return { ok: false, fragment: scan.root(), error: `decoder failure: ${String(e)}` };
   }
 }

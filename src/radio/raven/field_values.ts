@@ -3,8 +3,10 @@
  * kind, checked against its plausible range and scaled from kW/kWh to W/Wh; a child that fails
  * becomes a warning and a null value.
  *
- * Parsers read a child's text in place as `s[a..b)` and cut a string out only for values that
- * are strings anyway (and for error messages).
+ * Parsers read a child's text in place, as codes `[a..z)` of a {@link CodeText}, and cut a
+ * string out only for values that are strings anyway (and for error messages); an identifier
+ * equal to a recent one is that one's string, so a stream of one meter's fragments makes no new
+ * identifier strings.
  *
  * @module
  */
@@ -13,51 +15,82 @@ import { isPlausible, type PlausibleRange } from "../plausible_range.ts";
 import type { CompiledFragment } from "./compiled.ts";
 import { type FieldDef, TS_UNSET, ZIGBEE_EPOCH_OFFSET_S } from "./fields.ts";
 import type { FragmentScan } from "./scan.ts";
-import { isSpace, numberStart, trimSpace } from "./xml_text.ts";
+import { CodeText, isSpace, numberStart, trimSpace } from "./xml_text.ts";
 
 export type Value = number | bigint | string | boolean | null;
 
-/** Value of each ASCII hex digit, -1 for every other code; a table beats range tests here. */
-const HEX_VALUE = new Int8Array(128).fill(-1);
+/** Value of each hex digit code, -1 for every other code; a table beats range tests here. */
+const HEX_VALUE = new Int8Array(256).fill(-1);
 for (let d = 0; d < 16; d++) {
   HEX_VALUE[d.toString(16).charCodeAt(0)] = d;
   HEX_VALUE[d.toString(16).toUpperCase().charCodeAt(0)] = d;
 }
 
-/** Digit value of a hex character code, -1 if it is not one. */
-function hexDigit(c: number): number {
-  return c < 128 ? HEX_VALUE[c] : -1;
-}
-
-/** Whether `s[a..b)` starts with `0x`/`0X`. */
-function hasHexPrefix(s: string, a: number, b: number): boolean {
-  return b - a >= 3 && s.charCodeAt(a) === 0x30 && (s.charCodeAt(a + 1) | 0x20) === 0x78;
+/** Whether `[a..z)` starts with `0x`/`0X`. */
+function hasHexPrefix(b: Uint8Array, a: number, z: number): boolean {
+  return z - a >= 3 && b[a] === 0x30 && (b[a + 1] | 0x20) === 0x78;
 }
 
 /** `0x…` → number (bigint above 2^53); null when not a valid prefixed hex literal. */
-function parseHex(s: string, a: number, b: number): number | bigint | null {
-  if (!hasHexPrefix(s, a, b)) return null;
+function parseHex(t: CodeText, a: number, z: number): number | bigint | null {
+  const b = t.codes;
+  if (!hasHexPrefix(b, a, z)) return null;
   let v = 0;
-  for (let k = a + 2; k < b; k++) {
-    const d = hexDigit(s.charCodeAt(k));
+  let k = a + 2;
+  // Up to 7 digits in integer arithmetic (28 bits, a small integer), the rest in doubles: the
+  // same exact value, but most fields (32 bits and less) never leave the faster integers.
+  for (const intEnd = Math.min(z, k + 7); k < intEnd; k++) {
+    const d = HEX_VALUE[b[k]];
+    if (d < 0) return null;
+    v = (v << 4) | d;
+  }
+  for (; k < z; k++) {
+    const d = HEX_VALUE[b[k]];
     if (d < 0) return null;
     v = v * 16 + d;
   }
-  return v <= Number.MAX_SAFE_INTEGER ? v : BigInt(s.slice(a, b));
+  return v <= Number.MAX_SAFE_INTEGER ? v : BigInt(t.slice(a, z));
+}
+
+/**
+ * Identifiers recently parsed, as their codes and string: a meter's fragments repeat the same
+ * two or three, and reusing the string saves making one per fragment (and, since a cut string
+ * keeps its whole fragment alive, holding every queued fragment's text until the store flushes).
+ */
+const RECENT_IDS: { codes: Uint8Array; id: string }[] = [];
+const RECENT_IDS_MAX = 8;
+let recentNext = 0;
+
+/** The recent identifier spelled exactly `[a..z)`, if any. */
+function recentId(b: Uint8Array, a: number, z: number): string | null {
+  for (const { codes, id } of RECENT_IDS) {
+    if (codes.length !== z - a) continue;
+    let k = 0;
+    while (k < codes.length && codes[k] === b[a + k]) k++;
+    if (k === codes.length) return id;
+  }
+  return null;
 }
 
 /** A `0x…` identifier lower-cased, or null when not a valid prefixed hex literal. */
-function parseId(s: string, a: number, b: number): string | null {
-  if (!hasHexPrefix(s, a, b)) return null;
-  let upper = false;
-  for (let k = a + 2; k < b; k++) {
-    const c = s.charCodeAt(k);
-    if (hexDigit(c) < 0) return null;
+function parseId(t: CodeText, a: number, z: number): string | null {
+  const b = t.codes;
+  // Only lower-case identifiers are remembered, so a hit is the text as it is.
+  const recent = recentId(b, a, z);
+  if (recent !== null) return recent;
+  if (!hasHexPrefix(b, a, z)) return null;
+  let upper = b[a + 1] === 0x58;
+  for (let k = a + 2; k < z; k++) {
+    const c = b[k];
+    if (HEX_VALUE[c] < 0) return null;
     if (c >= 0x41 && c <= 0x46) upper = true;
   }
   // Devices send lower case; only then can the text be kept as it is.
-  const id = s.slice(a, b);
-  return upper || s.charCodeAt(a + 1) === 0x58 ? id.toLowerCase() : id;
+  const id = t.slice(a, z);
+  if (upper) return id.toLowerCase();
+  RECENT_IDS[recentNext] = { codes: b.slice(a, z), id };
+  recentNext = (recentNext + 1) % RECENT_IDS_MAX;
+  return id;
 }
 
 const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
@@ -69,56 +102,57 @@ interface FieldError {
   error: string;
 }
 
-/** Parses one child's text `s[a..b)` (trimmed, non-empty) by its kind. */
-function parseField(def: FieldDef, s: string, a: number, b: number): Value | FieldError {
+/** Parses one child's text `[a..z)` of `t` (trimmed, non-empty) by its kind. */
+function parseField(def: FieldDef, t: CodeText, a: number, z: number): Value | FieldError {
+  const b = t.codes;
   switch (def.kind) {
     case "text":
-      return s.slice(a, b);
+      return t.slice(a, z);
     case "yn": {
-      if (b - a === 1) {
-        const c = s.charCodeAt(a) | 0x20;
+      if (z - a === 1) {
+        const c = b[a] | 0x20;
         if (c === 0x79) return true;
         if (c === 0x6e) return false;
       }
-      return { error: `expected Y or N, got "${s.slice(a, b)}"` };
+      return { error: `expected Y or N, got "${t.slice(a, z)}"` };
     }
     case "dec": {
       let v = 0;
-      for (let k = a; k < b; k++) {
-        const c = s.charCodeAt(k);
+      for (let k = a; k < z; k++) {
+        const c = b[k];
         if (c < 0x30 || c > 0x39) {
-          return { error: `expected a decimal number, got "${s.slice(a, b)}"` };
+          return { error: `expected a decimal number, got "${t.slice(a, z)}"` };
         }
         v = v * 10 + (c - 0x30);
       }
       // Up to 15 digits are exact in a double.
-      return b - a <= 15 ? v : { error: `decimal number out of range: "${s.slice(a, b)}"` };
+      return z - a <= 15 ? v : { error: `decimal number out of range: "${t.slice(a, z)}"` };
     }
     case "id":
-      return parseId(s, a, b) ?? { error: `expected 0x-prefixed hex, got "${s.slice(a, b)}"` };
+      return parseId(t, a, z) ?? { error: `expected 0x-prefixed hex, got "${t.slice(a, z)}"` };
     default:
       break;
   }
-  const v = parseHex(s, a, b);
-  if (v === null) return { error: `expected 0x-prefixed hex, got "${s.slice(a, b)}"` };
+  const v = parseHex(t, a, z);
+  if (v === null) return { error: `expected 0x-prefixed hex, got "${t.slice(a, z)}"` };
   switch (def.kind) {
     case "uint64":
       return typeof v === "bigint" && v > MAX_UINT64
-        ? { error: `wider than 64 bits: ${s.slice(a, b)}` }
+        ? { error: `wider than 64 bits: ${t.slice(a, z)}` }
         : v;
     case "hex":
-      return typeof v === "bigint" ? { error: `out of range: ${s.slice(a, b)}` } : v;
+      return typeof v === "bigint" ? { error: `out of range: ${t.slice(a, z)}` } : v;
     case "ts":
       if (typeof v === "bigint" || v > UINT32_MAX) {
-        return { error: `wider than 32 bits: ${s.slice(a, b)}` };
+        return { error: `wider than 32 bits: ${t.slice(a, z)}` };
       }
       return v === TS_UNSET ? null : (v + ZIGBEE_EPOCH_OFFSET_S) * 1000;
     case "demand": {
       if (typeof v === "bigint" || v > UINT32_MAX) {
-        return { error: `wider than 32 bits: ${s.slice(a, b)}` };
+        return { error: `wider than 32 bits: ${t.slice(a, z)}` };
       }
       // Negative demand comes sign-extended to 32 bits; 6-digit values are ZigBee int24.
-      const signed = b - a - 2 > 6 ? v | 0 : v >= 0x800000 ? v - 0x1000000 : v;
+      const signed = z - a - 2 > 6 ? v | 0 : v >= 0x800000 ? v - 0x1000000 : v;
       return signed === INT24_INVALID ? null : signed;
     }
   }
@@ -224,28 +258,27 @@ export function readFields(
   texts: string[] | null,
   warnings: string[],
 ): FieldValues {
-  const xml = scan.xml;
+  const text = scan.text;
+  const codes = text.codes;
   const c = scan.compiled!;
   const values = new FieldValues(c);
   const spans = scan.spans;
   for (let k = 0; k < scan.children; k++) {
     const field = scan.fields[k];
     if (field === null) continue;
-    // The text as `s[a..b)`: in place unless it needs trimming or entity decoding.
-    let s = xml;
+    // The text as `[a..z)` of `t`: in place unless it needs trimming or entity decoding.
+    let t = text;
     let a = spans[4 * k + 2];
-    let b = spans[4 * k + 3];
-    if (
-      texts !== null || (a < b && (isSpace(xml.charCodeAt(a)) || isSpace(xml.charCodeAt(b - 1))))
-    ) {
-      s = texts === null ? trimSpace(xml.slice(a, b)) : texts[k];
-      a = 0;
-      b = s.length;
+    let z = spans[4 * k + 3];
+    if (texts !== null || (a < z && (isSpace(codes[a]) || isSpace(codes[z - 1])))) {
+      t = CodeText.of(texts === null ? trimSpace(text.slice(a, z)) : texts[k]);
+      a = t.start;
+      z = t.end;
     }
     // Empty elements (EAGLE sends a whole empty MessageCluster) count as absent.
-    if (a === b) continue;
+    if (a === z) continue;
     const def = field.def;
-    let value = parseField(def, s, a, b);
+    let value = parseField(def, t, a, z);
     if (value !== null && typeof value === "object") {
       value = refuse(values, def, value.error, warnings);
     } else if (typeof value === "number" && field.unset?.includes(value)) {
@@ -254,15 +287,15 @@ export function readFields(
       field.range !== null && (typeof value === "number" || typeof value === "bigint") &&
       !inRange(value, field.range)
     ) {
-      value = refuse(values, def, `out of range: ${s.slice(a, b)}`, warnings);
+      value = refuse(values, def, `out of range: ${t.slice(a, z)}`, warnings);
     } else if (typeof value === "number" && def.unit === "min") {
       value *= 60;
     }
     if (def.repeated || def.numbered) {
       const nameStart = spans[4 * k];
       const nameEnd = spans[4 * k + 1];
-      const numberAt = def.numbered ? numberStart(xml, nameStart, nameEnd) : nameEnd;
-      const n = numberAt < nameEnd ? Number(xml.slice(numberAt, nameEnd)) : null;
+      const numberAt = def.numbered ? numberStart(codes, nameStart, nameEnd) : nameEnd;
+      const n = numberAt < nameEnd ? Number(text.slice(numberAt, nameEnd)) : null;
       values.add(field.slot, { n, value });
     } else if (!values.set(field.slot, value)) {
       warnings.push(`${def.name}: repeated, first value kept`);
@@ -293,15 +326,29 @@ function scaleMetered(c: CompiledFragment, values: FieldValues, warnings: string
   const multiplier = values.num("Multiplier") || 1;
   const divisor = values.num("Divisor") || 1;
   for (const { def, slot } of c.metered) {
-    const scale = (v: Value): Value => {
-      if (typeof v !== "number" && typeof v !== "bigint") return v;
-      const scaled = scaleToMilli(v, multiplier, divisor);
-      if (def.scaledRange === undefined || isPlausible(scaled, def.scaledRange)) return scaled;
-      return refuse(values, def, `implausible once scaled: ${scaled} W(h)`, warnings);
-    };
-    if (values.hasSlot(slot)) values.replace(slot, scale(values.at(slot)));
-    for (const e of values.listAt(slot)) e.value = scale(e.value);
+    if (values.hasSlot(slot)) {
+      values.replace(slot, scaleValue(def, values.at(slot), multiplier, divisor, values, warnings));
+    }
+    if (!def.repeated && !def.numbered) continue;
+    for (const e of values.listAt(slot)) {
+      e.value = scaleValue(def, e.value, multiplier, divisor, values, warnings);
+    }
   }
+}
+
+/** One kW/kWh value of `def` in W/Wh, or null (refused) when implausible once scaled. */
+function scaleValue(
+  def: FieldDef,
+  v: Value,
+  multiplier: number,
+  divisor: number,
+  values: FieldValues,
+  warnings: string[],
+): Value {
+  if (typeof v !== "number" && typeof v !== "bigint") return v;
+  const scaled = scaleToMilli(v, multiplier, divisor);
+  if (def.scaledRange === undefined || isPlausible(scaled, def.scaledRange)) return scaled;
+  return refuse(values, def, `implausible once scaled: ${scaled} W(h)`, warnings);
 }
 
 /** Why the fragment cannot become an event (a scaling value or a required one unusable). */

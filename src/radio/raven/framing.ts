@@ -12,12 +12,16 @@
  * decoder reports them.
  *
  * The splitter works on character codes in a byte buffer, not on a string: indexing a
- * `Uint8Array` is several times cheaper than `charCodeAt`, and a fragment is turned into a string
- * only once, when it is emitted. Input that is plain ASCII (the normal case) is its own code
- * buffer; anything else is decoded to text first and mapped to codes, one per character.
+ * `Uint8Array` is several times cheaper than `charCodeAt`. `pushEach` hands each fragment over as
+ * those codes (the decoder reads them as they are, and makes the fragment's string only if it
+ * needs it); `push` makes every fragment's string. Input that is plain ASCII (the normal case) is
+ * its own code buffer; anything else is decoded to text first and mapped to codes, one per
+ * character.
  *
  * @module
  */
+
+import { CodeText, NON_ASCII } from "./xml_text.ts";
 
 const DEFAULT_MAX_BUFFER_BYTES = 8192;
 
@@ -42,9 +46,6 @@ for (const c of [0x09, 0x0a, 0x0d]) PLAIN[c] = 1;
 /** Word view for inputs too short to hold an aligned word. */
 const NO_WORDS = new Uint32Array(0);
 
-/** Code standing for any non-ASCII character: not a name, space or markup character. */
-const NON_ASCII = 0x80;
-
 /** Code buffers above this size (a huge single push) are not kept for reuse. */
 const MAX_KEPT_CAPACITY_BYTES = 64 * 1024;
 
@@ -57,6 +58,18 @@ export interface FragmentSplitterOptions {
   /** Longest fragment (and so the most text ever held between pushes). Default 8192. */
   maxBufferBytes?: number;
 }
+
+/**
+ * Recognises a whole fragment faster than the splitter's tag walk. Given the codes, the start of a
+ * root-looking tag the splitter found and the end of the codes, it returns the end (just after the
+ * `>`) of the first close tag named like the root (ASCII case-insensitively), when it is sure that
+ * no root-looking start tag and no stray `<` come before it — so the walk would end the fragment
+ * there too — or -1, and the splitter walks the tags itself.
+ */
+export type FragmentMatcher = (codes: Uint8Array, start: number, end: number) => number;
+
+/** Receives a fragment; `matched` says whether a {@link FragmentMatcher} vouched for it. */
+export type FragmentSink = (fragment: CodeText, matched: boolean) => void;
 
 /** Running counters of a {@link FragmentSplitter}. */
 export interface FragmentSplitterStats {
@@ -214,15 +227,25 @@ export class FragmentSplitter {
   /** Adds bytes; returns the fragments they completed, in stream order. */
   push(chunk: Uint8Array): string[] {
     const out: string[] = [];
+    this.pushEach(chunk, (fragment) => out.push(fragment.text));
+    return out;
+  }
+
+  /**
+   * Adds bytes; calls `onFragment` with each fragment they completed, in stream order, as codes
+   * that are valid only during the call (the buffer is reused). `onFragment` must not throw or
+   * push to this splitter. `match`, if given, is tried on each fragment as it starts.
+   */
+  pushEach(chunk: Uint8Array, onFragment: FragmentSink, match?: FragmentMatcher): void {
     const held = this.#held;
     if (isPlainAscii(chunk)) {
-      if (chunk.length === 0) return out;
+      if (chunk.length === 0) return;
       this.#reserve(held + chunk.length).set(chunk, held);
       this.#s = this.#text === null ? null : this.#text + UTF8.decode(chunk);
       this.#len = held + chunk.length;
     } else {
       const text = decodeWindows1252(chunk);
-      if (text.length === 0) return out;
+      if (text.length === 0) return;
       const codes = this.#reserve(held + text.length);
       for (let k = 0; k < text.length; k++) {
         const c = text.charCodeAt(k);
@@ -233,8 +256,7 @@ export class FragmentSplitter {
     }
     this.#b = this.#codes;
     this.#w = this.#words;
-    this.#scan(out);
-    return out;
+    this.#scan(onFragment, match);
   }
 
   /**
@@ -290,12 +312,7 @@ export class FragmentSplitter {
     }
   }
 
-  /** The text of `[from..to)` of the scanned codes. */
-  #fragment(from: number, to: number): string {
-    return this.#s === null ? UTF8.decode(this.#b.subarray(from, to)) : this.#s.slice(from, to);
-  }
-
-  #scan(out: string[]): void {
+  #scan(onFragment: FragmentSink, match: FragmentMatcher | undefined): void {
     const b = this.#b;
     const w = this.#w;
     const len = this.#len;
@@ -323,6 +340,15 @@ export class FragmentSplitter {
         this.#rootLen = nameEnd - found - 1;
         cursor = nameEnd + 1;
         this.#inFragment = true;
+        // The matcher vouches for the whole fragment or leaves it to the walk below.
+        const end = match === undefined ? -1 : match(b, start, len);
+        if (end > 0 && end - start <= max) {
+          onFragment(new CodeText(b, start, end, this.#s), true);
+          this.stats.fragments++;
+          this.#inFragment = false;
+          pos = end;
+          continue;
+        }
       }
 
       // Fragment mode: walk tags from `cursor`.
@@ -389,7 +415,7 @@ export class FragmentSplitter {
       if (
         isClose && sameName(b, lt + 2, this.#nameLength(lt + 2, tagEnd), start + 1, this.#rootLen)
       ) {
-        out.push(this.#fragment(start, tagEnd + 1));
+        onFragment(new CodeText(b, start, tagEnd + 1, this.#s), false);
         this.stats.fragments++;
         this.#inFragment = false;
         pos = tagEnd + 1;
