@@ -1,0 +1,16 @@
+import { report } from "/tmp/perf/self.ts";
+await new Promise((r) => setTimeout(r, 300));
+report("base");
+new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", hour: "numeric" }).format(new Date());
+report("Intl tz");
+(1234.5).toLocaleString("en-US");
+new Date().toLocaleString();
+report("toLocaleString");
+const { DatabaseSync } = await import("node:sqlite");
+const db = new DatabaseSync(":memory:"); db.exec("create table t(x)"); db.prepare("select 1").get();
+report("sqlite");
+Deno.serve({ port: 0, onListen() {} }, () => new Response("x"));
+await fetch(`http://127.0.0.1:${(await new Promise<number>((r) => { const s = Deno.serve({ port: 0, onListen: ({ port }) => r(port) }, () => new Response("x")); }))}/`).then((r) => r.text());
+report("serve+fetch");
+await import("node:crypto").then((c) => c.createHash("sha256").update("x").digest("hex"));
+report("node:crypto");
