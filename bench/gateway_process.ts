@@ -7,16 +7,19 @@
  * @module
  */
 
+import { v8FlagsArgument } from "../src/cli/v8_flags.ts";
+
 /** `main.ts` of this checkout. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** The permissions `deno task start` gives the gateway. */
-export const GATEWAY_PERMISSIONS = [
+/** The permissions `deno task start` gives the gateway, and its V8 memory flags. */
+export const GATEWAY_FLAGS = [
   "--allow-ffi",
   "--allow-env",
   "--allow-read",
   "--allow-write",
   "--allow-net=127.0.0.1",
+  v8FlagsArgument(),
 ];
 
 export function sleep(ms: number): Promise<void> {
@@ -54,7 +57,7 @@ export function startServe(options: ServeProcessOptions): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...GATEWAY_PERMISSIONS,
+      ...GATEWAY_FLAGS,
       MAIN,
       "serve",
       "--quiet",
@@ -73,7 +76,7 @@ export function startServe(options: ServeProcessOptions): Deno.ChildProcess {
 /** Runs one `openseg` command (e.g. `apps add`) with `stdin`; returns stdout, throws on failure. */
 export async function openseg(args: string[], stdin = ""): Promise<string> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...GATEWAY_PERMISSIONS, MAIN, ...args],
+    args: ["run", ...GATEWAY_FLAGS, MAIN, ...args],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

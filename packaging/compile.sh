@@ -22,8 +22,10 @@ mkdir -p "$(dirname "$out")"
 # Listen address, broker and file paths come from the configuration at run time, so the net and
 # file permissions cannot be narrowed here: the systemd unit's sandbox is the outer wall
 # (read-only system, /var/lib/openseg writable, serial devices only).
+# The V8 memory flags are baked in as src/cli/v8_flags.ts lists them (a test keeps them equal).
 "$deno" compile --quiet --no-config --target "$target" \
   --allow-ffi --allow-env --allow-read --allow-write --allow-net \
+  --v8-flags=--max-semi-space-size=1,--optimize-for-size \
   -o "$out" "$bundle"
 
 size_bytes=$(stat -c %s "$out")

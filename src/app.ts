@@ -10,6 +10,7 @@
 import packageJson from "../package.json" with { type: "json" };
 import { createHttpApp } from "./app/http_app.ts";
 import { countLiveEvents } from "./app/metrics.ts";
+import { DEFAULT_NATIVE_MEMORY_TRIM, startNativeMemoryTrim } from "./app/native_memory.ts";
 import { ESPI_RESOURCE_BASE } from "./auth/oauth_token.ts";
 import { issueSetupCode } from "./auth/owner.ts";
 import type { ServeConfig } from "./config.ts";
@@ -131,6 +132,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
   });
   const publicBaseUrl = http.services.publicBaseUrl;
+  const nativeMemory = startNativeMemoryTrim(DEFAULT_NATIVE_MEMORY_TRIM);
   const notifier = startEspiNotifier({
     db,
     bus,
@@ -153,6 +155,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await databaseExports?.stop();
       await notifier.stop();
       liveCounts.close();
+      nativeMemory.stop();
       db.close();
     },
   };

@@ -201,8 +201,17 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
     family("openseg_build_info", "gauge", "Always 1; the version is in the label.");
     sample("openseg_build_info", { version: options.version }, 1);
   }
+  const memory = Deno.memoryUsage();
   family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-  sample("process_resident_memory_bytes", {}, Deno.memoryUsage().rss);
+  sample("process_resident_memory_bytes", {}, memory.rss);
+  // Where the resident memory goes: V8's heap (reserved and live) and the memory it tracks
+  // outside it (buffers), so a growing RSS can be told apart from native allocations.
+  family("openseg_js_heap_total_bytes", "gauge", "V8 heap reserved, in bytes.");
+  sample("openseg_js_heap_total_bytes", {}, memory.heapTotal);
+  family("openseg_js_heap_used_bytes", "gauge", "V8 heap in use, in bytes.");
+  sample("openseg_js_heap_used_bytes", {}, memory.heapUsed);
+  family("openseg_js_external_bytes", "gauge", "Memory held by JS objects outside the heap.");
+  sample("openseg_js_external_bytes", {}, memory.external);
   const cpu = process.cpuUsage();
   family("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.");
   sample("process_cpu_seconds_total", {}, (cpu.user + cpu.system) / 1e6);

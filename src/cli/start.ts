@@ -1,6 +1,6 @@
 /**
  * `deno task start`: runs `openseg serve` from the sources with the least permissions its options
- * need. The network permission is derived from `--listen` and `--mqtt-url` (or `OPENSEG_LISTEN`,
+ * need and the gateway's V8 memory flags (`v8_flags.ts`). The network permission is derived from `--listen` and `--mqtt-url` (or `OPENSEG_LISTEN`,
  * `OPENSEG_MQTT_URL`, `--config`), so `deno task start --listen 0.0.0.0:8080` works as written
  * and grants that address and nothing else; files and FFI are granted as the `start` task always
  * did.
@@ -12,6 +12,7 @@
 
 import { servePermissionNeedsFor } from "./permissions.ts";
 import { UsageError } from "../config/usage_error.ts";
+import { v8FlagsArgument } from "./v8_flags.ts";
 
 const MAIN_PATH = new URL("../../main.ts", import.meta.url).pathname;
 const FIXED_PERMISSIONS = ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write"];
@@ -41,7 +42,7 @@ async function start(args: string[]): Promise<number> {
     return 2;
   }
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, MAIN_PATH, "serve", ...args],
+    args: ["run", ...permissions, v8FlagsArgument(), MAIN_PATH, "serve", ...args],
     stdin: "inherit",
   }).spawn();
   // Ctrl-C reaches the child from the terminal already; a second SIGINT would cut its shutdown.

@@ -1,14 +1,14 @@
 /**
  * Meters as the API shows them: named by their opaque usage point id (never the MAC), filtered
- * to what the caller may read, with the latest readings fetched once per meter and request.
+ * to what the caller may read, with each kind of latest reading fetched once per meter and request.
  *
  * @module
  */
 
 import type { DatabaseSync } from "node:sqlite";
 import {
+  latestReaders,
   type LatestReadings,
-  latestReadings,
   listMeters,
   type MeterSummary,
 } from "../store/queries.ts";
@@ -16,12 +16,12 @@ import { meterKeyForUsagePoint, usagePointIdFor } from "../store/usage_points.ts
 import type { Access } from "./access.ts";
 import { apiError } from "./errors.ts";
 
-/** One meter in a request: its summary, and its latest readings read on first use. */
+/** One meter in a request: its summary, and its latest reading of each kind read on first use. */
 export interface MeterModel {
   id: string;
   meterKey: string;
   summary: MeterSummary;
-  latest(): LatestReadings;
+  latest<Kind extends keyof LatestReadings>(kind: Kind): LatestReadings[Kind];
 }
 
 /** True when the caller may read the meter with this opaque id. */
@@ -54,11 +54,15 @@ export function meterKeyFor(db: DatabaseSync, access: Access, meterId: string): 
 }
 
 function meterModel(db: DatabaseSync, summary: MeterSummary, id: string): MeterModel {
-  let latest: LatestReadings | undefined;
+  // Only the kinds the query selects are read, each once per request.
+  const latest = new Map<keyof LatestReadings, unknown>();
   return {
     id,
     meterKey: summary.meterKey,
     summary,
-    latest: () => (latest ??= latestReadings(db, summary.meterKey)),
+    latest: <Kind extends keyof LatestReadings>(kind: Kind) => {
+      if (!latest.has(kind)) latest.set(kind, latestReaders[kind](db, summary.meterKey));
+      return latest.get(kind) as LatestReadings[Kind];
+    },
   };
 }

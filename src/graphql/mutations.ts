@@ -61,7 +61,7 @@ export async function confirmMessage(
   args: { meterId: string; messageId: string },
 ): Promise<MessageConfirmation> {
   const meter = meterById(context.services.db, context.access, args.meterId);
-  const message = withCurrent(meter.latest().messages)
+  const message = withCurrent(meter.latest("messages"))
     .find((message) => message.messageId === args.messageId);
   if (message === undefined) {
     throw apiError("NOT_FOUND", `meter ${args.meterId} has no message ${args.messageId}`);

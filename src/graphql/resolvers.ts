@@ -185,14 +185,14 @@ const Meter: FieldsOf<MeterModel> = {
   id: (meter) => meter.id,
   name: (meter) => meter.summary.name ?? null,
   lastSeenAt: (meter) => meter.summary.lastSeenMs,
-  join: (meter) => meter.latest().connection ?? null,
+  join: (meter) => meter.latest("connection") ?? null,
   demand: (meter): DemandReading | null => {
-    const demand = meter.latest().demand;
+    const demand = meter.latest("demand");
     return demand === undefined ? null : { demandW: demand.demandW, timeMs: demand.timeMs };
   },
-  summation: (meter) => meter.latest().summation ?? null,
-  price: (meter) => meter.latest().price ?? null,
-  messages: (meter) => withCurrent(meter.latest().messages),
+  summation: (meter) => meter.latest("summation") ?? null,
+  price: (meter) => meter.latest("price") ?? null,
+  messages: (meter) => withCurrent(meter.latest("messages")),
   demandSeries: (
     meter,
     args: RangeArgs & { bucket: BucketMinutes },

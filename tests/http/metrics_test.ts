@@ -69,6 +69,12 @@ Deno.test("/metrics: fragments, warnings, link state, store rows and bytes", asy
       { name: "openseg_build_info", labels: { version: "9.8.7-test" }, value: 1 },
     ]);
     assert.ok(families.get("process_resident_memory_bytes")!.samples[0].value > 1e6);
+    // The V8 heap's share of it: used within reserved, both below the resident total.
+    const memory = (name: string) => families.get(name)!.samples[0].value;
+    assert.ok(memory("openseg_js_heap_used_bytes") > 1e6);
+    assert.ok(memory("openseg_js_heap_used_bytes") <= memory("openseg_js_heap_total_bytes"));
+    assert.ok(memory("openseg_js_heap_total_bytes") < memory("process_resident_memory_bytes"));
+    assert.ok(memory("openseg_js_external_bytes") > 0);
     assert.equal(families.get("process_cpu_seconds_total")?.type, "counter");
     assert.ok(families.get("process_cpu_seconds_total")!.samples[0].value > 0);
     const startS = families.get("process_start_time_seconds")!.samples[0].value;
