@@ -68,3 +68,80 @@ Deno.test("half-sent and idle connections are closed; over the cap gets 503", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a half-sent later request on a keep-alive connection is closed, however it trickles", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = openDatabase(`${dir}/openseg.db`);
+  const server = startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
+    routes: [
+      { method: "GET", path: "/health", handler: () => Response.json({ ok: true }) },
+      {
+        method: "GET",
+        path: "/slow",
+        // A slow handler must not trip the head deadline: its head was whole.
+        handler: () =>
+          new Promise((resolve) => setTimeout(() => resolve(new Response("done")), 220)),
+      },
+    ],
+    connections: { headerTimeoutMs: 150, idleTimeoutMs: 300, maxConnections: 8 },
+  });
+  const port = Number(new URL(server.url).port);
+  const encoder = new TextEncoder();
+  const request = (path: string) =>
+    encoder.encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  /** Reads one response (until its body `marker` arrives). */
+  const readResponse = async (conn: Deno.Conn, marker: string) => {
+    let text = "";
+    const buffer = new Uint8Array(4096);
+    while (!text.includes(marker)) {
+      const n = await conn.read(buffer);
+      if (n === null) throw new Error(`closed before "${marker}": ${text}`);
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    return text;
+  };
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(request("/health"));
+    assert.match(await readResponse(conn, '"ok":true'), /^HTTP\/1\.1 200 /);
+    // The same connection serves a slow answer and another quick one: both heads were whole.
+    await conn.write(request("/slow"));
+    assert.match(await readResponse(conn, "done"), /^HTTP\/1\.1 200 /);
+    await conn.write(request("/health"));
+    assert.match(await readResponse(conn, '"ok":true'), /^HTTP\/1\.1 200 /);
+
+    // Now half a head, one byte every 100 ms: the idle timeout (300 ms) never fires.
+    const started = performance.now();
+    let closed = false;
+    const reading = (async () => {
+      const buffer = new Uint8Array(64);
+      try {
+        while ((await conn.read(buffer)) !== null) { /* nothing is answered */ }
+      } catch {
+        // A reset is a close too.
+      }
+      closed = true;
+    })();
+    for (const byte of encoder.encode("GET /health HTTP/1.1\r\nHost: x")) {
+      if (closed) break;
+      try {
+        await conn.write(new Uint8Array([byte]));
+      } catch {
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await reading;
+    conn.close();
+    // 30 bytes at 100 ms would take 3 s; the head deadline closed it long before.
+    assert.ok(closed);
+    assert.ok(performance.now() - started < 2500, `closed after ${performance.now() - started} ms`);
+  } finally {
+    await server.shutdown();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -2,8 +2,9 @@
  * The connection guard, a small TCP front for the HTTP server: `Deno.serve` (Deno 2.9) never
  * closes a connection that sends half a request and stalls, nor an idle keep-alive one, so 1 000
  * such sockets stay open forever (slowloris). The front accepts the connections itself, refuses beyond a total and a
- * per-address cap, gives each connection a deadline to send its first request head and an idle
- * timeout (no byte either way), and copies bytes to the real server on a private loopback port.
+ * per-address cap, gives each request head a deadline (the first one's, and each later one's on a
+ * keep-alive connection: `headDeadline`) and each connection an idle timeout (no byte either way),
+ * and copies bytes to the real server on a private loopback port.
  *
  * The real server learns the client's address through `remoteAddressOf`, keyed by the loopback
  * port of the copy; a connection that did not come through the front has no entry and is refused,
@@ -145,13 +146,17 @@ export function startTcpFront(options: TcpFrontOptions): TcpFront {
       try {
         arm(limits.idleTimeoutMs);
         await upstream.write(head);
+        const nextHead = headDeadline(limits.headerTimeoutMs, closeBoth);
         const toClient = pump(upstream, client, RESPONSE_CHUNK_BYTES, () => {
           arm(limits.idleTimeoutMs);
+          nextHead.serverSpoke();
         });
         // A client that half-closes after its request still gets the answer.
-        const toUpstream = pump(client, upstream, REQUEST_CHUNK_BYTES, () => {
+        const toUpstream = pump(client, upstream, REQUEST_CHUNK_BYTES, (bytes) => {
           arm(limits.idleTimeoutMs);
+          nextHead.clientSent(bytes);
         }).then(() => upstream!.closeWrite());
+        toClient.finally(nextHead.stop).catch(() => {});
         await Promise.race([toClient, toUpstream.then(() => toClient)]);
       } finally {
         remotes.delete(upstreamPort);
@@ -174,6 +179,46 @@ export function startTcpFront(options: TcpFrontOptions): TcpFront {
       await accepting;
       await Promise.all([...tasks]);
     },
+  };
+}
+
+/**
+ * The head deadline of the later requests on a keep-alive connection. The front does not parse
+ * HTTP, so it goes by turns: client bytes arriving after the server has answered start a new
+ * request, whose head (up to its blank line) must arrive within `timeoutMs`, as the first one's
+ * must. Anything the server sends ends the wait (it answered, so the request was whole): a slow
+ * handler or a long body never trips it, a half-sent head on a reused connection does.
+ */
+function headDeadline(timeoutMs: number, onTimeout: () => void) {
+  let serverSpoke = false;
+  let waiting = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The last 3 bytes seen while waiting: a blank line may straddle two reads. */
+  let tail = new Uint8Array(0);
+  const stop = () => {
+    clearTimeout(timer);
+    waiting = false;
+  };
+  return {
+    serverSpoke() {
+      serverSpoke = true;
+      stop();
+    },
+    clientSent(bytes: Uint8Array) {
+      if (serverSpoke) {
+        serverSpoke = false;
+        waiting = true;
+        tail = new Uint8Array(0);
+        timer = setTimeout(onTimeout, timeoutMs);
+      }
+      if (!waiting) return;
+      const seen = new Uint8Array(tail.length + bytes.length);
+      seen.set(tail);
+      seen.set(bytes, tail.length);
+      if (indexOf(seen, HEAD_END, 0) !== -1) stop();
+      else tail = seen.slice(-3);
+    },
+    stop,
   };
 }
 
@@ -205,20 +250,20 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array, from: number): number
 }
 
 /**
- * Copies `from` to `to` until `from` ends, calling `onBytes` for each chunk; the buffer grows to
- * `maxChunkBytes` once a read fills it.
+ * Copies `from` to `to` until `from` ends, calling `onBytes` with each chunk (valid only during the
+ * call); the buffer grows to `maxChunkBytes` once a read fills it.
  */
 async function pump(
   from: Deno.Conn,
   to: Deno.Conn,
   maxChunkBytes: number,
-  onBytes: () => void,
+  onBytes: (bytes: Uint8Array) => void,
 ): Promise<void> {
   let chunk = new Uint8Array(Math.min(FIRST_CHUNK_BYTES, maxChunkBytes));
   while (true) {
     const n = await from.read(chunk);
     if (n === null) return;
-    onBytes();
+    onBytes(chunk.subarray(0, n));
     let written = 0;
     while (written < n) written += await to.write(chunk.subarray(written, n));
     if (n === chunk.length && chunk.length < maxChunkBytes) {
