@@ -276,7 +276,8 @@ async function start(): Promise<void> {
     );
   }
 
-  function showDashboard(dashboard: DashboardResult): void {
+  /** `askedAtMs`: when the request that read `dashboard` was sent. */
+  function showDashboard(dashboard: DashboardResult, askedAtMs: number): void {
     // The administrator of a building reads no readings: its meters have none to show.
     meters = dashboard.meters.map((meter) => ({
       demand: null,
@@ -291,11 +292,12 @@ async function start(): Promise<void> {
     showTrouble();
     if (dashboard.households !== undefined) households.show(dashboard.households, meters);
     const household = dashboard.viewer?.household;
-    if (view.building && household) sharing.show(household.exportAllowed);
+    if (view.building && household) sharing.show(household.exportAllowed, askedAtMs);
   }
 
   async function reloadDashboard(): Promise<void> {
-    showDashboard(await graphql<DashboardResult>(query));
+    const askedAtMs = performance.now();
+    showDashboard(await graphql<DashboardResult>(query), askedAtMs);
   }
 
   async function reloadApps(): Promise<void> {
@@ -390,7 +392,8 @@ async function start(): Promise<void> {
   byId("dashboard").hidden = false;
   byId("logout").hidden = false;
   byId("version").textContent = viewer.gateway.version;
-  showDashboard(dashboard);
+  // The switch is hidden until this first load shows it: nothing can have changed before.
+  showDashboard(dashboard, 0);
   if (selected()?.demand) performance.mark(FIRST_VALUE_MARK);
   loaded = true;
   for (const apply of early.splice(0)) apply();

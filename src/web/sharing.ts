@@ -13,13 +13,16 @@
 import { byId } from "./dom.ts";
 
 export interface SharingPanel {
-  show(allowed: boolean): void;
+  /** Shows the setting as read by a request sent at `askedAtMs` (`performance.now()`). */
+  show(allowed: boolean, askedAtMs: number): void;
 }
 
 /** `onChange` saves the new setting; the switch is locked meanwhile and reverts when it fails. */
 export function createSharingPanel(onChange: (allowed: boolean) => Promise<void>): SharingPanel {
   const toggle = byId<HTMLInputElement>("export-allowed");
+  let changedAtMs = -Infinity;
   toggle.addEventListener("change", () => {
+    changedAtMs = performance.now();
     const allowed = toggle.checked;
     toggle.disabled = true;
     onChange(allowed)
@@ -27,9 +30,10 @@ export function createSharingPanel(onChange: (allowed: boolean) => Promise<void>
       .finally(() => toggle.disabled = false);
   });
   return {
-    show(allowed) {
+    show(allowed, askedAtMs) {
       byId("sharing").hidden = false;
-      toggle.checked = allowed;
+      // A reload asked before the household's last change must not flip the switch back.
+      if (askedAtMs > changedAtMs) toggle.checked = allowed;
     },
   };
 }
