@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../../src/store/db.ts";
+import { GATEWAY_RUN_ARGS } from "../e2e/helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const POLL_MS = 100;
@@ -87,12 +88,7 @@ Deno.test("backup of a gateway writing at 60x speed is verified and holds every 
     const db = `${dir}/gateway.db`;
     const serve = new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "--allow-ffi",
-        "--allow-env",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net=127.0.0.1",
+        ...GATEWAY_RUN_ARGS,
         MAIN,
         "serve",
         "--simulate",

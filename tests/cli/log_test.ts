@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { loadServeConfig } from "../../src/config.ts";
 import { createLogger, type LogLevel } from "../../src/log.ts";
-import { waitFor } from "../e2e/helpers.ts";
+import { GATEWAY_RUN_ARGS, waitFor } from "../e2e/helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const DRIVER = new URL("./serve_with_radio.ts", import.meta.url).pathname;
@@ -22,12 +22,7 @@ const RADIO = "pty-radio";
 function serveInJson(entry: string[], dir: string, extraArgs: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net=127.0.0.1",
+      ...GATEWAY_RUN_ARGS,
       ...entry,
       "--log-format",
       "json",

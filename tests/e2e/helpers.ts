@@ -117,6 +117,16 @@ export interface RunningGateway {
   drained: Promise<void>;
 }
 
+/** `deno run` with the gateway's usual permissions, for tests that start it as a process. */
+export const GATEWAY_RUN_ARGS = [
+  "run",
+  "--allow-ffi",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-net=127.0.0.1",
+];
+
 /**
  * Starts `openseg serve ARGS --listen 127.0.0.1:0` with the gateway's usual permissions and reads
  * its console until it says where HTTP listens.
@@ -124,12 +134,7 @@ export interface RunningGateway {
 export async function startGateway(args: string[]): Promise<RunningGateway> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net=127.0.0.1",
+      ...GATEWAY_RUN_ARGS,
       MAIN,
       "serve",
       ...args,

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { startBroker, subscriber } from "./broker.ts";
 import { waitFor } from "./fixtures.ts";
+import { GATEWAY_RUN_ARGS } from "../e2e/helpers.ts";
 
 Deno.test("SIGTERM: exit 0, last committed data stored and published, broker told offline", async () => {
   const broker = await startBroker();
@@ -20,12 +21,7 @@ Deno.test("SIGTERM: exit 0, last committed data stored and published, broker tol
   const { client, messages } = await subscriber(broker.url, "openseg/#");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net=127.0.0.1",
+      ...GATEWAY_RUN_ARGS,
       new URL("../../main.ts", import.meta.url).pathname,
       "serve",
       "--simulate",
