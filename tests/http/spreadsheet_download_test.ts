@@ -107,7 +107,12 @@ Deno.test("spreadsheet download: the owner's CSV rows are the store's, under Dow
     setMeterName(sim.db, keyB, "=HYPERLINK(1)");
     const [idA, idB] = [keyA, keyB].map((key) => usagePointIdFor(sim.db, key));
     // The clock just after the newest reading (the simulation runs ahead of the wall clock).
-    nowMs = count("SELECT max(ts_ms) AS n FROM demand") + 60_000;
+    // Every meter's newest reading of any kind: under load one simulated meter's clock can run
+    // ahead of the other's, and its intervals must not fall after the window.
+    nowMs = Math.max(
+      count("SELECT max(ts_ms) AS n FROM demand"),
+      count("SELECT max(start_ms + duration_s * 1000) AS n FROM intervals"),
+    ) + 60_000;
     const cookie = `${SESSION_COOKIE}=${createSession(sim.db, { nowMs, secure: false }).sessionId}`;
     const get = (path: string, headers: Record<string, string> = { Cookie: cookie }) =>
       fetch(`${http.url}${path}`, { headers });
@@ -151,7 +156,13 @@ Deno.test("spreadsheet download: the owner's CSV rows are the store's, under Dow
         price: number | null;
       }[];
       const mine = rows.filter((row) => row[0] === id);
-      assert.equal(mine.length, stored.length);
+      assert.equal(
+        mine.length,
+        stored.length,
+        `meter ${key}: CSV rows ${mine.length}, stored ${stored.length} ` +
+          `(${stored[0]?.startMs}..${stored.at(-1)?.startMs}), now ${nowMs}, ` +
+          `CSV meters ${[...new Set(rows.map((row) => row[0]))].join(" ")}, want ${id}`,
+      );
       assert.ok(mine.length >= 24);
       mine.forEach((row, i) => {
         const want = stored[i];
