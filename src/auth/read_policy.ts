@@ -16,7 +16,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { listHouseholds, meterOwnership } from "../store/households.ts";
+import { listHouseholds, type MeterOwnership, meterOwnership } from "../store/households.ts";
 import type { Caller, Grant } from "./caller.ts";
 import { ALL_GRANTED_DATA, type GrantedData, grantedData } from "./granted_data.ts";
 
@@ -67,9 +67,9 @@ export function readPolicy(db: DatabaseSync, caller: Caller): ReadPolicy {
 
 /** The policy of a signed-in person: a household (`householdId`) or the administrator (null). */
 export function personPolicy(db: DatabaseSync, householdId: number | null): ReadPolicy {
-  const ownership = meterOwnership(db);
+  const households = listHouseholds(db);
+  const ownership = meterOwnership(db, households);
   if (householdId === null) {
-    const households = listHouseholds(db);
     const singleHome = households.length === 1;
     return {
       ...NOTHING,
@@ -91,10 +91,17 @@ export function personPolicy(db: DatabaseSync, householdId: number | null): Read
   };
 }
 
-/** The policy of an app's grant. */
-export function grantPolicy(db: DatabaseSync, grant: Grant): ReadPolicy {
+/**
+ * The policy of an app's grant. `ownership` may be passed in by a caller checking many grants at
+ * once (it is read from the store otherwise).
+ */
+export function grantPolicy(
+  db: DatabaseSync,
+  grant: Grant,
+  ownership: readonly MeterOwnership[] = meterOwnership(db),
+): ReadPolicy {
   const granted = new Set(grant.usagePointIds);
-  const owned = meterOwnership(db).filter((meter) =>
+  const owned = ownership.filter((meter) =>
     meter.householdId === grant.householdId && granted.has(meter.usagePointId)
   );
   return {

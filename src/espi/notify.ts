@@ -22,6 +22,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { findApp } from "../auth/apps.ts";
 import { grantOf, listAuthorizations } from "../auth/authorizations.ts";
 import { grantPolicy } from "../auth/read_policy.ts";
+import { meterOwnership } from "../store/households.ts";
 import type { LiveBus } from "../live/bus.ts";
 import { findUsagePointId } from "../store/usage_points.ts";
 import { espiDocument } from "./atom.ts";
@@ -183,10 +184,14 @@ export function startEspiNotifier(options: EspiNotifierOptions): EspiNotifier {
     const usagePointId = findUsagePointId(db, meterKey);
     // A device-level event (deviceInfo, meterList) is committed without storing a meter.
     if (usagePointId === null) return;
+    // Read once for every authorization of this event.
+    const ownership = meterOwnership(db);
     for (const authorization of listAuthorizations(db)) {
       const grant = grantOf(authorization);
       // The read policy, not the stored list: a meter that moved to a neighbour notifies no one.
-      if (grant === null || !grantPolicy(db, grant).usagePointIds.has(usagePointId)) continue;
+      if (grant === null || !grantPolicy(db, grant, ownership).usagePointIds.has(usagePointId)) {
+        continue;
+      }
       const clientId = authorization.clientId;
       if ((findApp(db, clientId)?.notifyUri ?? null) === null) continue;
       let queue = queues.get(clientId);

@@ -170,8 +170,10 @@ export interface MeterOwnership {
 }
 
 /** Who owns each stored meter, by the rule in the module doc. */
-export function meterOwnership(db: DatabaseSync): MeterOwnership[] {
-  const households = listHouseholds(db);
+export function meterOwnership(
+  db: DatabaseSync,
+  households: readonly Household[] = listHouseholds(db),
+): MeterOwnership[] {
   const sole = households.length === 1 ? households[0].householdId : null;
   return all<MeterOwnership>(
     db,

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Route } from "../../src/http/routes.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { openDatabase } from "../../src/store/db.ts";
 
@@ -26,20 +27,43 @@ async function readUntilClosed(conn: Deno.Conn): Promise<{ text: string; ms: num
   return { text, ms: performance.now() - started };
 }
 
-Deno.test("half-sent and idle connections are closed; over the cap gets 503", async () => {
+const HEALTH: Route = {
+  method: "GET",
+  path: "/health",
+  handler: () => Response.json({ ok: true }),
+};
+
+/** A real server on 127.0.0.1 with short connection deadlines, on a real SQLite file. */
+async function withServer(
+  options: { routes: Route[]; maxConnections: number },
+  run: (server: ReturnType<typeof startHttpServer>, port: number) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   const db = openDatabase(`${dir}/openseg.db`);
   const server = startHttpServer({
     hostname: "127.0.0.1",
     port: 0,
     services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
-    routes: [{ method: "GET", path: "/health", handler: () => Response.json({ ok: true }) }],
-    connections: { headerTimeoutMs: 150, idleTimeoutMs: 300, maxConnections: 3 },
+    routes: options.routes,
+    connections: {
+      headerTimeoutMs: 150,
+      idleTimeoutMs: 300,
+      maxConnections: options.maxConnections,
+    },
   });
-  const port = Number(new URL(server.url).port);
-  const connect = () => Deno.connect({ hostname: "127.0.0.1", port });
-  const send = (conn: Deno.Conn, text: string) => conn.write(new TextEncoder().encode(text));
   try {
+    await run(server, Number(new URL(server.url).port));
+  } finally {
+    await server.shutdown();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("half-sent and idle connections are closed; over the cap gets 503", async () => {
+  await withServer({ routes: [HEALTH], maxConnections: 3 }, async (server, port) => {
+    const connect = () => Deno.connect({ hostname: "127.0.0.1", port });
+    const send = (conn: Deno.Conn, text: string) => conn.write(new TextEncoder().encode(text));
     const halfLine = await connect();
     await send(halfLine, "GET /hea");
     const halfHeaders = await connect();
@@ -62,48 +86,34 @@ Deno.test("half-sent and idle connections are closed; over the cap gets 503", as
 
     const after = await fetch(`${server.url}/health`);
     assert.deepEqual(await after.json(), { ok: true });
-  } finally {
-    await server.shutdown();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a half-sent later request on a keep-alive connection is closed, however it trickles", async () => {
-  const dir = await Deno.makeTempDir();
-  const db = openDatabase(`${dir}/openseg.db`);
-  const server = startHttpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
-    routes: [
-      { method: "GET", path: "/health", handler: () => Response.json({ ok: true }) },
-      {
-        method: "GET",
-        path: "/slow",
-        // A slow handler must not trip the head deadline: its head was whole.
-        handler: () =>
-          new Promise((resolve) => setTimeout(() => resolve(new Response("done")), 220)),
-      },
-    ],
-    connections: { headerTimeoutMs: 150, idleTimeoutMs: 300, maxConnections: 8 },
-  });
-  const port = Number(new URL(server.url).port);
-  const encoder = new TextEncoder();
-  const request = (path: string) =>
-    encoder.encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
-  /** Reads one response (until its body `marker` arrives). */
-  const readResponse = async (conn: Deno.Conn, marker: string) => {
-    let text = "";
-    const buffer = new Uint8Array(4096);
-    while (!text.includes(marker)) {
-      const n = await conn.read(buffer);
-      if (n === null) throw new Error(`closed before "${marker}": ${text}`);
-      text += new TextDecoder().decode(buffer.subarray(0, n));
-    }
-    return text;
-  };
-  try {
+  const routes: Route[] = [
+    HEALTH,
+    {
+      method: "GET",
+      path: "/slow",
+      // A slow handler must not trip the head deadline: its head was whole.
+      handler: () => new Promise((resolve) => setTimeout(() => resolve(new Response("done")), 220)),
+    },
+  ];
+  await withServer({ routes, maxConnections: 8 }, async (_server, port) => {
+    const encoder = new TextEncoder();
+    const request = (path: string) =>
+      encoder.encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    /** Reads one response (until its body `marker` arrives). */
+    const readResponse = async (conn: Deno.Conn, marker: string) => {
+      let text = "";
+      const buffer = new Uint8Array(4096);
+      while (!text.includes(marker)) {
+        const n = await conn.read(buffer);
+        if (n === null) throw new Error(`closed before "${marker}": ${text}`);
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      return text;
+    };
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     await conn.write(request("/health"));
     assert.match(await readResponse(conn, '"ok":true'), /^HTTP\/1\.1 200 /);
@@ -139,9 +149,5 @@ Deno.test("a half-sent later request on a keep-alive connection is closed, howev
     // 30 bytes at 100 ms would take 3 s; the head deadline closed it long before.
     assert.ok(closed);
     assert.ok(performance.now() - started < 2500, `closed after ${performance.now() - started} ms`);
-  } finally {
-    await server.shutdown();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
