@@ -16,7 +16,6 @@ import { v8FlagsArgument } from "./v8_flags.ts";
 
 const MAIN_PATH = new URL("../../main.ts", import.meta.url).pathname;
 const FIXED_PERMISSIONS = ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write"];
-const LOOPBACK = "127.0.0.1";
 
 /** The `deno run` permission flags for `openseg serve args`. */
 export function startPermissions(
@@ -26,10 +25,7 @@ export function startPermissions(
   const hosts = servePermissionNeedsFor(args, env)
     .flatMap((need) => need.descriptors)
     .flatMap((descriptor) => descriptor.name === "net" && descriptor.host ? [descriptor.host] : []);
-  // The connection guard relays each connection to the server over a private loopback port
-  // (src/http/guards/connections.ts), chosen at start: it needs loopback on any port.
-  const all = [...new Set([...hosts.filter((host) => !host.startsWith("127.0.0.1:")), LOOPBACK])];
-  return [...FIXED_PERMISSIONS, `--allow-net=${all}`];
+  return [...FIXED_PERMISSIONS, `--allow-net=${[...new Set(hosts)]}`];
 }
 
 async function start(args: string[]): Promise<number> {

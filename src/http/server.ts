@@ -1,7 +1,8 @@
 /**
  * The gateway's one HTTP server and its one guard chain, assembled here in this order:
  *
- * 0. connections (`guards/connections.ts`): caps and header/idle deadlines per TCP connection
+ * 0. connections (`http1/server.ts`, the gateway's own HTTP/1.1 server): caps, header and idle
+ *    deadlines per TCP connection, strict request-head parsing
  * 1. Host allow-list (`guards/host.ts`): 421 for a host name that is not this gateway's
  * 2. size limits (`guards/size_limits.ts`): URL, headers, body
  * 3. routing (`router.ts`): 404 / 405; then, for the gateway's own forms, the CSRF check
@@ -23,14 +24,12 @@ import {
   createAdmission,
   DEFAULT_ADMISSION_LIMITS,
 } from "./guards/admission.ts";
-import {
-  type ConnectionLimits,
-  DEFAULT_CONNECTION_LIMITS,
-  startTcpFront,
-} from "./guards/connections.ts";
+import type { ConnectionInfo } from "./http1/connection.ts";
+import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./http1/limits.ts";
+import { startHttp1Server } from "./http1/server.ts";
 import { checkHost, gatewayNames } from "./guards/host.ts";
 import { checkOwnOrigin } from "./guards/own_origin.ts";
-import { secureResponse } from "./guards/security_headers.ts";
+import { securityHeaders } from "./guards/security_headers.ts";
 import {
   checkRequestHead,
   DEFAULT_SIZE_LIMITS,
@@ -66,11 +65,8 @@ export interface HttpServerOptions {
 
 /** What the guard chain holds right now. */
 export interface HttpServerStats {
-  /**
-   * TCP connections open (including those still sending their first request); null when served
-   * without the connection guard.
-   */
-  connections: number | null;
+  /** TCP connections open (including those still sending their first request). */
+  connections: number;
   /** Requests whose handler is running, under admission control. */
   inFlight: number;
   /** Streaming responses open. */
@@ -106,16 +102,17 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   const onInvalidHeader = (name: string) =>
     log.error(`http: a handler built an invalid '${name}' header; answered 500 instead`);
 
-  const listening = listen({
-    ...options,
-    tls,
-    connections: {
+  const listening = startHttp1Server({
+    hostname: options.hostname,
+    port: options.port,
+    tls: tls ? { cert: options.cert!, key: options.key! } : undefined,
+    limits: {
       ...DEFAULT_CONNECTION_LIMITS,
       maxHeadBytes: limits.maxUrlChars + limits.maxHeaderBytes + 1024,
       ...options.connections,
     },
-    log,
     handler: (request, info) => handle(request, info),
+    policy: { defaults: securityHeaders(tls), onInvalidHeader },
   });
   const addr = listening.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
@@ -125,13 +122,10 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   const names = gatewayNames({ listen: addr, tls, publicBaseUrl: services.publicBaseUrl });
   services.origins = names.origins;
 
-  async function handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
-    const remoteAddr = listening.remoteAddressOf(info.remoteAddr as Deno.NetAddr);
-    // Not through the front: someone on this box found the private port.
-    if (remoteAddr === undefined) return jsonError(403, "forbidden", "connect to the public port");
+  async function handle(request: Request, info: ConnectionInfo): Promise<Response> {
     let response: Response;
     try {
-      response = await guarded(request, remoteAddr);
+      response = await guarded(request, info.remoteAddr);
     } catch (error) {
       if (error instanceof HttpError) {
         response = httpErrorResponse(error);
@@ -140,15 +134,13 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
         response = jsonError(500, "server_error", "internal error");
       }
     }
-    return secureResponse(response, { tls, onInvalidHeader });
+    return response;
   }
 
   async function guarded(request: Request, remoteAddr: string): Promise<Response> {
     const refused = checkHost(request, names) ?? checkRequestHead(request, limits);
     if (refused !== null) return refused;
     const url = new URL(request.url);
-    // The private hop is plain HTTP; handlers see the scheme the client used.
-    if (tls) url.protocol = "https:";
     const match = router(request.method, url.pathname);
     if (match instanceof Response) return match;
     const foreign = checkOwnOrigin(request, match.route, services);
@@ -176,74 +168,6 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
     shutdown: async () => {
       admission.stop();
       await listening.close();
-    },
-  };
-}
-
-interface Listening {
-  addr: Deno.NetAddr;
-  /** The client's address, or undefined for a connection that did not come through the front. */
-  remoteAddressOf(peer: Deno.NetAddr): string | undefined;
-  openConnections(): number | null;
-  close(): Promise<void>;
-}
-
-interface ListenOptions {
-  hostname: string;
-  port: number;
-  tls: boolean;
-  cert?: string;
-  key?: string;
-  connections: ConnectionLimits;
-  log: Logger;
-  handler: (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
-}
-
-/**
- * The real server on a private loopback port behind the connection guard. Without permission to
- * use loopback (`--allow-net` naming only the public address) it serves directly, without the
- * guard's deadlines and caps, and says so.
- */
-function listen(options: ListenOptions): Listening {
-  const serveOptions = {
-    onListen: () => {},
-    onError: (error: unknown) => {
-      options.log.error(`http: unhandled error: ${error}`);
-      return jsonError(500, "server_error", "internal error");
-    },
-  };
-  const tlsOptions = options.tls ? { cert: options.cert!, key: options.key! } : undefined;
-  if (Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }).state !== "granted") {
-    options.log.warn(
-      "http: no network permission for 127.0.0.1, so no connection guard: half-sent and idle " +
-        "connections are never closed. Add 127.0.0.1 to --allow-net.",
-    );
-    const direct = { ...serveOptions, hostname: options.hostname, port: options.port };
-    const server = tlsOptions
-      ? Deno.serve({ ...direct, ...tlsOptions }, options.handler)
-      : Deno.serve(direct, options.handler);
-    return {
-      addr: server.addr as Deno.NetAddr,
-      remoteAddressOf: (peer) => peer.hostname,
-      openConnections: () => null,
-      close: () => server.shutdown(),
-    };
-  }
-  const inner = Deno.serve({ ...serveOptions, hostname: "127.0.0.1", port: 0 }, options.handler);
-  const front = startTcpFront({
-    hostname: options.hostname,
-    port: options.port,
-    tls: tlsOptions,
-    upstreamPort: (inner.addr as Deno.NetAddr).port,
-    limits: options.connections,
-  });
-  return {
-    addr: front.addr,
-    remoteAddressOf: (peer) => front.remoteAddressOf(peer.port),
-    openConnections: () => front.openConnections(),
-    close: async () => {
-      await front.close();
-      await inner.shutdown();
     },
   };
 }

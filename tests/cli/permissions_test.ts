@@ -213,7 +213,7 @@ Deno.test("a command run without --allow-env says so in one line", async () => {
   });
 });
 
-Deno.test("the start task grants the network for --listen, the broker and the loopback hop, nothing else", () => {
+Deno.test("the start task grants the network for --listen, the broker and the databases, nothing else", () => {
   const flags = startPermissions(
     ["--listen", "0.0.0.0:8080", "--mqtt-url", "mqtt://broker.lan"],
     {},
@@ -223,11 +223,11 @@ Deno.test("the start task grants the network for --listen, the broker and the lo
     "--allow-env",
     "--allow-read",
     "--allow-write",
-    "--allow-net=0.0.0.0:8080,broker.lan:1883,127.0.0.1",
+    "--allow-net=0.0.0.0:8080,broker.lan:1883",
   ]);
   assert.equal(
     startPermissions([], { OPENSEG_LISTEN: "192.168.1.5:80" }).at(-1),
-    "--allow-net=192.168.1.5:80,127.0.0.1",
+    "--allow-net=192.168.1.5:80",
   );
   assert.equal(
     startPermissions([
@@ -236,8 +236,8 @@ Deno.test("the start task grants the network for --listen, the broker and the lo
       "--export-url",
       "influxdb://influx.lan/energy",
     ], {}).at(-1),
-    "--allow-net=db.lan:5432,influx.lan:8086,127.0.0.1",
+    "--allow-net=127.0.0.1:8080,db.lan:5432,influx.lan:8086",
   );
-  // Loopback on any port: the listen address and the connection guard's private hop.
-  assert.equal(startPermissions([], {}).at(-1), "--allow-net=127.0.0.1");
+  // The default listen address and nothing else: the HTTP server needs no private hop.
+  assert.equal(startPermissions([], {}).at(-1), "--allow-net=127.0.0.1:8080");
 });

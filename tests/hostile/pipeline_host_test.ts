@@ -44,9 +44,11 @@ Deno.test("Host allow-list: other names get 421, configured names pass", async (
   });
   const port = Number(new URL(server.url).port);
   try {
-    for (const evil of ["evil.example", `evil.example:${port}`, "gateway.example:8443", null]) {
+    for (const evil of ["evil.example", `evil.example:${port}`, "gateway.example:8443"]) {
       assert.equal(await statusFor(port, evil), 421, String(evil));
     }
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
+    assert.equal(await statusFor(port, null), 400);
     const good = [
       `127.0.0.1:${port}`,
       `localhost:${port}`,

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import type { Route } from "../../src/http/routes.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { openDatabase } from "../../src/store/db.ts";
+import { withTestServer } from "./raw_server.ts";
 
 /** Holds the event loop for `ms`, as a costly query does. */
 function burnCpu(ms: number): void {
@@ -102,38 +103,31 @@ Deno.test("a lagging loop refuses CPU-heavy requests with 503 + Retry-After; /he
 });
 
 Deno.test("lag from the gateway's own work (no request flood) refuses none of a few requests", async () => {
-  const dir = await Deno.makeTempDir();
-  const db = openDatabase(`${dir}/openseg.db`);
-  const server = startHttpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
+  await withTestServer({
     routes: [{ method: "POST", path: "/work", handler: () => new Response("done") }],
     // Shedding on lag needs a flood: the default rate threshold stays in force.
     admission: { maxInFlight: 1000, maxEventLoopLagMs: 5, refusalDelayMs: 10 },
+  }, async (server) => {
+    // A backfill-like load on the loop: 40 ms slices of CPU back to back, for as long as the
+    // requests run, so every lag sample is late.
+    let working = true;
+    const work = (async () => {
+      while (working) {
+        burnCpu(40);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    })();
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const response = await fetch(`${server.url}/work`, { method: "POST", body: "x" });
+        statuses.push(response.status);
+        await response.body?.cancel();
+      }
+      assert.deepEqual(statuses, Array(12).fill(200));
+    } finally {
+      working = false;
+      await work;
+    }
   });
-  // A backfill-like load on the loop: 40 ms slices of CPU back to back, for as long as the
-  // requests run, so every lag sample is late.
-  let working = true;
-  const work = (async () => {
-    while (working) {
-      burnCpu(40);
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
-  })();
-  try {
-    const statuses: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      const response = await fetch(`${server.url}/work`, { method: "POST", body: "x" });
-      statuses.push(response.status);
-      await response.body?.cancel();
-    }
-    assert.deepEqual(statuses, Array(12).fill(200));
-  } finally {
-    working = false;
-    await work;
-    await server.shutdown();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
 });

@@ -6,26 +6,8 @@
 
 import assert from "node:assert/strict";
 import type { Route } from "../../src/http/routes.ts";
-import { startHttpServer } from "../../src/http/server.ts";
-import { openDatabase } from "../../src/store/db.ts";
-
-/** Reads until the server closes the connection; the text received and the time it took. */
-async function readUntilClosed(conn: Deno.Conn): Promise<{ text: string; ms: number }> {
-  const started = performance.now();
-  let text = "";
-  const buffer = new Uint8Array(4096);
-  try {
-    while (true) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      text += new TextDecoder().decode(buffer.subarray(0, n));
-    }
-  } catch {
-    // A reset is a close too.
-  }
-  conn.close();
-  return { text, ms: performance.now() - started };
-}
+import type { HttpServer } from "../../src/http/server.ts";
+import { readUntilClosed, withTestServer } from "./raw_server.ts";
 
 const HEALTH: Route = {
   method: "GET",
@@ -33,31 +15,19 @@ const HEALTH: Route = {
   handler: () => Response.json({ ok: true }),
 };
 
-/** A real server on 127.0.0.1 with short connection deadlines, on a real SQLite file. */
-async function withServer(
+/** A real server with short connection deadlines. */
+function withServer(
   options: { routes: Route[]; maxConnections: number },
-  run: (server: ReturnType<typeof startHttpServer>, port: number) => Promise<void>,
+  run: (server: HttpServer, port: number) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  const db = openDatabase(`${dir}/openseg.db`);
-  const server = startHttpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
+  return withTestServer({
     routes: options.routes,
     connections: {
       headerTimeoutMs: 150,
       idleTimeoutMs: 300,
       maxConnections: options.maxConnections,
     },
-  });
-  try {
-    await run(server, Number(new URL(server.url).port));
-  } finally {
-    await server.shutdown();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, run);
 }
 
 Deno.test("half-sent and idle connections are closed; over the cap gets 503", async () => {

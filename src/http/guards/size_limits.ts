@@ -7,6 +7,7 @@
  * @module
  */
 
+import { bodyInMemoryBytes } from "../body_in_memory.ts";
 import { jsonError } from "../errors.ts";
 
 export interface SizeLimits {
@@ -46,6 +47,8 @@ export async function readBoundedBody(
   request: Request,
   maxBodyBytes: number,
 ): Promise<Request | Response> {
+  const inMemory = bodyInMemoryBytes(request);
+  if (inMemory !== undefined) return inMemory > maxBodyBytes ? bodyTooLarge(maxBodyBytes) : request;
   if (request.body === null) return request;
   const chunks: Uint8Array[] = [];
   let total = 0;
