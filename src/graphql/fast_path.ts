@@ -4,14 +4,14 @@
  * running a small query itself.
  *
  * It takes only requests it is sure about, after `admitRequest` admitted the caller exactly as for
- * yoga: `POST` with `Content-Type: application/json`, an `Accept` of `application/json`,
- * `application/graphql-response+json`, `*\/*` or none (yoga answers these with the content types
- * used here), no `Origin` (yoga would add CORS headers), and a body of `query`, `variables` and
- * `operationName` only. The document must be prepared (`prepared_documents.ts`: a query seen
- * before, within the limits, valid, not introspection), the caller's grant must cover its
- * `@grantedData` fields (the same check as `granted_data.ts`), and the compiled run must give a
- * result without any error. Role directives need nothing here: `roles.ts` wraps the schema's
- * resolvers, which the compiled query calls.
+ * yoga: `POST` with `Content-Type: application/json` or `GET` with the parameters in the URL; an
+ * `Accept` of `application/json`, `application/graphql-response+json`, `*\/*` or none (yoga answers
+ * these with the content types used here); no `Origin` (yoga would add CORS headers); a body (or
+ * URL) of `query`, `variables` and `operationName` only. The document must be prepared
+ * (`prepared_documents.ts`: a query seen before, within the limits, valid, not introspection), the
+ * caller's grant must cover its `@grantedData` fields (the same check as `granted_data.ts`), and
+ * the compiled run must give a result without any error. Role directives need nothing here:
+ * `roles.ts` wraps the schema's resolvers, which the compiled query calls.
  *
  * Everything else goes to yoga with the same request (rebuilt when its body was read), so every
  * error, refusal and status is yoga's own. Running a query a second time is safe: queries only
@@ -80,15 +80,20 @@ export function fastPath(options: FastPathOptions): FastPath {
   const answer = async (request: Request, context: GraphqlContext) => {
     const headers = request.headers;
     const type = ANSWER_TYPE.get(headers.get("accept"));
-    if (
-      request.method !== "POST" || type === undefined || headers.has("origin") ||
-      !JSON_BODY.has(headers.get("content-type")?.toLowerCase() ?? "")
+    if (type === undefined || headers.has("origin")) return request;
+    let params: Params | null;
+    let forYoga = () => request;
+    if (request.method === "GET") {
+      params = searchParamsOf(request.url);
+    } else if (
+      request.method === "POST" && JSON_BODY.has(headers.get("content-type")?.toLowerCase() ?? "")
     ) {
+      const text = await request.text();
+      forYoga = () => new Request(request.url, { method: "POST", headers, body: text });
+      params = bodyParamsOf(text);
+    } else {
       return request;
     }
-    const text = await request.text();
-    const forYoga = () => new Request(request.url, { method: "POST", headers, body: text });
-    const params = paramsOf(text);
     if (params === null) return forYoga();
     const prepared = documents.lookup(params.query, params.operationName);
     if (prepared === null) return forYoga();
@@ -111,7 +116,7 @@ export function fastPath(options: FastPathOptions): FastPath {
 }
 
 /** The body's parameters when it holds nothing the fast path does not understand, else null. */
-function paramsOf(text: string): Params | null {
+function bodyParamsOf(text: string): Params | null {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -123,7 +128,35 @@ function paramsOf(text: string): Params | null {
     string,
     unknown
   >;
-  if (Object.keys(rest).length > 0 || typeof query !== "string") return null;
+  return Object.keys(rest).length > 0 ? null : checkedParams(query, variables, operationName);
+}
+
+const SEARCH_PARAMS = new Set(["query", "variables", "operationName"]);
+
+/** A GET request's parameters when its URL holds nothing else, each once, else null. */
+function searchParamsOf(url: string): Params | null {
+  const at = url.indexOf("?");
+  if (at < 0) return null;
+  const search = new URLSearchParams(url.slice(at + 1));
+  const names = [...search.keys()];
+  if (names.some((name) => !SEARCH_PARAMS.has(name)) || new Set(names).size !== names.length) {
+    return null;
+  }
+  const variablesText = search.get("variables");
+  let variables: unknown = null;
+  if (variablesText !== null) {
+    try {
+      variables = JSON.parse(variablesText);
+    } catch {
+      return null;
+    }
+  }
+  return checkedParams(search.get("query"), variables, search.get("operationName"));
+}
+
+/** The parameters when each has a type the fast path takes, else null. */
+function checkedParams(query: unknown, variables: unknown, operationName: unknown): Params | null {
+  if (typeof query !== "string") return null;
   if (variables !== null && (typeof variables !== "object" || Array.isArray(variables))) {
     return null;
   }

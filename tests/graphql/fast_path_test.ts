@@ -81,8 +81,12 @@ async function servers(fixture: GatewayFixture): Promise<Servers> {
 }
 
 interface Ask {
-  /** A JSON body as text, so bodies yoga reads differently can be sent too. */
+  /**
+   * A JSON body as text, so bodies yoga reads differently can be sent too; with `GET`, the URL's
+   * search string.
+   */
   body: string;
+  method?: "GET";
   /** "owner" for the fixture's cookie, else a bearer token or a cookie header value. */
   as: string;
   headers?: Record<string, string>;
@@ -103,16 +107,17 @@ async function ask(server: HttpServer, fixture: GatewayFixture, request: Ask): P
     : request.as.includes("=")
     ? { Cookie: request.as }
     : { Authorization: `Bearer ${request.as}` };
-  const response = await fetch(`${server.url}/graphql`, {
-    method: "POST",
+  const get = request.method === "GET";
+  const response = await fetch(`${server.url}/graphql${get ? `?${request.body}` : ""}`, {
+    method: request.method ?? "POST",
     headers: {
-      "Content-Type": "application/json",
+      ...get ? {} : { "Content-Type": "application/json" },
       ...credentials,
       ...request.headers,
       // "own": the server's own origin, which differs between the two servers.
       ...request.headers?.Origin === "own" ? { Origin: new URL(server.url).origin } : {},
     },
-    body: request.body,
+    body: get ? undefined : request.body,
   });
   return {
     status: response.status,
@@ -193,6 +198,8 @@ async function settled(fixture: GatewayFixture, count: number): Promise<string[]
   throw new Error("the meters' demand never settled");
 }
 
+const search = (params: Record<string, string>) => new URLSearchParams(params).toString();
+
 const body = (query: string, rest: Record<string, unknown> = {}) =>
   JSON.stringify({ query, ...rest });
 
@@ -225,6 +232,17 @@ Deno.test("fast path: repeated queries answer byte-identically to yoga, and are 
         { as, body: body(series, { variables }), headers: { "Accept-Encoding": "gzip" } },
         { as, body: body(twoOperations, { operationName: "B", variables: null }) },
         { as, body: body("{ viewer { kind scopeDescription } }") },
+        { as, method: "GET", body: search({ query: SMALL }) },
+        {
+          as,
+          method: "GET",
+          body: search({
+            query: series,
+            variables: JSON.stringify(variables),
+            operationName: "Series",
+          }),
+          headers: { Accept: "application/graphql-response+json" },
+        },
       );
     }
     // First sight goes to yoga, so a one-off text is never compiled.
@@ -317,6 +335,18 @@ Deno.test("fast path: errors, refusals and other operations are yoga's answers e
       { as: app.token, body: "{" },
       { as: app.token, body: body(SMALL, { variables: [] }) },
       { as: app.token, body: body(SMALL, { extra: 1 }) },
+      // URLs the fast path does not read, and a mutation over GET.
+      { as: app.token, method: "GET", body: search({ query: SMALL, extra: "1" }) },
+      { as: app.token, method: "GET", body: `${search({ query: SMALL })}&query=x` },
+      { as: app.token, method: "GET", body: search({ query: series, variables: "{" }) },
+      { as: app.token, method: "GET", body: search({ query: series, variables: "[]" }) },
+      { as: app.token, method: "GET", body: search({ query: SMALL, operationName: "" }) },
+      {
+        as: "owner",
+        method: "GET",
+        body: search({ query: "mutation { setExportAllowed(allowed: true) { id } }" }),
+      },
+      { as: "owner", method: "GET", body: "" },
     ];
     for (const request of cases) {
       const servedBefore = s.stats().served;
