@@ -49,8 +49,27 @@ const KNOWN_KEYS = new Set([
   "BR",
 ]);
 
-/** Parses and validates an ESPI scope string; throws `ScopeError` when malformed. */
+/** Scope texts parsed before: every bearer request parses its grant's scope again. */
+const parsed = new Map<string, EspiScope>();
+const MAX_PARSED_SCOPES = 256;
+
+/**
+ * Parses and validates an ESPI scope string; throws `ScopeError` when malformed. The result is
+ * frozen: it is shared by every caller that parses the same text.
+ */
 export function parseScope(text: string): EspiScope {
+  const known = parsed.get(text);
+  if (known !== undefined) return known;
+  const scope = parseScopeText(text);
+  Object.freeze(scope.functionBlocks);
+  Object.freeze(scope);
+  // A gateway has a few scope texts; a flood of distinct ones only starts the memo afresh.
+  if (parsed.size >= MAX_PARSED_SCOPES) parsed.clear();
+  parsed.set(text, scope);
+  return scope;
+}
+
+function parseScopeText(text: string): EspiScope {
   if (text.length > MAX_SCOPE_CHARS) throw new ScopeError("scope is too long");
   const fields = new Map<string, string>();
   const parts = text.split(";").map((part) => part.trim());

@@ -16,7 +16,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import { get, statement } from "../store/statements.ts";
-import { hashSecret, randomSecret, secretMatches } from "./secrets.ts";
+import { hashesMatch, hashSecret, randomSecret } from "./secrets.ts";
 
 export type TokenKind = "access" | "refresh" | "client" | "registration";
 
@@ -117,15 +117,17 @@ type StoredToken = TokenRecord & { tokenHash: string; revokedMs: number | null }
 
 function storedToken(db: DatabaseSync, token: string): StoredToken | null {
   if (token === "" || token.length > 512) return null;
+  const tokenHash = hashSecret(token);
   const row = get<StoredToken>(
     db,
     `SELECT token_hash AS tokenHash, token_id AS tokenId, kind, client_id AS clientId,
        authorization_id AS authorizationId, expires_ms AS expiresAtMs, revoked_ms AS revokedMs
      FROM oauth_tokens WHERE token_hash = ?`,
-    hashSecret(token),
+    tokenHash,
   );
-  // The index lookup finds the candidate; the constant-time compare is what accepts it.
-  return row !== undefined && secretMatches(token, row.tokenHash) ? row : null;
+  // The index lookup finds the candidate; the constant-time compare is what accepts it (of the
+  // hash already computed: hashing the token again would only cost another SHA-256).
+  return row !== undefined && hashesMatch(tokenHash, row.tokenHash) ? row : null;
 }
 
 function toRecord(row: StoredToken): TokenRecord {

@@ -181,11 +181,16 @@ function appAccess(services: HttpServices, caller: Extract<Caller, { kind: "acce
       householdId: policy.householdId,
       grantedData: policy.grantedData,
       grant,
-      appName: findApp(services.db, grant.applicationId)?.name ?? null,
+      // Read only when a query asks (`viewer`): most requests never do.
+      get appName() {
+        return findApp(services.db, grant.applicationId)?.name ?? null;
+      },
       meterIds: policy.usagePointIds,
       historyLimitS: policy.historyLengthS,
       finestResolutionS: policy.intervalDurationS,
-      scopeDescription: describeScope(grant.scope),
+      get scopeDescription() {
+        return describeScope(grant.scope);
+      },
       caller,
     },
     services,

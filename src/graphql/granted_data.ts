@@ -38,6 +38,7 @@ import {
   GRANTED_DATA_KINDS,
   type GrantedData,
 } from "../auth/granted_data.ts";
+import type { Access } from "./access.ts";
 import type { GraphqlContext } from "./context.ts";
 import { apiError } from "./errors.ts";
 
@@ -78,20 +79,27 @@ export function grantedDataFields(schema: GraphQLSchema): Map<AnyField, GrantedD
   return fields;
 }
 
-/** The plugin for `schema`, which must be the schema yoga executes. */
-export function grantedDataPlugin(schema: GraphQLSchema): Plugin<GraphqlContext> {
+/**
+ * Why `access` may not run `operationName` of `document`, as the result to answer with, or null
+ * when it may (or when there is no one operation to run: execution itself answers that).
+ */
+export type GrantedDataRefusal = (
+  access: Access,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+) => ExecutionResult | null;
+
+/** The check for `schema`, which must be the schema that executes. */
+export function grantedDataRefusal(schema: GraphQLSchema): GrantedDataRefusal {
   const fields = grantedDataFields(schema);
   const needsByOperation = new WeakMap<OperationDefinitionNode, readonly NeededField[]>();
-
-  const refusal = (args: ExecutionArgs): ExecutionResult | null => {
-    const { access } = args.contextValue as GraphqlContext;
+  return (access, document, operationName) => {
     if (access.grantedData.size === GRANTED_DATA_KINDS.length) return null;
-    // Without one operation to run, execution itself answers with the reason.
-    const operation = getOperationAST(args.document, args.operationName);
+    const operation = getOperationAST(document, operationName);
     if (!operation) return null;
     let needed = needsByOperation.get(operation);
     if (needed === undefined) {
-      needed = neededFields(schema, fields, args.document, operation);
+      needed = neededFields(schema, fields, document, operation);
       needsByOperation.set(operation, needed);
     }
     if (needed.length === 0) return null;
@@ -106,7 +114,13 @@ export function grantedDataPlugin(schema: GraphQLSchema): Plugin<GraphqlContext>
       ],
     };
   };
+}
 
+/** The plugin for `schema`, which must be the schema yoga executes. */
+export function grantedDataPlugin(schema: GraphQLSchema): Plugin<GraphqlContext> {
+  const check = grantedDataRefusal(schema);
+  const refusal = (args: ExecutionArgs) =>
+    check((args.contextValue as GraphqlContext).access, args.document, args.operationName);
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const result = refusal(args);

@@ -20,10 +20,31 @@
  */
 
 import { type CompiledQuery, compileQuery, isCompiledQuery } from "graphql-jit";
-import { type DocumentNode, type ExecutionResult, getOperationAST } from "graphql";
+import {
+  type DocumentNode,
+  type ExecutionResult,
+  getOperationAST,
+  type GraphQLSchema,
+} from "graphql";
 import type { Plugin } from "graphql-yoga";
 
 const RAN_ONCE = Symbol("ran once");
+
+/**
+ * The query operation `operationName` of `document` compiled for `schema`, or null when it is no
+ * query or does not compile (graphql-js runs it).
+ */
+export function compiledQuery(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): CompiledQuery | null {
+  const operation = getOperationAST(document, operationName);
+  const result = operation?.operation === "query"
+    ? compileQuery(schema, document, operationName ?? undefined)
+    : null;
+  return result !== null && isCompiledQuery(result) ? result : null;
+}
 
 /** The yoga plugin; one per schema (compiled queries are only valid for the schema they were for). */
 export function jitQueriesPlugin(): Plugin {
@@ -31,7 +52,7 @@ export function jitQueriesPlugin(): Plugin {
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | typeof RAN_ONCE | null>>();
 
   const compiledFor = (
-    schema: Parameters<typeof compileQuery>[0],
+    schema: GraphQLSchema,
     document: DocumentNode,
     operationName: string | null | undefined,
   ): CompiledQuery | null => {
@@ -47,11 +68,7 @@ export function jitQueriesPlugin(): Plugin {
       return null;
     }
     if (query === RAN_ONCE) {
-      const operation = getOperationAST(document, operationName);
-      const result = operation?.operation === "query"
-        ? compileQuery(schema, document, operationName ?? undefined)
-        : null;
-      query = result !== null && isCompiledQuery(result) ? result : null;
+      query = compiledQuery(schema, document, operationName);
       byOperation.set(key, query);
     }
     return query;

@@ -24,20 +24,7 @@ import { documentSizeError, limitError, queryLimitErrors, type QueryLimits } fro
  */
 export function limitsPlugin(limits: QueryLimits): Plugin {
   const refusals = new WeakMap<DocumentNode, GraphQLError[]>();
-  const parseWithLimit = (source: string | Source, options?: ParseOptions) => {
-    try {
-      return parse(source, { ...options, maxTokens: limits.maxTokens });
-    } catch (error) {
-      // graphql-js 16 says "contains more that N tokens" (sic); a fix must not break this.
-      if (!(error instanceof GraphQLError) || !/more th\w+ \d+ tokens/.test(error.message)) {
-        throw error;
-      }
-      throw limitError(
-        "QUERY_TOO_LARGE",
-        `the document has more than ${limits.maxTokens} tokens; parsing stopped there`,
-      );
-    }
-  };
+  const parseWithLimit = limitedParser(limits);
   return {
     onParams({ params, setResult }) {
       const refusal = typeof params.query === "string"
@@ -59,6 +46,29 @@ export function limitsPlugin(limits: QueryLimits): Plugin {
     onExecutionResult({ result }) {
       if (result && !Array.isArray(result) && !isAsyncIterable(result)) noDataIsNotSuccess(result);
     },
+  };
+}
+
+/**
+ * graphql-js's `parse` that stops after `limits.maxTokens` tokens with a `QUERY_TOO_LARGE` refusal
+ * (other syntax errors are thrown as they are).
+ */
+export function limitedParser(
+  limits: QueryLimits,
+): (source: string | Source, options?: ParseOptions) => DocumentNode {
+  return (source, options) => {
+    try {
+      return parse(source, { ...options, maxTokens: limits.maxTokens });
+    } catch (error) {
+      // graphql-js 16 says "contains more that N tokens" (sic); a fix must not break this.
+      if (!(error instanceof GraphQLError) || !/more th\w+ \d+ tokens/.test(error.message)) {
+        throw error;
+      }
+      throw limitError(
+        "QUERY_TOO_LARGE",
+        `the document has more than ${limits.maxTokens} tokens; parsing stopped there`,
+      );
+    }
   };
 }
 

@@ -6,9 +6,11 @@
  *
  * Every request is admitted first (`access.ts`); yoga then runs with the caller's `Access` in its
  * context. The query limits (`limits_plugin.ts`) refuse a document before it is validated;
- * introspection and GraphiQL are for the owner (or everyone with `dev`). A query text's repeat runs are compiled by graphql-jit (`jit.ts`: a 48-hour
- * series answers in half the time); mutations and subscriptions run on graphql-js, and so does any
- * query whose compiled run reports an error, so errors are graphql-js's own.
+ * introspection and GraphiQL are for the owner (or everyone with `dev`). A query text's repeat
+ * runs are compiled by graphql-jit (`jit.ts`: a 48-hour series answers in half the time), and a
+ * repeated query sure to succeed skips yoga's pipeline altogether (`fast_path.ts`); mutations and
+ * subscriptions run on graphql-js, and so does any query whose compiled run reports an error, so
+ * errors are graphql-js's own.
  *
  * Identical subscriptions share one execution per event (`shared_subscriptions.ts`). graphql-sse's
  * single-connection mode (`single_connection.ts`: PUT, and GET/POST/DELETE with a stream token)
@@ -17,16 +19,17 @@
  * @module
  */
 
-import { createSchema, createYoga, type Plugin } from "graphql-yoga";
+import { createSchema, createYoga } from "graphql-yoga";
 import SCHEMA_SDL from "../../schema/openseg.graphql" with { type: "text" };
-import { type DocumentNode, type GraphQLSchema, Kind, visit } from "graphql";
+import type { GraphQLSchema } from "graphql";
 import { compressResponse } from "../http/compress.ts";
 import type { Route, RouteHandler } from "../http/routes.ts";
 import { admitRequest } from "./access.ts";
 import type { GatewayParts, GraphqlContext } from "./context.ts";
 import { resolverDrift } from "./drift.ts";
-import { apiError } from "./errors.ts";
+import { fastPath, type FastPathStats } from "./fast_path.ts";
 import { grantedDataPlugin } from "./granted_data.ts";
+import { ownerIntrospectionPlugin } from "./introspection.ts";
 import { jitQueriesPlugin } from "./jit.ts";
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from "./limits.ts";
 import { limitsPlugin } from "./limits_plugin.ts";
@@ -55,6 +58,10 @@ export interface GraphqlRoutesOptions extends GatewayParts {
   singleConnection?: Omit<SingleConnectionOptions, "execute">;
   /** Receives the single-connection mode's counts once the routes exist. */
   onSingleConnectionStats?: (stats: SingleConnectionStats) => void;
+  /** The fast path for repeated queries (`fast_path.ts`); default on. */
+  fastPath?: boolean;
+  /** Receives the fast path's counts once the routes exist. */
+  onFastPathStats?: (stats: () => FastPathStats) => void;
   /** Receives the live subscription counts once the routes exist (for `/metrics`). */
   onSubscriptionStats?: (stats: SharedSubscriptionStats) => void;
 }
@@ -80,6 +87,7 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
     version: options.version,
     startedMs: options.startedMs,
   };
+  const limits = options.limits ?? DEFAULT_QUERY_LIMITS;
   const subscriptions = sharedSubscriptions(options.subscriptions);
   options.onSubscriptionStats?.(subscriptions.stats);
   const yoga = createYoga<GraphqlContext>({
@@ -89,7 +97,7 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
     landingPage: false,
     graphiql: (_request, context) => dev || context.access.kind === "owner",
     plugins: [
-      limitsPlugin(options.limits ?? DEFAULT_QUERY_LIMITS),
+      limitsPlugin(limits),
       ...(dev ? [] : [ownerIntrospectionPlugin()]),
       grantedDataPlugin(schema),
       jitQueriesPlugin(),
@@ -97,11 +105,15 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
       subscriptions.plugin,
     ],
   });
+  const fast = options.fastPath === false ? null : fastPath({ schema, limits });
+  if (fast !== null) options.onFastPathStats?.(fast.stats);
   const execute: RouteHandler = async (request, context) => {
     const access = admitRequest(request, context.services);
     if (access instanceof Response) return access;
-    const response = await yoga.fetch(request, { access, services: context.services, gateway });
-    return await compressResponse(request, response);
+    const graphqlContext = { access, services: context.services, gateway };
+    const answer = fast === null ? request : await fast.answer(request, graphqlContext);
+    if (answer instanceof Response) return answer;
+    return await compressResponse(request, await yoga.fetch(answer, graphqlContext));
   };
   const single = singleConnection({ execute, ...options.singleConnection });
   options.onSingleConnectionStats?.(single.stats);
@@ -113,36 +125,4 @@ export function graphqlRoutes(options: GraphqlRoutesOptions): Route[] {
     { method: "PUT", path: GRAPHQL_PATH, handler: single.reserve },
     { method: "DELETE", path: GRAPHQL_PATH, handler: single.stop },
   ];
-}
-
-/**
- * Refuses introspection to apps at execution, not validation: yoga caches validation results by
- * document, and a cached owner result must not let an app through.
- */
-function ownerIntrospectionPlugin(): Plugin<GraphqlContext> {
-  const refusal = {
-    errors: [apiError("FORBIDDEN", "introspection is only for the gateway's owner")],
-  };
-  return {
-    onExecute({ args, setResultAndStopExecution }) {
-      if (args.contextValue.access.kind !== "owner" && introspects(args.document)) {
-        setResultAndStopExecution(refusal);
-      }
-    },
-    onSubscribe({ args, setResultAndStopExecution }) {
-      if (args.contextValue.access.kind !== "owner" && introspects(args.document)) {
-        setResultAndStopExecution(refusal);
-      }
-    },
-  };
-}
-
-function introspects(document: DocumentNode): boolean {
-  let found = false;
-  visit(document, {
-    [Kind.FIELD](node) {
-      if (node.name.value === "__schema" || node.name.value === "__type") found = true;
-    },
-  });
-  return found;
 }

@@ -116,3 +116,14 @@ Deno.test("describeScope says what, how far back and how fine in plain words", (
     "How fine-grained: the finest readings this gateway has.",
   ]);
 });
+
+Deno.test("parseScope: a text parsed again is the same frozen scope; a malformed one throws every time", () => {
+  const text = "FB=1_3_4_5_13_14_39;IntervalDuration=900;BlockDuration=daily;HistoryLength=86400";
+  const first = parseScope(text);
+  assert.equal(parseScope(text), first);
+  assert.ok(Object.isFrozen(first) && Object.isFrozen(first.functionBlocks));
+  // Shared by every caller: none may change it for the others.
+  assert.throws(() => (first.functionBlocks as number[]).push(2), TypeError);
+  assert.deepEqual(parseScope(text).functionBlocks, [1, 3, 4, 5, 13, 14, 39]);
+  for (let i = 0; i < 2; i++) assert.throws(() => parseScope("FB=1;FB=2"), ScopeError);
+});
