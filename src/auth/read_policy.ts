@@ -16,7 +16,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { listHouseholds, type MeterOwnership, meterOwnership } from "../store/households.ts";
+import { type MeterOwnership, ownershipSnapshot } from "../store/households.ts";
 import type { Caller, Grant } from "./caller.ts";
 import { ALL_GRANTED_DATA, type GrantedData, grantedData } from "./granted_data.ts";
 
@@ -67,8 +67,7 @@ export function readPolicy(db: DatabaseSync, caller: Caller): ReadPolicy {
 
 /** The policy of a signed-in person: a household (`householdId`) or the administrator (null). */
 export function personPolicy(db: DatabaseSync, householdId: number | null): ReadPolicy {
-  const households = listHouseholds(db);
-  const ownership = meterOwnership(db, households);
+  const { households, ownership } = ownershipSnapshot(db);
   if (householdId === null) {
     const singleHome = households.length === 1;
     return {
@@ -98,7 +97,7 @@ export function personPolicy(db: DatabaseSync, householdId: number | null): Read
 export function grantPolicy(
   db: DatabaseSync,
   grant: Grant,
-  ownership: readonly MeterOwnership[] = meterOwnership(db),
+  ownership: readonly MeterOwnership[] = ownershipSnapshot(db).ownership,
 ): ReadPolicy {
   const granted = new Set(grant.usagePointIds);
   const owned = ownership.filter((meter) =>

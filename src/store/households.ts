@@ -41,6 +41,38 @@ function householdsChanged(db: DatabaseSync): void {
   for (const listener of householdsListeners) listener(db);
 }
 
+let metersAdded = 0;
+
+/** The ingest path stored a meter it had never stored: ownership snapshots are stale. */
+export function noteMeterAdded(): void {
+  metersAdded++;
+}
+
+/** Who owns what, as of one state of the store. */
+export interface OwnershipSnapshot {
+  households: readonly Household[];
+  ownership: readonly MeterOwnership[];
+}
+
+const snapshots = new WeakMap<DatabaseSync, { key: string; snapshot: OwnershipSnapshot }>();
+
+/**
+ * The households and who owns each meter, read again only when they may have changed: after a
+ * change of households or a new meter in this process, or any commit by another process (the
+ * CLI), which SQLite's `data_version` reveals at once. Every request's read policy asks this, so
+ * it costs one pragma instead of two queries.
+ */
+export function ownershipSnapshot(db: DatabaseSync): OwnershipSnapshot {
+  const dataVersion = get<{ data_version: number }>(db, "PRAGMA data_version")?.data_version;
+  const key = `${changes}:${metersAdded}:${dataVersion}`;
+  const cached = snapshots.get(db);
+  if (cached !== undefined && cached.key === key) return cached.snapshot;
+  const households = listHouseholds(db);
+  const snapshot = { households, ownership: meterOwnership(db, households) };
+  snapshots.set(db, { key, snapshot });
+  return snapshot;
+}
+
 export interface Household {
   /** Also its ESPI RetailCustomer id. */
   householdId: number;

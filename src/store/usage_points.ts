@@ -20,13 +20,25 @@ export function newUsagePointId(): string {
  * before).
  */
 export function findUsagePointId(db: DatabaseSync, meterKey: string): string | null {
+  let known = assigned.get(db);
+  const id = known?.get(meterKey);
+  if (id !== undefined) return id;
   const row = get<{ id: string }>(
     db,
     "SELECT usage_point_id AS id FROM usage_points WHERE meter_key = ?",
     meterKey,
   );
-  return row?.id ?? null;
+  if (row === undefined) return null;
+  if (known === undefined) assigned.set(db, known = new Map());
+  known.set(meterKey, row.id);
+  return row.id;
 }
+
+/**
+ * Ids already read, per database: an id never changes once handed out and meters are never
+ * deleted, so every request naming a meter need not read it again.
+ */
+const assigned = new WeakMap<DatabaseSync, Map<string, string>>();
 
 /**
  * The opaque usage point id of a stored meter. Every caller names a meter it read from the store

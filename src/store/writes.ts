@@ -19,6 +19,7 @@ import { MultiRowInsert, RingAppender, RingTable } from "./batch_insert.ts";
 import type { RegisterReading } from "./intervals.ts";
 import { INTERVAL_SOURCES, QUALITY_CODES } from "./migrations.ts";
 import type { RollupCell } from "./rollup.ts";
+import { noteMeterAdded } from "./households.ts";
 import { all, get, statement } from "./statements.ts";
 import { newUsagePointId } from "./usage_points.ts";
 
@@ -254,7 +255,7 @@ export class EventWrites {
     lastMs: number,
   ): void {
     statement(this.#db, SQL.meterSeen).run(meterKey, port, deviceMac, firstMs, lastMs);
-    statement(this.#db, SQL.usagePoint).run(meterKey, newUsagePointId());
+    this.#usagePoint(meterKey);
   }
 
   upsertMeterInfo(
@@ -277,7 +278,13 @@ export class EventWrites {
       row.enabled,
       receivedMs,
     );
-    statement(this.#db, SQL.usagePoint).run(meterKey, newUsagePointId());
+    this.#usagePoint(meterKey);
+  }
+
+  /** Gives a meter stored for the first time its usage point id. */
+  #usagePoint(meterKey: string): void {
+    const inserted = statement(this.#db, SQL.usagePoint).run(meterKey, newUsagePointId());
+    if (Number(inserted.changes) > 0) noteMeterAdded();
   }
 
   upsertDevice(deviceMac: string, port: string, receivedMs: number, row: DeviceRow): void {

@@ -15,6 +15,7 @@ import { createClient } from "graphql-sse";
 import { admitRequest } from "../../src/graphql/access.ts";
 import { demandUpdates } from "../../src/graphql/live.ts";
 import { assignMeter } from "../../src/store/households.ts";
+import { openDatabase } from "../../src/store/db.ts";
 import { type Building, makeBuilding } from "../building.ts";
 import { type GatewayFixture, type GraphqlReply, startGatewayFixture } from "./fixture.ts";
 import { waitForMeters } from "./fixture.ts";
@@ -374,9 +375,12 @@ for (const how of ["this process", "another process"] as const) {
           // A's second meter goes to B.
           if (how === "this process") assignMeter(fixture.db, a.meterKeys[1], b.householdId);
           else {
-            // As `openseg households assign` run beside the gateway would: no notice here.
-            fixture.db.prepare("UPDATE meters SET household_id = ? WHERE meter_key = ?")
+            // As `openseg households assign` run beside the gateway would: its own connection
+            // to the file, no notice here.
+            const other = openDatabase(fixture.db.location()!);
+            other.prepare("UPDATE meters SET household_id = ? WHERE meter_key = ?")
               .run(b.householdId, a.meterKeys[1]);
+            other.close();
           }
           movedAtMs = performance.now();
         } else if (performance.now() - movedAtMs > 1500) {
