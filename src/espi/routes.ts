@@ -22,7 +22,7 @@ import { resolveCaller } from "../auth/resolve.ts";
 import { parseScope } from "../auth/scope.ts";
 import { accessTokenExpiryMs } from "../auth/tokens.ts";
 import { ifNoneMatchHits, notModified } from "../http/conditional.ts";
-import { compressResponse } from "../http/compress.ts";
+import { acceptsGzip, compressResponse } from "../http/compress.ts";
 import { HttpError, httpErrorResponse, jsonError } from "../http/errors.ts";
 import type { HttpServices, Route, RouteContext } from "../http/routes.ts";
 import {
@@ -549,12 +549,42 @@ export const espiRoutes: Route[] = ESPI_HANDLERS.map(([path, handler]) => ({
   handler: async (request, context) => {
     const response = run(handler, request, context, resolveCaller(request, context.services));
     const vary = response.headers.get("vary");
-    const compressed = await compressResponse(request, response);
+    const compressed = await compressKept(request, response, batchFeedCache(context.services.db));
     // compressResponse appends Accept-Encoding, which the Batch feeds list already.
     if (vary !== null && /accept-encoding/i.test(vary)) compressed.headers.set("Vary", vary);
     return compressed;
   },
 }));
+
+/**
+ * `compressResponse`, except that a Batch feed kept under its tag is gzipped once: its gzipped
+ * bytes are kept next to it and sent again while the tag holds.
+ */
+async function compressKept(
+  request: Request,
+  response: Response,
+  cache: FeedCache,
+): Promise<Response> {
+  const etag = response.status === 200 ? response.headers.get("etag") : null;
+  const kept = etag === null ? undefined : cache.gzipped(etag);
+  if (kept !== undefined && acceptsGzip(request.headers.get("accept-encoding"))) {
+    await response.body?.cancel();
+    const headers = new Headers(response.headers);
+    headers.set("Content-Encoding", "gzip");
+    headers.append("Vary", "Accept-Encoding");
+    return new Response(kept, { status: 200, headers });
+  }
+  const compressed = await compressResponse(request, response);
+  if (
+    etag === null || compressed.headers.get("content-encoding") !== "gzip" ||
+    cache.get(etag) === undefined
+  ) {
+    return compressed;
+  }
+  const gzipped = await compressed.bytes();
+  cache.setGzipped(etag, gzipped);
+  return new Response(gzipped, { status: 200, headers: compressed.headers });
+}
 
 const COMPILED = ESPI_HANDLERS.map(([path, handler]) => ({
   pattern: new URLPattern({ pathname: path }),

@@ -107,6 +107,16 @@ Deno.test("Batch/Subscription over HTTP: gzip when asked, ETag and 304, per call
     assert.equal(await gunzip(gzipped.bytes), xml);
     // The same data in either coding: one weak tag.
     assert.equal(gzipped.headers["etag"], etag);
+    // Asked again under the same tag: the kept gzipped bytes, the same headers.
+    const again = await rawGet(a.url, { ...a.auth, "Accept-Encoding": "gzip" });
+    assert.deepEqual(again.bytes, gzipped.bytes);
+    assert.equal(again.headers["content-encoding"], "gzip");
+    assert.equal(again.headers["vary"], gzipped.headers["vary"]);
+    assert.equal(again.headers["etag"], etag);
+    // Another caller's feed under its own tag is never the kept bytes of this one.
+    const othersFeed = await rawGet(b.url, { ...b.auth, "Accept-Encoding": "gzip" });
+    assert.notEqual(othersFeed.headers["etag"], etag);
+    assert.notEqual(await gunzip(othersFeed.bytes), xml);
     const file = `${fixture.dir}/feed.xml`;
     await Deno.writeTextFile(file, xml);
     const lint = await xmllint([file]);
@@ -205,4 +215,23 @@ Deno.test("the feed cache keeps the newest uses within its entry and character b
   cache.set("huge", "x".repeat(FEED_CACHE_CHARS + 1));
   assert.equal(cache.get("huge"), undefined);
   assert.equal(cache.get("big-3"), half);
+});
+
+Deno.test("the feed cache keeps a feed's gzipped bytes with it, counted in its bound", () => {
+  const cache = new FeedCache();
+  const gzipped = new Uint8Array([31, 139, 8]);
+  cache.setGzipped("absent", gzipped);
+  assert.equal(cache.gzipped("absent"), undefined, "only for a feed that is kept");
+  cache.set("tag", "feed");
+  assert.equal(cache.gzipped("tag"), undefined);
+  cache.setGzipped("tag", gzipped);
+  assert.equal(cache.gzipped("tag"), gzipped);
+  assert.equal(cache.get("tag"), "feed");
+  // The gzipped bytes count: a feed and its bytes over the bound push older feeds out.
+  const half = "x".repeat(FEED_CACHE_CHARS / 2);
+  cache.set("big", half);
+  cache.setGzipped("big", new Uint8Array(FEED_CACHE_CHARS / 2));
+  assert.equal(cache.get("tag"), undefined);
+  assert.equal(cache.gzipped("tag"), undefined);
+  assert.equal(cache.get("big"), half);
 });
