@@ -1,5 +1,5 @@
 /**
- * Password hashing a few at a time. One scrypt call holds 32 MiB for ~50 ms; letting every login
+ * Password hashing one at a time. One scrypt call holds 32 MiB for ~50 ms; letting every login
  * request hash at once took the process to 1 GB. At most `HASH_CONCURRENCY` run, at most
  * `HASH_QUEUE_MAX` wait, and anything beyond is refused at once with `HashingBusyError` (the
  * caller answers 503 + Retry-After) instead of joining a queue that grows.
@@ -7,8 +7,12 @@
  * @module
  */
 
-/** Hashes running at once (process-wide: the memory is the process's). */
-export const HASH_CONCURRENCY = 2;
+/**
+ * Hashes running at once (process-wide: the memory is the process's). One: with two, a login
+ * flood took the gateway from ~100 MB to 171 MB, over its 150 MB ceiling; with one a legitimate
+ * sign-in waits at most a few hashes (~50 ms each), while the flood is refused by the rate limit.
+ */
+export const HASH_CONCURRENCY = 1;
 /** Hashes waiting for a slot; one more is refused. */
 export const HASH_QUEUE_MAX = 4;
 /** What a refused caller is told to wait: a few hash durations. */
