@@ -132,7 +132,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
   });
   const publicBaseUrl = http.services.publicBaseUrl;
-  const nativeMemory = startNativeMemoryTrim(DEFAULT_NATIVE_MEMORY_TRIM);
+  const nativeMemory = startNativeMemoryTrim({
+    ...DEFAULT_NATIVE_MEMORY_TRIM,
+    activity: () => http.stats().requestsServed,
+  });
   const notifier = startEspiNotifier({
     db,
     bus,

@@ -175,10 +175,10 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
 
   if (options.http) {
     const http = options.http();
-    if (http.connections !== null) {
-      family("openseg_http_connections", "gauge", "TCP connections open.");
-      sample("openseg_http_connections", {}, http.connections);
-    }
+    family("openseg_http_connections", "gauge", "TCP connections open.");
+    sample("openseg_http_connections", {}, http.connections);
+    family("openseg_http_requests_total", "counter", "Requests answered since the start.");
+    sample("openseg_http_requests_total", {}, http.requestsServed);
     family("openseg_http_in_flight", "gauge", "Requests being handled (admission-controlled).");
     sample("openseg_http_in_flight", {}, http.inFlight);
     family("openseg_http_streams", "gauge", "Streaming responses (SSE) open.");

@@ -1,9 +1,15 @@
 /**
- * Gives memory the native side freed back to the system. After a load (1 000 GraphQL clients),
- * the V8 heap shrinks on its own but ~40 MB of C heap that the closed connections used stayed
- * resident; `malloc_trim` (`ffi/malloc_trim.ts`) returns it. Whether
- * freed memory is waiting cannot be told from the resident size (freed but kept pages still count),
- * so it simply runs on a slow timer: a fraction of a millisecond when there is nothing to return.
+ * Gives memory freed after a load back to the system, on a slow timer:
+ *
+ * - C heap: after 1 000 GraphQL clients ~40 MB of C heap that the closed connections used stayed
+ *   resident; `malloc_trim` (`ffi/malloc_trim.ts`) returns it. Whether freed memory is waiting
+ *   cannot be told from the resident size, so it runs every time: a fraction of a millisecond when
+ *   there is nothing to return.
+ * - V8 heap: a collection starts when the program allocates, and a quiet gateway hardly does, so
+ *   what a load promoted (700 event streams: 20 MB of garbage) stayed until the next load. When
+ *   the heap holds well over what the last full collection kept and no request came since the
+ *   last tick (the load is over), one full collection runs (`gc`, exposed by `--expose-gc` in
+ *   `src/cli/v8_flags.ts`): ~10–30 ms once, on a quiet process.
  *
  * @module
  */
@@ -11,11 +17,18 @@
 import { type MallocTrim, openMallocTrim } from "../../ffi/malloc_trim.ts";
 
 export interface NativeMemoryTrimOptions {
-  /** How often free C heap is given back. */
+  /** How often free memory is given back. */
   everyMs: number;
   /** Defaults to glibc's (`openMallocTrim`); null turns trimming off. */
   trim?: MallocTrim | null;
+  /** Defaults to V8's `gc` when exposed; null turns idle collections off. */
+  collect?: (() => void) | null;
+  /** A count that stands still while the process is quiet (requests served); none: never. */
+  activity?: () => number;
 }
+
+/** A full collection runs when the heap holds this much more than the last one kept. */
+const IDLE_GC_EXCESS_BYTES = 8 * 1024 * 1024;
 
 /**
  * Every 10 s: 0.2–0.7 ms when there is nothing to give back, ~3 ms right after 1 000 clients
@@ -23,11 +36,34 @@ export interface NativeMemoryTrimOptions {
  */
 export const DEFAULT_NATIVE_MEMORY_TRIM: NativeMemoryTrimOptions = { everyMs: 10_000 };
 
-/** Starts the timer (it never keeps the process alive); a no-op where trimming is unavailable. */
+/** Starts the timer (it never keeps the process alive); a no-op where neither is available. */
 export function startNativeMemoryTrim(options: NativeMemoryTrimOptions): { stop(): void } {
   const trim = options.trim === undefined ? openMallocTrim() : options.trim;
-  if (trim === null) return { stop: () => {} };
-  const timer = setInterval(trim, options.everyMs);
+  const collect = options.collect === undefined ? exposedGc() : options.collect;
+  const activity = options.activity;
+  if (trim === null && (collect === null || activity === undefined)) return { stop: () => {} };
+  let keptBytes = Deno.memoryUsage().heapUsed;
+  let lastActivity = activity?.();
+  const timer = setInterval(() => {
+    if (collect !== null && activity !== undefined) {
+      const usedBytes = Deno.memoryUsage().heapUsed;
+      const now = activity();
+      if (now === lastActivity && usedBytes > keptBytes + IDLE_GC_EXCESS_BYTES) {
+        collect();
+        keptBytes = Deno.memoryUsage().heapUsed;
+      } else {
+        keptBytes = Math.min(keptBytes, usedBytes);
+      }
+      lastActivity = now;
+    }
+    trim?.();
+  }, options.everyMs);
   Deno.unrefTimer(timer);
   return { stop: () => clearInterval(timer) };
+}
+
+/** V8's `gc` when `--expose-gc` made it global, else null. */
+function exposedGc(): (() => void) | null {
+  const gc = (globalThis as { gc?: unknown }).gc;
+  return typeof gc === "function" ? () => gc() : null;
 }

@@ -67,6 +67,8 @@ export interface HttpServerOptions {
 export interface HttpServerStats {
   /** TCP connections open (including those still sending their first request). */
   connections: number;
+  /** Requests answered since the start. */
+  requestsServed: number;
   /** Requests whose handler is running, under admission control. */
   inFlight: number;
   /** Streaming responses open. */
@@ -164,7 +166,11 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   return {
     url,
     services,
-    stats: () => ({ connections: listening.openConnections(), ...admission.counts() }),
+    stats: () => ({
+      connections: listening.openConnections(),
+      requestsServed: listening.requestsServed(),
+      ...admission.counts(),
+    }),
     shutdown: async () => {
       admission.stop();
       await listening.close();

@@ -35,7 +35,11 @@ Deno.test("this Deno's V8 accepts the gateway's flags, and they keep a churning 
 });
 
 Deno.test("deno task demo and the compiled binary pass the same V8 flags as deno task start", async () => {
-  assert.deepEqual(GATEWAY_V8_FLAGS, ["--max-semi-space-size=1", "--optimize-for-size"]);
+  assert.deepEqual(GATEWAY_V8_FLAGS, [
+    "--max-semi-space-size=1",
+    "--optimize-for-size",
+    "--expose-gc",
+  ]);
   const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks;
   assert.ok(tasks.demo.includes(` ${v8FlagsArgument()} main.ts serve`), tasks.demo);
   const compile = await Deno.readTextFile(new URL("packaging/compile.sh", ROOT));

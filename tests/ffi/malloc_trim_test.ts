@@ -66,3 +66,31 @@ Deno.test("the trimmer calls trim on its timer until stopped, and does nothing w
   assert.equal(calls, stoppedAt, "no call after stop");
   startNativeMemoryTrim({ everyMs: 5, trim: null }).stop();
 });
+
+Deno.test("a quiet process holding 8 MB over its last collection gets one full collection; a busy one none", async () => {
+  let collections = 0;
+  let requests = 0;
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const trimmer = startNativeMemoryTrim({
+    everyMs: 5,
+    trim: null,
+    collect: () => collections++,
+    activity: () => requests,
+  });
+  try {
+    // While requests come, no collection, however large the heap grows.
+    const load = setInterval(() => requests++, 1);
+    await wait(10);
+    // What a load leaves on the heap: well over 8 MB more than at the start.
+    const left = Array.from({ length: 300_000 }, (_, i) => ({ i, text: `left ${i}` }));
+    await wait(60);
+    clearInterval(load);
+    assert.equal(collections, 0, "none while busy");
+    // Quiet: one collection, not one per tick.
+    await wait(60);
+    assert.equal(collections, 1);
+    assert.equal(left.length, 300_000);
+  } finally {
+    trimmer.stop();
+  }
+});

@@ -32,6 +32,8 @@ export interface Http1Server {
   addr: Deno.NetAddr;
   /** Connections open now (for metrics and tests). */
   openConnections(): number;
+  /** Requests answered since the start (a quiet server's count stands still). */
+  requestsServed(): number;
   /** Stops accepting and ends every open connection. */
   close(): Promise<void>;
 }
@@ -57,13 +59,17 @@ export function startHttp1Server(options: Http1ServerOptions): Http1Server {
   const open = new Map<Deno.Conn, ConnectionState>();
   const perAddress = new Map<string, number>();
   const tasks = new Set<Promise<void>>();
+  let served = 0;
   const connectionOptions = {
     limits,
     tls: options.tls !== undefined,
     defaultHost: addr.hostname.includes(":")
       ? `[${addr.hostname}]:${addr.port}`
       : `${addr.hostname}:${addr.port}`,
-    handler: options.handler,
+    handler: (request: Request, info: { remoteAddr: string }) => {
+      served++;
+      return options.handler(request, info);
+    },
     policy: options.policy,
     date: httpDate,
   };
@@ -105,6 +111,7 @@ export function startHttp1Server(options: Http1ServerOptions): Http1Server {
   return {
     addr,
     openConnections: () => open.size,
+    requestsServed: () => served,
     close: async () => {
       clearInterval(sweeper);
       safeClose(listener);
