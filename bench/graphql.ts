@@ -205,7 +205,8 @@ async function gatewayFanOut(kind: ClientKind) {
   const fixture = await startGatewayFixture({ simulated: 0, scripted: true });
   const scripted = fixture.scripted!;
   const baseS = Math.floor(Date.now() / 1000) - 3600;
-  await scripted.write(demandFragment(SCRIPTED_METER, baseS * 1000, 0));
+  // A meter is stored once fragments agree on its identity, never from one fragment alone.
+  for (let i = 0; i < 3; i++) await scripted.write(demandFragment(SCRIPTED_METER, baseS * 1000, 0));
   await waitFor(
     "the scripted meter",
     () => (fixture.db.prepare("SELECT count(*) AS n FROM meters").get() as { n: number }).n === 1,
