@@ -199,7 +199,10 @@ function decodeHead(bytes: Uint8Array): string {
   let text = "";
   if (ascii) text = utf8.decode(bytes);
   else for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-  return text.replace(/[\r\n]+$/, "");
+  // By index: a regex like /[\r\n]+$/ is quadratic on a long run of bare CRs inside the head.
+  let end = text.length;
+  while (end > 0 && (text.charCodeAt(end - 1) === 13 || text.charCodeAt(end - 1) === 10)) end--;
+  return text.slice(0, end);
 }
 
 /** Resolves when the client ends or resets the connection while a stream is being sent. */

@@ -93,7 +93,7 @@ export function parseRequestHead(text: string, limits: HeadLimits): RequestHead 
     if (colon <= 0) return error(400, "malformed header field");
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return error(400, "malformed header field name");
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+    const value = trimOws(line, colon + 1);
     if (!FIELD_VALUE.test(value)) return error(400, "a control character in a header field");
     headers.push([name, value]);
     switch (name.toLowerCase()) {
@@ -101,13 +101,13 @@ export function parseRequestHead(text: string, limits: HeadLimits): RequestHead 
         hosts.push(value);
         break;
       case "content-length":
-        lengths.push(...value.split(",").map((part) => part.trim()));
+        for (const part of value.split(",")) lengths.push(part.trim());
         break;
       case "transfer-encoding":
-        codings.push(...value.split(",").map((part) => part.trim().toLowerCase()));
+        for (const part of value.split(",")) codings.push(part.trim().toLowerCase());
         break;
       case "connection":
-        connectionOptions.push(...value.split(",").map((part) => part.trim().toLowerCase()));
+        for (const part of value.split(",")) connectionOptions.push(part.trim().toLowerCase());
         break;
       case "expect":
         expect = expect === null ? value.toLowerCase() : `${expect},${value.toLowerCase()}`;
@@ -169,6 +169,18 @@ export function parseRequestHead(text: string, limits: HeadLimits): RequestHead 
     keepAlive,
     expectContinue,
   };
+}
+
+/**
+ * `line` from `start` without leading and trailing spaces and tabs, by index: the regex form
+ * (`/^[ \t]+|[ \t]+$/`) takes quadratic time on a value of spaces that do not end it (30 KB:
+ * ~0.5 s of a blocked event loop per request).
+ */
+function trimOws(line: string, start: number): string {
+  let end = line.length;
+  while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
+  while (end > start && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--;
+  return line.slice(start, end);
 }
 
 /** True when `parsed` is an error to answer. */
