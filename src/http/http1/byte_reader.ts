@@ -38,9 +38,12 @@ export class ByteReader {
    * caller bounds what it waits for (a head, a chunk line) by `maxBytes`.
    */
   async fill(): Promise<boolean> {
-    if (this.#start > 0 && this.#start === this.#end) {
+    if (this.#start === this.#end) {
       this.#start = 0;
       this.#end = 0;
+      // A large head grew the buffer; an idle keep-alive connection goes back to the small one
+      // (2 048 connections each holding a 41 KB buffer would be 84 MB).
+      if (this.#buffer.length > FIRST_BYTES) this.#buffer = new Uint8Array(FIRST_BYTES);
     }
     if (this.#end === this.#buffer.length) {
       if (this.#start > 0) {
