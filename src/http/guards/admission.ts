@@ -2,7 +2,7 @@
  * Admission control, the fourth guard: a bounded number of requests doing work at once (their
  * body reading included), a bounded number of open streams (SSE, multipart), in total and per
  * client address, and no new work while the event loop lags (`event_loop_lag.ts`: requests then
- * queue in `Deno.serve`, where no count can see them). Over a bound the answer is `503` with
+ * queue as completed socket reads, where no count can see them). Over a bound the answer is `503` with
  * `Retry-After` — no work queues, so memory and latency stay flat under overload and cheap routes
  * (`admission: "bypass"`, e.g. `/health`) stay fast. Refusals of work are sent after about a
  * second, so a flood that ignores `Retry-After` cannot keep the loop busy with refusals.

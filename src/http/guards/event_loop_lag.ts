@@ -1,7 +1,7 @@
 /**
  * Event-loop lag, the overload signal of admission control. Under 1 000 keep-alive clients the
  * requests do not wait in our handlers (each GraphQL query runs ~1.5 ms of CPU and finishes, so
- * the in-flight cap is rarely reached) but in `Deno.serve`'s queue of parsed requests, ahead of
+ * the in-flight cap is rarely reached) but as socket reads completed and not yet run, ahead of
  * the JavaScript that would refuse them. That queue cannot be counted from JavaScript; how late a
  * timer fires can: a timer that should fire every `sampleEveryMs` is late by about the time
  * everything queued ahead of it takes. While it is late by more than `maxLagMs`, admission refuses
