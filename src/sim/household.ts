@@ -114,6 +114,11 @@ export interface HouseholdOptions {
   intervalS?: number;
   /** One message per this many hours on average (default 24). */
   messageEveryHours?: number;
+  /**
+   * Every message asks for confirmation (default: some do, as the texts say). A test that confirms
+   * the newest message needs one whatever the hour it runs at.
+   */
+  everyMessageAsksConfirmation?: boolean;
 }
 
 export interface Household {
@@ -326,7 +331,7 @@ export function createHousehold(options: HouseholdOptions): Household {
     return {
       id: Math.floor(noise(seed ^ 0x3e55a9e5, Stream.message, slot) * 4294967296) >>> 0,
       text: pick.text,
-      confirmationRequired: pick.confirm,
+      confirmationRequired: pick.confirm || options.everyMessageAsksConfirmation === true,
       startTimeMs,
       durationMinutes,
     };

@@ -119,6 +119,27 @@ Deno.test("household: messages come and go, some needing confirmation", () => {
   assert.ok(needingConfirmation > 0 && needingConfirmation < ids.size);
 });
 
+Deno.test("household: every message asks for confirmation when told to, with the same texts", () => {
+  const usual = createHousehold({ seed: 5, messageEveryHours: 6 });
+  const asking = createHousehold({
+    seed: 5,
+    messageEveryHours: 6,
+    everyMessageAsksConfirmation: true,
+  });
+  let messages = 0;
+  for (let t = MIDNIGHT_MS; t < MIDNIGHT_MS + 10 * DAY_MS; t += 60_000) {
+    const message = asking.messageAt(t);
+    if (!message) continue;
+    messages++;
+    assert.equal(message.confirmationRequired, true);
+    assert.deepEqual({ ...message, confirmationRequired: false }, {
+      ...usual.messageAt(t)!,
+      confirmationRequired: false,
+    });
+  }
+  assert.ok(messages > 0);
+});
+
 Deno.test("household: closed intervals add up to the register, newest first", () => {
   const start = MIDNIGHT_MS;
   const household = createHousehold({ seed: 9, startTimeMs: start });

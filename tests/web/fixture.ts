@@ -32,12 +32,19 @@ export interface FixtureMeter {
   solar?: boolean;
   /** One utility message per this many sim hours on average (default 24). */
   messageEveryHours?: number;
+  /** Every message asks for confirmation (else only some, so a test's outcome would depend on the hour). */
+  everyMessageAsksConfirmation?: boolean;
   /** Demand push period in sim seconds (default 8, like a real meter). */
   demandEverySimS?: number;
 }
 
-/** The default: one solar household with a utility message every quarter of an hour. */
-const DEFAULT_METERS: readonly FixtureMeter[] = [{ seed: 3, solar: true, messageEveryHours: 0.25 }];
+/**
+ * The default: one solar household with a utility message every quarter of an hour, each asking
+ * for confirmation (the dashboard test confirms the newest one).
+ */
+const DEFAULT_METERS: readonly FixtureMeter[] = [
+  { seed: 3, solar: true, messageEveryHours: 0.25, everyMessageAsksConfirmation: true },
+];
 
 export interface DashboardFixtureOptions {
   /** Sim time runs this many times faster than the clock. */
@@ -86,6 +93,7 @@ export async function startDashboardFixture(
         seed: meter.seed,
         solar: meter.solar ?? false,
         messageEveryHours: meter.messageEveryHours,
+        everyMessageAsksConfirmation: meter.everyMessageAsksConfirmation,
       }),
       speed: options.speed,
       backfillMs: options.backfillHours * 3_600_000,
