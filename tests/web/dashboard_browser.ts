@@ -275,6 +275,10 @@ async function waitForChartOf(
       to: chart.to,
       bucket: view.bucket,
     });
+    assert.ok(
+      reply.data?.meter,
+      `the API did not answer the chart's query: ${JSON.stringify(reply)}`,
+    );
     const series: DemandBucket[] = reply.data.meter.demandSeries;
     const bins = new Set(
       reply.data.meter.intervals.map((i: { start: string }) =>
