@@ -10,7 +10,8 @@ import type { HttpServices } from "../http/routes.ts";
 import { findAuthorization, grantOf } from "./authorizations.ts";
 import type { Caller } from "./caller.ts";
 import { findSessionRecord, sessionLive } from "./sessions.ts";
-import { findToken, tokenLive } from "./tokens.ts";
+import { tokenCaller } from "./token_callers.ts";
+import { findToken, MAX_TOKEN_CHARS, tokenLive, type TokenRecord } from "./tokens.ts";
 
 /** Resolves the caller of a request (a bearer token wins over a session cookie). */
 export function resolveCaller(request: Request, services: HttpServices): Caller {
@@ -43,15 +44,23 @@ export function callerStillValid(services: HttpServices, caller: Caller): boolea
 
 function callerForToken(services: HttpServices, token: string, nowMs: number): Caller {
   const invalid: Caller = { kind: "anonymous", reason: "invalid_token" };
-  const record = findToken(services.db, token, nowMs);
-  if (record === null) return invalid;
+  if (token === "" || token.length > MAX_TOKEN_CHARS) return invalid;
+  return tokenCaller(services.db, token, nowMs, () => {
+    const record = findToken(services.db, token, nowMs);
+    if (record === null) return { caller: invalid, expiresAtMs: null };
+    return { caller: callerOf(services, record) ?? invalid, expiresAtMs: record.expiresAtMs };
+  });
+}
+
+/** The caller a live token stands for, or null when it grants nothing here. */
+function callerOf(services: HttpServices, record: TokenRecord): Caller | null {
   switch (record.kind) {
     case "access": {
       const authorization = record.authorizationId === null
         ? null
         : findAuthorization(services.db, record.authorizationId);
       const grant = authorization === null ? null : grantOf(authorization);
-      return grant === null ? invalid : { kind: "access", grant, tokenId: record.tokenId };
+      return grant === null ? null : { kind: "access", grant, tokenId: record.tokenId };
     }
     case "client":
       return { kind: "client", applicationId: record.clientId, tokenId: record.tokenId };
@@ -59,7 +68,7 @@ function callerForToken(services: HttpServices, token: string, nowMs: number): C
       return { kind: "registration", applicationId: record.clientId, tokenId: record.tokenId };
     case "refresh":
       // A refresh token only ever goes to /oauth/token.
-      return invalid;
+      return null;
   }
 }
 

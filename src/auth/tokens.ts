@@ -27,6 +27,8 @@ export const REFRESH_TOKEN_EXPIRES_IN_S = 90 * 24 * 3600;
 export const CLIENT_TOKENS_MAX = 10;
 /** Rotated refresh tokens remembered per authorization for replay detection. */
 export const ROTATED_REFRESH_KEPT = 10;
+/** Longer presented tokens are not looked up (ours are 43 characters). */
+export const MAX_TOKEN_CHARS = 512;
 
 export interface MintTokenOptions {
   kind: TokenKind;
@@ -116,7 +118,7 @@ export function findRevokedRefreshToken(
 type StoredToken = TokenRecord & { tokenHash: string; revokedMs: number | null };
 
 function storedToken(db: DatabaseSync, token: string): StoredToken | null {
-  if (token === "" || token.length > 512) return null;
+  if (token === "" || token.length > MAX_TOKEN_CHARS) return null;
   const tokenHash = hashSecret(token);
   const row = get<StoredToken>(
     db,

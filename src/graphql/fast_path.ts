@@ -21,11 +21,24 @@
  */
 
 import type { GraphQLSchema } from "graphql";
-import { compressResponse, MIN_COMPRESS_BYTES } from "../http/compress.ts";
+import { acceptsGzip, compressResponse, MIN_COMPRESS_BYTES } from "../http/compress.ts";
+import { storeVersion } from "../store/store_version.ts";
+import { readerKey } from "./access.ts";
 import type { GraphqlContext } from "./context.ts";
 import { grantedDataRefusal } from "./granted_data.ts";
 import type { QueryLimits } from "./limits.ts";
-import { PreparedDocuments, type PreparedDocumentsStats } from "./prepared_documents.ts";
+import {
+  PreparedDocuments,
+  type PreparedDocumentsStats,
+  type PreparedQuery,
+} from "./prepared_documents.ts";
+import {
+  type CachedResult,
+  ResultCache,
+  type ResultCacheOptions,
+  type ResultCacheStats,
+  watchedContext,
+} from "./result_cache.ts";
 
 export interface FastPathOptions {
   /** The schema yoga executes. */
@@ -35,11 +48,15 @@ export interface FastPathOptions {
   /** Bounds of the prepared documents (see `PreparedDocumentsOptions`). */
   maxEntries?: number;
   maxQueryChars?: number;
+  /** Bounds of the kept answers (see `ResultCacheOptions`). */
+  results?: ResultCacheOptions;
 }
 
 export interface FastPathStats extends PreparedDocumentsStats {
   /** Requests answered here. */
   served: number;
+  /** Answers kept for callers asking the same again (`result_cache.ts`). */
+  results: ResultCacheStats;
 }
 
 export interface FastPath {
@@ -74,6 +91,8 @@ interface Params {
 export function fastPath(options: FastPathOptions): FastPath {
   const documents = new PreparedDocuments(options);
   const refusal = grantedDataRefusal(options.schema);
+  const results = new ResultCache(options.results);
+  const documentIds = new DocumentIds();
   const encoder = new TextEncoder();
   let served = 0;
 
@@ -100,11 +119,28 @@ export function fastPath(options: FastPathOptions): FastPath {
     if (refusal(context.access, prepared.document, prepared.operationName) !== null) {
       return forYoga();
     }
-    const run = prepared.compiled.query(undefined, context, params.variables ?? {});
+    const key = `${documentIds.of(prepared)}\n${readerKey(context.access)}\n${
+      params.variables === null ? "" : JSON.stringify(params.variables)
+    }`;
+    const version = storeVersion(context.services.db);
+    const kept = results.get(key, version);
+    if (kept !== null) {
+      served++;
+      return await keptResponse(
+        request,
+        type,
+        kept,
+        (gzipped) => results.addGzipped(key, kept, gzipped),
+      );
+    }
+    const watched = watchedContext(context);
+    const run = prepared.compiled.query(undefined, watched.context, params.variables ?? {});
     const result = run instanceof Promise ? await run : run;
     if (result.errors?.length || result.extensions !== undefined) return forYoga();
     served++;
     const body = encoder.encode(prepared.compiled.stringify(result));
+    // A run that waited may have read the store at a later version than `version`.
+    if (!(run instanceof Promise) && !watched.readGatewayState()) results.set(key, version, body);
     const response = new Response(body, { status: 200, headers: { "Content-Type": type } });
     // What `compressResponse` leaves as it is, after reading it again from a stream.
     return body.byteLength < MIN_COMPRESS_BYTES
@@ -112,7 +148,56 @@ export function fastPath(options: FastPathOptions): FastPath {
       : await compressResponse(request, response);
   };
 
-  return { answer, stats: () => ({ ...documents.stats(), served }) };
+  return {
+    answer,
+    stats: () => ({ ...documents.stats(), served, results: results.stats() }),
+  };
+}
+
+/**
+ * A kept answer with the headers a fresh one gets (`compressResponse`'s, for a body of known
+ * length), gzipped once per kept answer.
+ */
+async function keptResponse(
+  request: Request,
+  type: string,
+  kept: CachedResult,
+  keepGzipped: (gzipped: Uint8Array<ArrayBuffer>) => void,
+): Promise<Response> {
+  if (kept.body.byteLength < MIN_COMPRESS_BYTES) {
+    return new Response(kept.body, { status: 200, headers: { "Content-Type": type } });
+  }
+  if (!acceptsGzip(request.headers.get("accept-encoding"))) {
+    return new Response(kept.body, {
+      status: 200,
+      headers: { "Content-Type": type, "Vary": "Accept-Encoding" },
+    });
+  }
+  let gzipped = kept.gzipped;
+  if (gzipped === null) {
+    gzipped = await new Response(
+      new Blob([kept.body]).stream().pipeThrough(
+        new CompressionStream("gzip"),
+      ),
+    ).bytes();
+    keepGzipped(gzipped);
+  }
+  return new Response(gzipped, {
+    status: 200,
+    headers: { "Content-Type": type, "Vary": "Accept-Encoding", "Content-Encoding": "gzip" },
+  });
+}
+
+/** A number for each prepared document, for short cache keys. */
+class DocumentIds {
+  readonly #ids = new WeakMap<PreparedQuery, number>();
+  #next = 0;
+
+  of(prepared: PreparedQuery): number {
+    let id = this.#ids.get(prepared);
+    if (id === undefined) this.#ids.set(prepared, id = this.#next++);
+    return id;
+  }
 }
 
 /** The body's parameters when it holds nothing the fast path does not understand, else null. */

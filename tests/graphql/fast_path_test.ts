@@ -10,6 +10,7 @@
  */
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { registerApp } from "../../src/auth/apps.ts";
 import { createAuthorization, revokeAuthorization } from "../../src/auth/authorizations.ts";
 import { ACCESS_TOKEN_EXPIRES_IN_S, mintToken } from "../../src/auth/tokens.ts";
@@ -133,6 +134,21 @@ async function ask(server: HttpServer, fixture: GatewayFixture, request: Ask): P
   };
 }
 
+/** Runs `run` on a gateway with `meters` simulated meters and its two servers, then stops them. */
+async function withServers(
+  meters: number,
+  run: (fixture: GatewayFixture, s: Servers) => Promise<void>,
+): Promise<void> {
+  const fixture = await startGatewayFixture({ simulated: meters, speed: 1 });
+  const s = await servers(fixture);
+  try {
+    await run(fixture, s);
+  } finally {
+    await s.close();
+    await fixture.close();
+  }
+}
+
 /**
  * Asks both servers until their answers agree, a few times at most: a live reading stored between
  * the two requests changes `demand`. A fast path that answers differently never agrees.
@@ -204,9 +220,7 @@ const body = (query: string, rest: Record<string, unknown> = {}) =>
   JSON.stringify({ query, ...rest });
 
 Deno.test("fast path: repeated queries answer byte-identically to yoga, and are answered by it", async () => {
-  const fixture = await startGatewayFixture({ simulated: 2, speed: 1 });
-  const s = await servers(fixture);
-  try {
+  await withServers(2, async (fixture, s) => {
     const [meterId] = await settled(fixture, 2);
     const app = fixture.appToken({ scope: FULL_SCOPE, meterIds: [meterId] });
     const toMs = Date.now();
@@ -281,16 +295,11 @@ Deno.test("fast path: repeated queries answer byte-identically to yoga, and are 
       await bothAnswer(s, fixture, { as: app.token, body: body(SMALL, { extensions: {} }) });
     }
     assert.equal(s.stats().served, servedBefore);
-  } finally {
-    await s.close();
-    await fixture.close();
-  }
+  });
 });
 
 Deno.test("fast path: errors, refusals and other operations are yoga's answers exactly", async () => {
-  const fixture = await startGatewayFixture({ simulated: 1, speed: 1 });
-  const s = await servers(fixture);
-  try {
+  await withServers(1, async (fixture, s) => {
     const [meterId] = await settled(fixture, 1);
     const app = fixture.appToken({ scope: FULL_SCOPE, meterIds: [meterId] });
     const narrow = fixture.appToken({ scope: NO_DEMAND_SCOPE, meterIds: [meterId] });
@@ -360,16 +369,11 @@ Deno.test("fast path: errors, refusals and other operations are yoga's answers e
     const forbidden = await bothAnswer(s, fixture, { as: narrow.token, body: body(SMALL) });
     assert.equal(JSON.parse(forbidden.body).errors[0].extensions.code, "FORBIDDEN");
     assert.equal(s.stats().served, servedBefore);
-  } finally {
-    await s.close();
-    await fixture.close();
-  }
+  });
 });
 
 Deno.test("fast path: a revoked grant is refused on the very next request", async () => {
-  const fixture = await startGatewayFixture({ simulated: 1, speed: 1 });
-  const s = await servers(fixture);
-  try {
+  await withServers(1, async (fixture, s) => {
     const [meterId] = await settled(fixture, 1);
     const app = fixture.appToken({ scope: FULL_SCOPE, meterIds: [meterId] });
     const request = { as: app.token, body: body(SMALL) };
@@ -382,16 +386,11 @@ Deno.test("fast path: a revoked grant is refused on the very next request", asyn
     assert.equal(refused.status, 401);
     assert.equal(JSON.parse(refused.body).errors[0].extensions.code, "UNAUTHENTICATED");
     assert.equal(s.stats().served, servedBefore + 1);
-  } finally {
-    await s.close();
-    await fixture.close();
-  }
+  });
 });
 
 Deno.test("fast path: a meter moved to another household drops out of the next answer", async () => {
-  const fixture = await startGatewayFixture({ simulated: 3, speed: 1 });
-  const s = await servers(fixture);
-  try {
+  await withServers(3, async (fixture, s) => {
     await settled(fixture, 3);
     const { a, b } = makeBuilding(fixture.db);
     const app = appOf(fixture, a.householdId, a.meterIds);
@@ -412,10 +411,7 @@ Deno.test("fast path: a meter moved to another household drops out of the next a
     assert.deepEqual(await ids(a.cookie), [a.meterIds[0]]);
     assert.deepEqual((await ids(b.cookie)).sort(), [...b.meterIds, a.meterIds[1]].sort());
     assert.ok(s.stats().served > servedBefore, "not fast-pathed");
-  } finally {
-    await s.close();
-    await fixture.close();
-  }
+  });
 });
 
 Deno.test("prepared documents stay bounded under 10 000 distinct query texts", () => {
@@ -446,4 +442,74 @@ Deno.test("prepared documents stay bounded under 10 000 distinct query texts", (
     assert.ok(stats.seenOnce <= 100 && stats.seenOnceChars <= 20_000, JSON.stringify(stats));
   }
   assert.equal(documents.stats().compiles, 10_001);
+});
+
+/** Asks `request` of the fast server until one answer is a kept one; returns that answer. */
+async function keptAnswer(s: Servers, fixture: GatewayFixture, request: Ask): Promise<Answer> {
+  // A live reading stored between two asks changes the store's version: ask again.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const hitsBefore = s.stats().results.hits;
+    const answer = await ask(s.fast, fixture, request);
+    if (s.stats().results.hits > hitsBefore) return answer;
+  }
+  throw new Error(`never answered from the kept answers: ${request.body}`);
+}
+
+Deno.test("kept answers: a change to the store, by this process or another, shows on the next request", async () => {
+  await withServers(1, async (fixture, s) => {
+    const other = new DatabaseSync(fixture.db.location()!);
+    try {
+      const [meterId] = await settled(fixture, 1);
+      const names = { as: "owner", body: body("{ meters { id name } }") };
+      const nameOf = (answer: Answer) => JSON.parse(answer.body).data.meters[0].name;
+      await ask(s.fast, fixture, names);
+      assert.equal(nameOf(await keptAnswer(s, fixture, names)), null);
+
+      // Through the API (yoga runs mutations): the very next ask has the new name.
+      const renamed = await fixture.graphql(
+        `mutation { renameMeter(id: "${meterId}", name: "Garage") { name } }`,
+      );
+      assert.equal(renamed.data?.renameMeter.name, "Garage");
+      assert.equal(nameOf(await ask(s.fast, fixture, names)), "Garage");
+
+      // Another connection, as the command line would: its commit is seen at once too.
+      await keptAnswer(s, fixture, names);
+      other.prepare("UPDATE meters SET name = 'Shed'").run();
+      assert.equal(nameOf(await ask(s.fast, fixture, names)), "Shed");
+      assert.equal(nameOf(await keptAnswer(s, fixture, names)), "Shed");
+    } finally {
+      other.close();
+    }
+  });
+});
+
+Deno.test("kept answers: one reader's answer never goes to another; the gateway's state is never kept", async () => {
+  await withServers(3, async (fixture, s) => {
+    await settled(fixture, 3);
+    const { a, b } = makeBuilding(fixture.db);
+    const meters = body("{ meters { id } }");
+    const ids = (answer: Answer) =>
+      JSON.parse(answer.body).data.meters.map((meter: { id: string }) => meter.id).sort();
+    for (const reader of [a, b]) {
+      await ask(s.fast, fixture, { as: reader.cookie, body: meters });
+    }
+    // Each reader's second ask is kept and its third is answered from it, each with its own meters.
+    for (const reader of [a, b, a, b]) {
+      const answer = await keptAnswer(s, fixture, { as: reader.cookie, body: meters });
+      assert.deepEqual(ids(answer), [...reader.meterIds].sort());
+    }
+
+    const uptime = { as: "owner", body: body("{ gateway { uptimeS } }") };
+    await ask(s.fast, fixture, uptime);
+    const before = s.stats();
+    const uptimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      uptimes.push(JSON.parse((await ask(s.fast, fixture, uptime)).body).data.gateway.uptimeS);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const after = s.stats();
+    assert.equal(after.served, before.served + 3, "not fast-pathed");
+    assert.equal(after.results.hits, before.results.hits);
+    assert.ok(uptimes[0] < uptimes[1] && uptimes[1] < uptimes[2], `${uptimes}`);
+  });
 });
