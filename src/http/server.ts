@@ -95,6 +95,7 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   if ((options.cert === undefined) !== (options.key === undefined)) {
     throw new TypeError("TLS needs both cert and key");
   }
+  checkRateLimiter(options.routes, options.rateLimiter);
   const limits: SizeLimits = {
     ...DEFAULT_SIZE_LIMITS,
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
@@ -102,7 +103,6 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   };
   const admission = createAdmission({ ...DEFAULT_ADMISSION_LIMITS, ...options.admission });
   const router = createRouter(options.routes);
-  checkRateLimiter(options.routes, options.rateLimiter);
   const log = options.log ?? createLogger({ format: "text", level: "warn" });
   const onError = options.onError ??
     ((error: unknown, request: Request) =>
