@@ -186,6 +186,7 @@ const setupLimit: RouteRateLimit = {
   endpoint: "setup",
   account: async (request, { services: { db, nowMs } }) => {
     if (!setupPending(db, nowMs())) return seeOther("/owner/login");
+    // A body that is no form is refused (415) before anything is counted.
     await readForm(request);
     return "owner";
   },
