@@ -6,6 +6,7 @@
  * @module
  */
 
+import { failureLimiter } from "../auth/failure_limiter.ts";
 import { authRoutes } from "../auth/oauth.ts";
 import { espiRoutes } from "../espi/routes.ts";
 import type { GraphqlRoutesOptions } from "../graphql/server.ts";
@@ -76,6 +77,8 @@ export function createHttpApp(options: HttpAppOptions): HttpServer {
   const metrics = metricsOptions && { http: () => server!.stats(), ...metricsOptions };
   server = startHttpServer({
     ...serverOptions,
+    // The sign-in and OAuth routes' failure budgets live in the gateway's database.
+    rateLimiter: serverOptions.rateLimiter ?? failureLimiter(serverOptions.services),
     routes: [...appRoutes({ health, healthz, auth, espi, graphql, web, metrics }), ...routes ?? []],
   });
   return server;

@@ -6,7 +6,10 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { readForm } from "../http/body.ts";
+import type { RouteRateLimit } from "../http/routes.ts";
 import { type AppInfo, clientSecretMatches, findApp } from "./apps.ts";
+import { tooManyRequests } from "./oauth_errors.ts";
 
 export type ClientAuthResult =
   | { ok: true; app: AppInfo }
@@ -21,7 +24,7 @@ export type ClientAuthResult =
  * client id it claims when that app is registered, else `-`. An invented id must never become a
  * key of its own, or every random id would get fresh attempts and a new stored row.
  */
-export function rateLimitAccount(
+function rateLimitAccount(
   db: DatabaseSync,
   request: Request,
   form: URLSearchParams,
@@ -29,6 +32,17 @@ export function rateLimitAccount(
   const claimed = parseBasic(request.headers.get("authorization"))?.id ?? form.get("client_id");
   return claimed !== null && findApp(db, claimed) !== null ? claimed : "-";
 }
+
+/**
+ * The failure budget of the token and revocation endpoints, one they share: failed client
+ * authentication and bad grants count, per address and client (`rateLimitAccount`).
+ */
+export const clientRateLimit: RouteRateLimit = {
+  endpoint: "token",
+  account: async (request, { services: { db } }) =>
+    rateLimitAccount(db, request, await readForm(request)),
+  refused: tooManyRequests,
+};
 
 /** Authenticates the client of a token or revocation request. */
 export function authenticateClient(

@@ -7,29 +7,25 @@
  */
 
 import { readForm } from "../http/body.ts";
+import { reservedAttempt } from "../http/guards/rate_limit.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
 import { revokeAuthorization } from "./authorizations.ts";
-import { authenticateClient, rateLimitAccount } from "./client_auth.ts";
-import { tokenError, tooManyRequests } from "./oauth_errors.ts";
-import { clearFailures, rateLimitKey, reserveAttempt } from "./rate_limit.ts";
-import { sweepAuthStateIfDue } from "./sweep.ts";
+import { authenticateClient, clientRateLimit } from "./client_auth.ts";
+import { tokenError } from "./oauth_errors.ts";
 import { findToken, revokeToken } from "./tokens.ts";
 
 /** The revocation route. */
 export function revokeRoutes(): Route[] {
-  return [{ method: "POST", path: "/oauth/revoke", handler: revoke }];
+  return [{ method: "POST", path: "/oauth/revoke", handler: revoke, rateLimit: clientRateLimit }];
 }
 
+/** The attempt was reserved by the chain (`clientRateLimit`, the token endpoint's budget). */
 async function revoke(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
   const form = await readForm(request);
-  sweepAuthStateIfDue(db, nowMs());
-  const key = rateLimitKey("token", context.remoteAddr, rateLimitAccount(db, request, form));
-  const attempt = reserveAttempt(db, key, nowMs());
-  if (attempt.limited) return tooManyRequests(attempt.retryAfterS);
   const client = authenticateClient(db, request, form);
   if (!client.ok) return tokenError(client.error, client.description);
-  clearFailures(db, key);
+  reservedAttempt(context).succeeded();
   const token = form.get("token");
   if (token === null) return tokenError("invalid_request", "token is missing");
   const record = findToken(db, token, nowMs());

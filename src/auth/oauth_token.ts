@@ -14,6 +14,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import { readForm } from "../http/body.ts";
+import { reservedAttempt } from "../http/guards/rate_limit.ts";
 import type { Route, RouteContext } from "../http/routes.ts";
 import { type AppInfo, redirectUriRegistered } from "./apps.ts";
 import {
@@ -22,14 +23,12 @@ import {
   revokeAuthorization,
   settleAuthorization,
 } from "./authorizations.ts";
-import { authenticateClient, rateLimitAccount } from "./client_auth.ts";
+import { authenticateClient, clientRateLimit } from "./client_auth.ts";
 import { claimCode, findCode, type StoredCode } from "./codes.ts";
-import { tokenError, tokenJson, tooManyRequests } from "./oauth_errors.ts";
+import { tokenError, tokenJson } from "./oauth_errors.ts";
 import { verifierMatches } from "./pkce.ts";
 import type { EspiScope } from "./caller.ts";
 import { parseScope, ScopeError, scopeWithin } from "./scope.ts";
-import { clearFailures, rateLimitKey, reserveAttempt } from "./rate_limit.ts";
-import { sweepAuthStateIfDue } from "./sweep.ts";
 import {
   ACCESS_TOKEN_EXPIRES_IN_S,
   CLIENT_TOKEN_EXPIRES_IN_S,
@@ -45,7 +44,7 @@ export const ESPI_RESOURCE_BASE = "/espi/1_1/resource";
 
 /** The token route. */
 export function tokenRoutes(): Route[] {
-  return [{ method: "POST", path: "/oauth/token", handler: token }];
+  return [{ method: "POST", path: "/oauth/token", handler: token, rateLimit: clientRateLimit }];
 }
 
 interface GrantContext {
@@ -56,15 +55,10 @@ interface GrantContext {
   baseUrl: string;
 }
 
+/** The attempt was reserved by the chain (`clientRateLimit`): a failure until it succeeds. */
 async function token(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
   const form = await readForm(request);
-  sweepAuthStateIfDue(db, nowMs());
-  const key = rateLimitKey("token", context.remoteAddr, rateLimitAccount(db, request, form));
-  // Counted as a failure until it succeeds: checked and recorded in one synchronous step.
-  const attempt = reserveAttempt(db, key, nowMs());
-  if (attempt.limited) return tooManyRequests(attempt.retryAfterS);
-
   const client = authenticateClient(db, request, form);
   let response: Response;
   if (!client.ok) {
@@ -88,7 +82,7 @@ async function token(request: Request, context: RouteContext): Promise<Response>
       ? tokenError("invalid_request", "grant_type is missing")
       : tokenError("unsupported_grant_type", `grant_type '${grantType}' is not supported`);
   }
-  if (response.ok) clearFailures(db, key);
+  if (response.ok) reservedAttempt(context).succeeded();
   return response;
 }
 

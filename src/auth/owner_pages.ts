@@ -2,15 +2,17 @@
  * The owner's sign-in pages: `/owner/login` (password form), `/owner/logout` and `/owner/setup`
  * (first run: the console's one-time setup code sets the password). Plain HTML forms; every POST
  * must come from this gateway's own pages (`origin: "own"`, checked by the guard chain) and the cookie
- * is `SameSite=Strict`.
+ * is `SameSite=Strict`. Sign-in and setup declare their failure budgets (`rateLimit`): the chain
+ * reserves each attempt before the handler checks the password or the code.
  *
  * @module
  */
 
 import { readForm } from "../http/body.ts";
 import { escapeHtml, htmlPage, seeOther } from "../http/html.ts";
+import { reservedAttempt } from "../http/guards/rate_limit.ts";
 import { sameOriginPath } from "../http/redirect_target.ts";
-import type { Route, RouteContext } from "../http/routes.ts";
+import type { ReservedAttempt, Route, RouteContext, RouteRateLimit } from "../http/routes.ts";
 import { findHouseholdByName, householdCount } from "../store/households.ts";
 import {
   type Account,
@@ -25,9 +27,7 @@ import {
   setupPending,
 } from "./owner.ts";
 import { HASH_BUSY_RETRY_AFTER_S, HashingBusyError } from "./hash_slots.ts";
-import { clearFailures, rateLimitKey, reserveAttempt } from "./rate_limit.ts";
 import { clearSessionCookie, createSession, endSession, findSession } from "./sessions.ts";
-import { sweepAuthStateIfDue } from "./sweep.ts";
 
 /** Where the owner lands after signing in without a `next`. */
 export const OWNER_HOME = "/owner/authorizations";
@@ -37,10 +37,10 @@ export function ownerSignInRoutes(): Route[] {
   return [
     { method: "GET", path: "/owner", handler: () => seeOther(OWNER_HOME) },
     { method: "GET", path: "/owner/login", handler: showLogin },
-    { method: "POST", path: "/owner/login", handler: login, origin: "own" },
+    { method: "POST", path: "/owner/login", handler: login, origin: "own", rateLimit: loginLimit },
     { method: "POST", path: "/owner/logout", handler: logout, origin: "own" },
     { method: "GET", path: "/owner/setup", handler: showSetup },
-    { method: "POST", path: "/owner/setup", handler: setup, origin: "own" },
+    { method: "POST", path: "/owner/setup", handler: setup, origin: "own", rateLimit: setupLimit },
   ];
 }
 
@@ -81,7 +81,7 @@ seconds.</p>`,
  * nothing) and the answer is the 503 page.
  */
 async function hashOrBusy<T>(
-  attempt: { release(): void },
+  attempt: ReservedAttempt,
   work: () => Promise<T>,
 ): Promise<T | Response> {
   try {
@@ -116,27 +116,37 @@ function accountNamed(db: RouteContext["services"]["db"], name: string): Account
   return household === null ? null : { kind: "household", householdId: household.householdId };
 }
 
-async function login(request: Request, context: RouteContext): Promise<Response> {
-  const { db, nowMs } = context.services;
-  const form = await readForm(request);
-  const next = safeNext(form.get("next"));
-  if (!ownerHasPassword(db)) return setupNeededPage();
-  sweepAuthStateIfDue(db, nowMs());
-  const accountName = (form.get("account") ?? "").slice(0, 128);
-  const account = accountNamed(db, accountName);
-  // One budget per account, however it is spelled; unknown names share one.
-  const key = rateLimitKey(
-    "login",
-    context.remoteAddr,
-    account === null
+/**
+ * One sign-in budget per account, however it is spelled; unknown names share one. Without a
+ * password yet there is nothing to guess: the setup hint answers, uncounted.
+ */
+const loginLimit: RouteRateLimit = {
+  endpoint: "login",
+  account: async (request, { services: { db } }) => {
+    const form = await readForm(request);
+    if (!ownerHasPassword(db)) return setupNeededPage();
+    const account = formAccount(db, form);
+    return account === null
       ? "unknown"
       : account.kind === "administrator"
       ? "owner"
-      : `household|${account.householdId}`,
-  );
-  // Reserved before hashing, in one synchronous step: concurrent guesses cannot overtake it.
-  const attempt = reserveAttempt(db, key, nowMs());
-  if (attempt.limited) return tooManyAttemptsPage(attempt.retryAfterS);
+      : `household|${account.householdId}`;
+  },
+  refused: tooManyAttemptsPage,
+};
+
+/** The account a login form names, or null when it names none. */
+function formAccount(db: RouteContext["services"]["db"], form: URLSearchParams): Account | null {
+  return accountNamed(db, (form.get("account") ?? "").slice(0, 128));
+}
+
+/** The attempt was reserved by the chain (`loginLimit`) before this runs. */
+async function login(request: Request, context: RouteContext): Promise<Response> {
+  const { db, nowMs } = context.services;
+  const attempt = reservedAttempt(context);
+  const form = await readForm(request);
+  const next = safeNext(form.get("next"));
+  const account = formAccount(db, form);
   const password = form.get("password") ?? "";
   // An unknown household costs the same hash as a wrong password: the answer tells nothing.
   const matches = await hashOrBusy(
@@ -149,7 +159,7 @@ async function login(request: Request, context: RouteContext): Promise<Response>
   if (!matches) {
     return loginPage(next, ask ? "Wrong household or password." : "Wrong password.", 401, ask);
   }
-  clearFailures(db, key);
+  attempt.succeeded();
   const session = createSession(db, {
     nowMs: nowMs(),
     secure: context.services.secure,
@@ -171,21 +181,30 @@ function showSetup(_request: Request, context: RouteContext): Response {
   return setupPage(null, 200);
 }
 
+/** Setup has one budget per address; once done, the form only points to the sign-in page. */
+const setupLimit: RouteRateLimit = {
+  endpoint: "setup",
+  account: async (request, { services: { db, nowMs } }) => {
+    if (!setupPending(db, nowMs())) return seeOther("/owner/login");
+    // A body that is no form is refused (415) before anything is counted.
+    await readForm(request);
+    return "owner";
+  },
+  refused: tooManyAttemptsPage,
+};
+
+/** The attempt was reserved by the chain (`setupLimit`) before this runs. */
 async function setup(request: Request, context: RouteContext): Promise<Response> {
   const { db, nowMs } = context.services;
-  if (!setupPending(db, nowMs())) return seeOther("/owner/login");
+  const attempt = reservedAttempt(context);
   const form = await readForm(request);
-  sweepAuthStateIfDue(db, nowMs());
-  const key = rateLimitKey("setup", context.remoteAddr, "owner");
-  const attempt = reserveAttempt(db, key, nowMs());
-  if (attempt.limited) return tooManyAttemptsPage(attempt.retryAfterS);
   // The code says whose account this is: the administrator's, or the household it was made for.
   const account = accountForSetupCode(db, form.get("setup_code") ?? "", nowMs());
   if (account === null) {
     return setupPage("That setup code is not the one printed on the console.", 401);
   }
   // The right code is proof enough: what follows is about the new password, not a guess.
-  clearFailures(db, key);
+  attempt.succeeded();
   const password = form.get("password") ?? "";
   const problem = passwordProblem(password);
   if (problem !== null) return setupPage(`Not set: ${problem}.`, 400);

@@ -19,23 +19,26 @@ export interface ReadFormOptions {
   repeatable?: string[];
 }
 
-/** Parses an `application/x-www-form-urlencoded` body; other repeated parameters are refused. */
+/**
+ * Each request's form as first parsed (or its refusal): the rate-limit guard reads the form for the
+ * account and the handler reads it again, and a body can be read only once.
+ */
+const parsedForms = new WeakMap<Request, Promise<URLSearchParams>>();
+
+/**
+ * Parses an `application/x-www-form-urlencoded` body; other repeated parameters are refused. A
+ * second read of the same request gets the same form (or the same error) without reading again.
+ */
 export async function readForm(
   request: Request,
   options: ReadFormOptions = {},
 ): Promise<URLSearchParams> {
-  if (mediaType(request) !== "application/x-www-form-urlencoded") {
-    throw new HttpError(
-      415,
-      "invalid_request",
-      "expected Content-Type application/x-www-form-urlencoded",
-    );
+  let parsed = parsedForms.get(request);
+  if (parsed === undefined) {
+    parsed = parseForm(request);
+    parsedForms.set(request, parsed);
   }
-  const text = await readText(request);
-  const form = new URLSearchParams(text);
-  if (form.size > MAX_FORM_FIELDS) {
-    throw new HttpError(413, "payload_too_large", `more than ${MAX_FORM_FIELDS} form fields`);
-  }
+  const form = await parsed;
   const repeated = repeatedKey(form, options.repeatable ?? []);
   if (repeated !== null) {
     throw new HttpError(400, "invalid_request", `'${repeated}' appears more than once`);
@@ -67,6 +70,21 @@ export async function readJson(request: Request): Promise<unknown> {
   } catch {
     throw new HttpError(400, "invalid_request", "the body is not valid JSON");
   }
+}
+
+async function parseForm(request: Request): Promise<URLSearchParams> {
+  if (mediaType(request) !== "application/x-www-form-urlencoded") {
+    throw new HttpError(
+      415,
+      "invalid_request",
+      "expected Content-Type application/x-www-form-urlencoded",
+    );
+  }
+  const form = new URLSearchParams(await readText(request));
+  if (form.size > MAX_FORM_FIELDS) {
+    throw new HttpError(413, "payload_too_large", `more than ${MAX_FORM_FIELDS} form fields`);
+  }
+  return form;
 }
 
 function mediaType(request: Request): string {

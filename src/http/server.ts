@@ -9,9 +9,11 @@
  *    (`guards/own_origin.ts`): 403 for a request from another origin
  * 4. admission (`guards/admission.ts`): in-flight work, open streams and event-loop lag,
  *    503 + Retry-After, before the body is read
- * 5. the route's handler; a thrown `HttpError` becomes its JSON error, anything else a bare 500
- * 6. security headers and header validation (`guards/security_headers.ts`) on every response,
- *    refusals from 1–4 included
+ * 5. rate limit (`guards/rate_limit.ts`), for routes that declare one: an attempt reserved from
+ *    the failure budget (`rateLimiter`), else the route's own 429
+ * 6. the route's handler; a thrown `HttpError` becomes its JSON error, anything else a bare 500
+ * 7. security headers and header validation (`guards/security_headers.ts`) on every response,
+ *    refusals from 1–5 included
  *
  * Feature modules contribute `Route[]` and repeat none of these checks.
  *
@@ -29,6 +31,7 @@ import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./http1/limits
 import { startHttp1Server } from "./http1/server.ts";
 import { checkHost, gatewayNames } from "./guards/host.ts";
 import { checkOwnOrigin } from "./guards/own_origin.ts";
+import { checkRateLimiter, reserveRouteAttempt } from "./guards/rate_limit.ts";
 import { securityHeaders } from "./guards/security_headers.ts";
 import {
   checkRequestHead,
@@ -37,7 +40,7 @@ import {
   type SizeLimits,
 } from "./guards/size_limits.ts";
 import { createRouter } from "./router.ts";
-import type { HttpServices, Route, RouteContext } from "./routes.ts";
+import type { HttpServices, RateLimiter, Route, RouteContext } from "./routes.ts";
 import { createLogger, type Logger } from "../log.ts";
 
 export const DEFAULT_MAX_BODY_BYTES = DEFAULT_SIZE_LIMITS.maxBodyBytes;
@@ -57,6 +60,8 @@ export interface HttpServerOptions {
   limits?: Partial<SizeLimits>;
   admission?: Partial<AdmissionLimits>;
   connections?: Partial<ConnectionLimits>;
+  /** Keeps the failure budgets of routes that declare `rateLimit` (required when one does). */
+  rateLimiter?: RateLimiter;
   /** Where the server reports (default: warnings and errors as text on stderr). */
   log?: Logger;
   /** Where unexpected handler errors are reported (default: `log.error`). */
@@ -90,6 +95,7 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   if ((options.cert === undefined) !== (options.key === undefined)) {
     throw new TypeError("TLS needs both cert and key");
   }
+  checkRateLimiter(options.routes, options.rateLimiter);
   const limits: SizeLimits = {
     ...DEFAULT_SIZE_LIMITS,
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
@@ -153,6 +159,12 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
     const run = async () => {
       const bounded = await readBoundedBody(request, limits.maxBodyBytes);
       if (bounded instanceof Response) return bounded;
+      const limit = match.route.rateLimit;
+      if (limit !== undefined) {
+        const attempt = await reserveRouteAttempt(bounded, limit, context, options.rateLimiter);
+        if (attempt instanceof Response) return attempt;
+        context.attempt = attempt;
+      }
       return await match.route.handler(bounded, context);
     };
     const response = match.route.admission === "bypass"

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { failureLimiter } from "../../src/auth/failure_limiter.ts";
 import { setOwnerPassword } from "../../src/auth/owner.ts";
 import { ownerSignInRoutes } from "../../src/auth/owner_pages.ts";
 import { readForm, readJson } from "../../src/http/body.ts";
@@ -201,6 +202,7 @@ Deno.test("under TLS: HSTS on every response and the session cookie is Secure", 
     key: certificate.key,
     services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
     routes: [...routes, ...ownerSignInRoutes()],
+    rateLimiter: failureLimiter({ db, nowMs: Date.now }),
   });
   const client = Deno.createHttpClient({ caCerts: [certificate.ca] });
   try {
