@@ -134,7 +134,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   const publicBaseUrl = http.services.publicBaseUrl;
   const nativeMemory = startNativeMemoryTrim({
     ...DEFAULT_NATIVE_MEMORY_TRIM,
-    activity: () => http.stats().requestsServed,
+    // Streams ending are activity too: what 500 of them held is garbage only once they end.
+    activity: () => {
+      const stats = http.stats();
+      return stats.requestsServed + stats.connectionsEnded;
+    },
   });
   const notifier = startEspiNotifier({
     db,

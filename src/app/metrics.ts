@@ -179,6 +179,8 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
     sample("openseg_http_connections", {}, http.connections);
     family("openseg_http_requests_total", "counter", "Requests answered since the start.");
     sample("openseg_http_requests_total", {}, http.requestsServed);
+    family("openseg_http_connections_ended_total", "counter", "Connections ended since the start.");
+    sample("openseg_http_connections_ended_total", {}, http.connectionsEnded);
     family("openseg_http_in_flight", "gauge", "Requests being handled (admission-controlled).");
     sample("openseg_http_in_flight", {}, http.inFlight);
     family("openseg_http_streams", "gauge", "Streaming responses (SSE) open.");

@@ -74,6 +74,8 @@ export interface HttpServerStats {
   connections: number;
   /** Requests answered since the start. */
   requestsServed: number;
+  /** Connections ended since the start. */
+  connectionsEnded: number;
   /** Requests whose handler is running, under admission control. */
   inFlight: number;
   /** Streaming responses open. */
@@ -181,6 +183,7 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
     stats: () => ({
       connections: listening.openConnections(),
       requestsServed: listening.requestsServed(),
+      connectionsEnded: listening.connectionsEnded(),
       ...admission.counts(),
     }),
     shutdown: async () => {

@@ -201,8 +201,10 @@ Deno.test("chunked bodies, pipelining, 100-continue, bare LF, HEAD and HTTP/1.0 
   });
 });
 
-Deno.test("a client leaving a server-sent event stream cancels its source", async () => {
-  await withServer(async (port) => {
+Deno.test("a client leaving a server-sent event stream cancels its source, and its end is counted", async () => {
+  echoed = [];
+  await withTestServer({ routes: ROUTES, maxBodyBytes: 1024 }, async (server, port) => {
+    const endedBefore = server.stats().connectionsEnded;
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     await conn.write(encoder.encode(`GET /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
     const buffer = new Uint8Array(4096);
@@ -212,8 +214,14 @@ Deno.test("a client leaving a server-sent event stream cancels its source", asyn
     }
     assert.match(text, /transfer-encoding: chunked/);
     const cancelled = streamCancelled;
+    assert.equal(server.stats().connectionsEnded, endedBefore, "the stream is still open");
     conn.close();
     await cancelled;
+    // The idle collection (src/app/native_memory.ts) counts a stream's end as activity.
+    for (let i = 0; i < 100 && server.stats().connectionsEnded === endedBefore; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(server.stats().connectionsEnded, endedBefore + 1);
   });
 });
 

@@ -34,6 +34,8 @@ export interface Http1Server {
   openConnections(): number;
   /** Requests answered since the start (a quiet server's count stands still). */
   requestsServed(): number;
+  /** Connections ended since the start (streams included: their end is activity too). */
+  connectionsEnded(): number;
   /** Stops accepting and ends every open connection. */
   close(): Promise<void>;
 }
@@ -60,6 +62,7 @@ export function startHttp1Server(options: Http1ServerOptions): Http1Server {
   const perAddress = new Map<string, number>();
   const tasks = new Set<Promise<void>>();
   let served = 0;
+  let ended = 0;
   const connectionOptions = {
     limits,
     tls: options.tls !== undefined,
@@ -98,6 +101,7 @@ export function startHttp1Server(options: Http1ServerOptions): Http1Server {
       const task = serveConnection(conn, address, state, connectionOptions).finally(() => {
         open.delete(conn);
         tasks.delete(task);
+        ended++;
         if (isLoopback(address)) return;
         const left = (perAddress.get(address) ?? 1) - 1;
         if (left === 0) perAddress.delete(address);
@@ -112,6 +116,7 @@ export function startHttp1Server(options: Http1ServerOptions): Http1Server {
     addr,
     openConnections: () => open.size,
     requestsServed: () => served,
+    connectionsEnded: () => ended,
     close: async () => {
       clearInterval(sweeper);
       safeClose(listener);
