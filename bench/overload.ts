@@ -171,6 +171,8 @@ interface Row {
   fdsDuring: number;
   after: ProbeFigures | null;
   rssAfterMb: number | null;
+  /** V8's heap in use then (`/metrics`): what of the "after" RSS is JavaScript objects. */
+  heapAfterMb: number | null;
   summary: Record<string, unknown> | null;
 }
 
@@ -225,6 +227,7 @@ try {
     fdsDuring: idle.fds,
     after: null,
     rssAfterMb: null,
+    heapAfterMb: null,
     summary: null,
   });
 
@@ -245,6 +248,7 @@ try {
       fdsDuring: peak.fds,
       after: null,
       rssAfterMb: null,
+      heapAfterMb: null,
       summary,
     };
     rows.push(row);
@@ -253,7 +257,10 @@ try {
     const afterProbe = startProbe(url);
     await sleep(AFTER_PROBE_S * 1000);
     row.after = await afterProbe.stop();
-    if (exitedWith === null) row.rssAfterMb = memoryMb(gateway.pid).rssMb;
+    if (exitedWith === null) {
+      row.rssAfterMb = memoryMb(gateway.pid).rssMb;
+      row.heapAfterMb = await heapUsedMb(url);
+    }
   }
 } finally {
   crashed = exitedWith;
@@ -276,16 +283,23 @@ const latency = (figures: ProbeFigures | null) =>
     : `${ms(figures.p50)} / ${ms(figures.p99)}${
       figures.failed ? ` (${figures.failed} failed)` : ""
     }`;
+/** `openseg_js_heap_used_bytes` from the gateway's `/metrics`, in MB. */
+async function heapUsedMb(url: string): Promise<number | null> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const bytes = text.match(/^openseg_js_heap_used_bytes (\d+)/m)?.[1];
+  return bytes === undefined ? null : Number(bytes) / 1048576;
+}
+
 const mb = (value: number | null) => value === null ? "-" : value.toFixed(0);
 console.log(
   `\n${"load".padEnd(24)} ${"/health p50/p99 ms".padEnd(22)} ${`after ${AFTER_S} s`.padEnd(18)} ` +
-    `${"RSS MB start/peak/after".padEnd(24)} fds`,
+    `${"RSS MB start/peak/after".padEnd(24)} ${"V8 heap after".padEnd(14)} fds`,
 );
 for (const row of rows) {
   console.log(
     `${row.name.padEnd(24)} ${latency(row.during).padEnd(22)} ${latency(row.after).padEnd(18)} ` +
       `${`${mb(row.rssStartMb)} / ${mb(row.rssDuringMb)} / ${mb(row.rssAfterMb)}`.padEnd(24)} ` +
-      `${row.fdsDuring}`,
+      `${mb(row.heapAfterMb).padEnd(14)} ${row.fdsDuring}`,
   );
 }
 console.log("answers each load got:");
