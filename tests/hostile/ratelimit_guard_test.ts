@@ -15,6 +15,7 @@ import { reservedAttempt } from "../../src/http/guards/rate_limit.ts";
 import type { RouteContext, RouteHandler, RouteRateLimit } from "../../src/http/routes.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { openDatabase } from "../../src/store/db.ts";
+import { withTestServer } from "./raw_server.ts";
 
 /** One budget per `who`; `closed=1` answers 409 before anything is counted. */
 const guessLimit: RouteRateLimit = {
@@ -56,33 +57,23 @@ interface GuessServer {
   post(body: string): Promise<Response>;
 }
 
-async function withGuessServer(
+function withGuessServer(
   handler: RouteHandler,
   run: (server: GuessServer) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  const db = openDatabase(`${dir}/openseg.db`);
-  const server = startHttpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
+  return withTestServer((db) => ({
     routes: [{ method: "POST", path: "/guess", handler, rateLimit: guessLimit }],
     rateLimiter: failureLimiter({ db, nowMs: Date.now }),
+  }), (server) => {
+    const url = `${server.url}/guess`;
+    const post = (body: string) =>
+      fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body,
+      });
+    return run({ url, db: server.services.db, post });
   });
-  const url = `${server.url}/guess`;
-  const post = (body: string) =>
-    fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body,
-    });
-  try {
-    await run({ url, db, post });
-  } finally {
-    await server.shutdown();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 async function statusOf(response: Promise<Response>): Promise<number> {

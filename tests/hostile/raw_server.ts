@@ -4,6 +4,7 @@
  */
 
 import { type HttpServer, type HttpServerOptions, startHttpServer } from "../../src/http/server.ts";
+import type { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../../src/store/db.ts";
 
 /** Reads until the server closes the connection (a reset counts); the text and the time it took. */
@@ -24,9 +25,14 @@ export async function readUntilClosed(conn: Deno.Conn): Promise<{ text: string; 
   return { text, ms: performance.now() - started };
 }
 
-/** Runs `run` against a server started with `options` (services filled in), then stops it. */
+type TestServerOptions = Omit<HttpServerOptions, "hostname" | "port" | "services">;
+
+/**
+ * Runs `run` against a server started with `options` (services filled in; a function gets the
+ * database first, for options built on it), then stops it.
+ */
 export async function withTestServer(
-  options: Omit<HttpServerOptions, "hostname" | "port" | "services">,
+  options: TestServerOptions | ((db: DatabaseSync) => TestServerOptions),
   run: (server: HttpServer, port: number) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -35,7 +41,7 @@ export async function withTestServer(
     hostname: "127.0.0.1",
     port: 0,
     services: { db, nowMs: Date.now, publicBaseUrl: "", timeZone: "UTC", secure: false },
-    ...options,
+    ...(typeof options === "function" ? options(db) : options),
   });
   try {
     await run(server, Number(new URL(server.url).port));
