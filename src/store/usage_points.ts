@@ -9,9 +9,16 @@ import { randomBytes } from "node:crypto";
 import { get } from "./statements.ts";
 import type { DatabaseSync } from "node:sqlite";
 
-/** A fresh random URL-safe usage point id (the ingest path assigns one to each new meter). */
+/**
+ * A fresh random URL-safe usage point id (the ingest path assigns one to each new meter). It
+ * never starts with `-`: a spreadsheet would read such an id in a CSV download as a formula
+ * (so the download defuses it, and it no longer matches the API's id), and a shell as an option.
+ */
 export function newUsagePointId(): string {
-  return randomBytes(12).toString("base64url");
+  for (;;) {
+    const id = randomBytes(12).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 /**
