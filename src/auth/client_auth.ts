@@ -56,11 +56,13 @@ export function authenticateClient(
     return fail("invalid_request", "send the client secret with HTTP Basic, not in the body");
   }
   if (header !== null) {
-    if (bodyClientId !== null) {
-      return fail("invalid_request", "use either HTTP Basic or client_id, not both");
-    }
     const basic = parseBasic(header);
     if (basic === null) return fail("invalid_client", "malformed HTTP Basic credentials");
+    // RFC 6749 §4.1.3 lets a client send its client_id along with its authentication, and many
+    // libraries do; only a body naming another client is a contradiction.
+    if (bodyClientId !== null && bodyClientId !== basic.id) {
+      return fail("invalid_request", "client_id in the body is not the HTTP Basic client");
+    }
     const app = findApp(db, basic.id);
     if (app === null || app.isPublic || !clientSecretMatches(db, app.clientId, basic.secret)) {
       return fail("invalid_client", "client authentication failed");

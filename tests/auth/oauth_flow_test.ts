@@ -232,6 +232,20 @@ Deno.test("PKCE is accepted from confidential clients too", async () => {
   });
 });
 
+Deno.test("a confidential client may name itself in the body as well as in HTTP Basic", async () => {
+  await withGateway(async (gateway) => {
+    const { registered, code, auth } = await approvedCode(gateway);
+    const ok = await tokenRequest(gateway, {
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: REDIRECT_URI,
+      client_id: registered.app.clientId,
+    }, auth);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(typeof ok.body.access_token, "string");
+  });
+});
+
 Deno.test("deny redirects access_denied with state; nothing is granted", async () => {
   await withGateway(async (gateway) => {
     const registered = addApp(gateway);
@@ -398,8 +412,8 @@ Deno.test("token endpoint negative cases, each with the RFC 6749 §5.2 error", a
       "invalid_client",
     );
     await expect(
-      "Basic and client_id both",
-      { ...grant, client_id: clientId },
+      "Basic and another client's client_id",
+      { ...grant, client_id: other.app.clientId },
       auth,
       400,
       "invalid_request",
