@@ -139,6 +139,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       const stats = http.stats();
       return stats.requestsServed + stats.connectionsEnded;
     },
+    releaseCaches: () => db.exec("PRAGMA shrink_memory"),
   });
   const notifier = startEspiNotifier({
     db,

@@ -71,12 +71,17 @@ Deno.test("the trimmer calls trim on its timer until stopped, and does nothing w
 Deno.test("a quiet process gets one full collection after requests or 8 MB of growth; a busy one none", async () => {
   let collections = 0;
   let requests = 0;
+  const steps: string[] = [];
   const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const trimmer = startNativeMemoryTrim({
     everyMs: 5,
     trim: null,
-    collect: () => collections++,
+    collect: () => {
+      steps.push("collect");
+      collections++;
+    },
     activity: () => requests,
+    releaseCaches: () => steps.push("release caches"),
   });
   try {
     // Quiet from the start, the heap as it was: nothing to collect.
@@ -95,6 +100,8 @@ Deno.test("a quiet process gets one full collection after requests or 8 MB of gr
     await wait(60);
     assert.equal(collections, 2);
     assert.equal(left.length, 300_000);
+    // Caches are dropped just before each collection, so that it frees what they held.
+    assert.deepEqual(steps, ["release caches", "collect", "release caches", "collect"]);
   } finally {
     trimmer.stop();
   }
