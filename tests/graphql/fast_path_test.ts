@@ -11,9 +11,7 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { registerApp } from "../../src/auth/apps.ts";
-import { createAuthorization, revokeAuthorization } from "../../src/auth/authorizations.ts";
-import { ACCESS_TOKEN_EXPIRES_IN_S, mintToken } from "../../src/auth/tokens.ts";
+import { revokeAuthorization } from "../../src/auth/authorizations.ts";
 import { createHttpApp } from "../../src/app/http_app.ts";
 import type { FastPathStats } from "../../src/graphql/fast_path.ts";
 import { DEFAULT_QUERY_LIMITS } from "../../src/graphql/limits.ts";
@@ -167,35 +165,6 @@ async function bothAnswer(
   }
   assert.deepEqual(fast, plain, `fast path and yoga differ for ${request.body}`);
   return fast!;
-}
-
-/** An access token for an app granted `meterIds` by `householdId`. */
-function appOf(
-  fixture: GatewayFixture,
-  householdId: number,
-  meterIds: string[],
-): { token: string } {
-  const nowMs = Date.now();
-  const { app } = registerApp(fixture.db, {
-    name: "Energy Coach",
-    redirectUris: ["https://app.example/callback"],
-    scopes: [FULL_SCOPE],
-    nowMs,
-  });
-  const authorization = createAuthorization(fixture.db, {
-    clientId: app.clientId,
-    scope: FULL_SCOPE,
-    usagePointIds: meterIds,
-    householdId,
-    nowMs,
-  });
-  return mintToken(fixture.db, {
-    kind: "access",
-    clientId: app.clientId,
-    authorizationId: authorization.authorizationId,
-    expiresInS: ACCESS_TOKEN_EXPIRES_IN_S,
-    nowMs,
-  });
 }
 
 /**
@@ -393,7 +362,11 @@ Deno.test("fast path: a meter moved to another household drops out of the next a
   await withServers(3, async (fixture, s) => {
     await settled(fixture, 3);
     const { a, b } = makeBuilding(fixture.db);
-    const app = appOf(fixture, a.householdId, a.meterIds);
+    const app = fixture.appToken({
+      scope: FULL_SCOPE,
+      meterIds: a.meterIds,
+      householdId: a.householdId,
+    });
     const meters = body("{ meters { id } }");
     const ids = async (as: string) => {
       const answer = await bothAnswer(s, fixture, { as, body: meters });

@@ -50,8 +50,11 @@ export interface GatewayFixture {
   device: SimulatedMeter | null;
   /** The owner's session cookie (`name=value`). */
   ownerCookie: string;
-  /** Registers an app and grants it `meterIds` with `scope`; returns a bearer access token. */
-  appToken(options: { scope: string; meterIds: string[] }): AppGrant;
+  /**
+   * Registers an app and grants it `meterIds` with `scope` in a household's name (the owner's,
+   * 1, unless given); returns a bearer access token.
+   */
+  appToken(options: { scope: string; meterIds: string[]; householdId?: number }): AppGrant;
   /** POSTs a GraphQL request with the owner's cookie or a bearer token. */
   graphql(query: string, options?: RequestOptions): Promise<GraphqlReply>;
   close(): Promise<void>;
@@ -155,7 +158,7 @@ export async function startGatewayFixture(
     scripted,
     device: simulatedDevice?.device ?? null,
     ownerCookie,
-    appToken({ scope, meterIds }) {
+    appToken({ scope, meterIds, householdId = 1 }) {
       const nowMs = Date.now();
       const { app } = registerApp(db, {
         name: "Energy Coach",
@@ -167,7 +170,7 @@ export async function startGatewayFixture(
         clientId: app.clientId,
         scope,
         usagePointIds: meterIds,
-        householdId: 1,
+        householdId,
         nowMs,
       });
       const { token } = mintToken(db, {
