@@ -9,7 +9,7 @@
 
 import { basic, consentFields } from "../tests/auth/fixtures.ts";
 import { freePort, openseg, startServe } from "./gateway_process.ts";
-import { loadLoginForm } from "./login_form.ts";
+import { loadLoginForm } from "../tests/auth/login_form.ts";
 
 export const BENCH_OWNER_PASSWORD = "a long bench owner passphrase";
 const REDIRECT_URI = "https://bench-app.example/callback";

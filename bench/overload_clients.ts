@@ -16,7 +16,7 @@
  * @module
  */
 
-import { loadLoginForm } from "./login_form.ts";
+import { loadLoginForm } from "../tests/auth/login_form.ts";
 
 const [mode, url, countText, secondsText] = Deno.args;
 const count = Number(countText);

@@ -127,15 +127,27 @@ export const GATEWAY_RUN_ARGS = [
   "--allow-net=127.0.0.1",
 ];
 
+/** Options of `startGateway`. */
+export interface StartGatewayOptions {
+  /** A release bundle to run instead of `main.ts` (with `--no-config`, as the binary runs it). */
+  bundle?: string;
+  /** The gateway's working directory (default: this process's). */
+  cwd?: string;
+}
+
 /**
  * Starts `openseg serve ARGS --listen 127.0.0.1:0` with the gateway's usual permissions and reads
  * its console until it says where HTTP listens.
  */
-export async function startGateway(args: string[]): Promise<RunningGateway> {
+export async function startGateway(
+  args: string[],
+  options: StartGatewayOptions = {},
+): Promise<RunningGateway> {
   const child = new Deno.Command(Deno.execPath(), {
+    cwd: options.cwd,
     args: [
       ...GATEWAY_RUN_ARGS,
-      MAIN,
+      ...(options.bundle === undefined ? [MAIN] : ["--no-config", options.bundle]),
       "serve",
       ...args,
       "--listen",

@@ -1,6 +1,6 @@
 /**
- * `openseg serve --export-url` end to end, as shipped: `main.ts` is bundled (`deno bundle`, as
- * `.ci/run` does) and the bundle runs from an empty directory with `--allow-net` limited to the
+ * `openseg serve --export-url` end to end, as shipped: the release bundle (`packaging/bundle.sh`,
+ * what the binary embeds) runs from an empty directory with `--allow-net` limited to the
  * databases' host, exporting to a real PostgreSQL and a real InfluxDB at once. After SIGTERM the
  * process exits 0, each holds every interval up to its cursors (a cursor per meter and
  * destination), and the log names both destinations without their passwords.
@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { startInflux } from "./influx_server.ts";
 import { startPostgres } from "./postgres_server.ts";
+import { buildReleaseBundle } from "../packaging/release_bundle.ts";
 
 Deno.test("serve --export-url (bundled, --allow-net=127.0.0.1): PostgreSQL and InfluxDB hold what the cursors acknowledged", async () => {
   const postgres = await startPostgres();
@@ -20,20 +21,7 @@ Deno.test("serve --export-url (bundled, --allow-net=127.0.0.1): PostgreSQL and I
   const influx = await startInflux();
   await influx.query('CREATE DATABASE "energy"');
   const dir = await Deno.makeTempDir({ prefix: "openseg-serve-export-" });
-  const bundle = `${dir}/openseg.js`;
-  const built = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "-o",
-      bundle,
-      new URL("../../main.ts", import.meta.url).pathname,
-    ],
-    stderr: "piped",
-  }).output();
-  assert.ok(built.success, new TextDecoder().decode(built.stderr));
+  const bundle = await buildReleaseBundle(dir);
   const pgUrl = postgres.url({ user: "openseg", password: "pg-secret", database: "energy" });
   const influxUrl = `influxdb://admin:admin-secret@127.0.0.1:${influx.port}/energy`;
   await Deno.mkdir(`${dir}/run`);

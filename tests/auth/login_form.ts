@@ -1,7 +1,7 @@
 /**
  * The owner's login form as a browser sends it: the page's hidden fields (and cookie, if the page
  * sets one) plus a password, from the gateway's own origin. Read from the page rather than assumed,
- * so the benchmarks keep working when the form gains fields.
+ * so the benchmarks and process tests keep working when the form gains fields.
  *
  * @module
  */
