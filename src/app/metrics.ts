@@ -126,7 +126,9 @@ export function renderMetrics(db: DatabaseSync, options: MetricsOptions): string
       sample("openseg_link_state", { port: link.port, state }, link.state === state ? 1 : 0);
     }
   }
-  const linkChanges = [...options.live.linkChanges].sort(([a], [b]) => a.localeCompare(b));
+  // Code-unit order of unique ports: localeCompare would load ICU's collation tables (~2 MB
+  // resident for as long as the gateway runs) to order device paths.
+  const linkChanges = [...options.live.linkChanges].sort(([a], [b]) => a < b ? -1 : 1);
   family("openseg_link_changes_total", "counter", "Link state changes since start.");
   for (const [port, byState] of linkChanges) {
     for (const [state, n] of byState) sample("openseg_link_changes_total", { port, state }, n);
