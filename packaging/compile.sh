@@ -25,7 +25,7 @@ mkdir -p "$(dirname "$out")"
 # The V8 memory flags are baked in as src/cli/v8_flags.ts lists them (a test keeps them equal).
 "$deno" compile --quiet --no-config --target "$target" \
   --allow-ffi --allow-env --allow-read --allow-write --allow-net \
-  --v8-flags=--max-semi-space-size=1,--optimize-for-size,--expose-gc \
+  --v8-flags=--max-semi-space-size=1,--optimize-for-size,--expose-gc,--no-sparkplug \
   -o "$out" "$bundle"
 
 size_bytes=$(stat -c %s "$out")

@@ -1,6 +1,7 @@
 /**
  * `deno task start`: runs `openseg serve` from the sources with the least permissions its options
- * need and the gateway's V8 memory flags (`v8_flags.ts`). The network permission is derived from `--listen` and `--mqtt-url` (or `OPENSEG_LISTEN`,
+ * need, the gateway's V8 memory flags (`v8_flags.ts`) and its allocator environment
+ * (`malloc_env.ts`). The network permission is derived from `--listen` and `--mqtt-url` (or `OPENSEG_LISTEN`,
  * `OPENSEG_MQTT_URL`, `--config`), so `deno task start --listen 0.0.0.0:8080` works as written
  * and grants that address and nothing else; files and FFI are granted as the `start` task always
  * did.
@@ -13,6 +14,7 @@
 import { servePermissionNeedsFor } from "./permissions.ts";
 import { UsageError } from "../config/usage_error.ts";
 import { v8FlagsArgument } from "./v8_flags.ts";
+import { GATEWAY_MALLOC_ENV } from "./malloc_env.ts";
 
 const MAIN_PATH = new URL("../../main.ts", import.meta.url).pathname;
 const FIXED_PERMISSIONS = ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write"];
@@ -39,6 +41,7 @@ async function start(args: string[]): Promise<number> {
   }
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...permissions, v8FlagsArgument(), MAIN_PATH, "serve", ...args],
+    env: { ...GATEWAY_MALLOC_ENV },
     stdin: "inherit",
   }).spawn();
   // Ctrl-C reaches the child from the terminal already; a second SIGINT would cut its shutdown.

@@ -12,6 +12,11 @@
  * - `--expose-gc`: lets the gateway run a full collection once a load is over and the process is
  *   quiet (`src/app/native_memory.ts`): V8 otherwise waits for allocation that a quiet gateway
  *   never does, and what 700 streams left stayed resident (125 MB a minute after, 100 at rest).
+ * - `--no-sparkplug`: no baseline machine code between the interpreter and the optimizing tiers.
+ *   Sparkplug compiles every function that runs a few times; at rest that code (and its metadata)
+ *   held ~3 MB, while the request paths are hot enough to be optimized by Maglev and TurboFan
+ *   anyway: `bench/http_load.ts` served as fast without it (small query 0.164-0.202x, series
+ *   0.409-0.436x, against 0.155-0.181x and 0.307-0.379x with it, rounds of the same day).
  *
  * Measured (bench/http_load.ts, docs/benchmarks.md): the process that filled the ring uses about
  * 25 MB less at rest and about half as much under the GraphQL load.
@@ -23,6 +28,7 @@ export const GATEWAY_V8_FLAGS: readonly string[] = [
   "--max-semi-space-size=1",
   "--optimize-for-size",
   "--expose-gc",
+  "--no-sparkplug",
 ];
 
 /** The `deno run`/`deno compile` argument carrying `GATEWAY_V8_FLAGS`. */

@@ -44,6 +44,7 @@ Deno.test("deno task demo and the compiled binary pass the same V8 flags as deno
     "--max-semi-space-size=1",
     "--optimize-for-size",
     "--expose-gc",
+    "--no-sparkplug",
   ]);
   const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks;
   assert.ok(tasks.demo.includes(` ${v8FlagsArgument()} main.ts serve`), tasks.demo);
