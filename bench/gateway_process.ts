@@ -8,6 +8,7 @@
  */
 
 import { v8FlagsArgument } from "../src/cli/v8_flags.ts";
+import { GATEWAY_MALLOC_ENV } from "../src/cli/malloc_env.ts";
 
 /** `main.ts` of this checkout. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -50,15 +51,17 @@ export interface ServeProcessOptions {
   /** What happens to the gateway's console log (default: discarded). */
   stdout?: "null" | "inherit";
   stderr?: "null" | "inherit" | "piped";
+  /** A release bundle (`packaging/bundle.sh`) to run instead of `main.ts`, as the binary does. */
+  bundle?: string;
 }
 
-/** Starts `openseg serve --quiet` in its own process on `dbPath`. */
+/** Starts `openseg serve --quiet` in its own process on `dbPath`, with the gateway's environment. */
 export function startServe(options: ServeProcessOptions): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       ...GATEWAY_FLAGS,
-      MAIN,
+      ...(options.bundle === undefined ? [MAIN] : ["--no-config", options.bundle]),
       "serve",
       "--quiet",
       "--db",
@@ -67,6 +70,7 @@ export function startServe(options: ServeProcessOptions): Deno.ChildProcess {
       options.listen,
       ...options.args,
     ],
+    env: { ...GATEWAY_MALLOC_ENV },
     stdin: "null",
     stdout: options.stdout ?? "null",
     stderr: options.stderr ?? "inherit",
