@@ -1,10 +1,10 @@
 /**
  * `deno task start`: runs `openseg serve` from the sources with the least permissions its options
  * need, the gateway's V8 memory flags (`v8_flags.ts`) and its allocator environment
- * (`malloc_env.ts`). The network permission is derived from `--listen` and `--mqtt-url` (or `OPENSEG_LISTEN`,
- * `OPENSEG_MQTT_URL`, `--config`), so `deno task start --listen 0.0.0.0:8080` works as written
- * and grants that address and nothing else; files and FFI are granted as the `start` task always
- * did.
+ * (`malloc_env.ts`). The network permission is derived from `--listen` and `--mqtt-url` (or
+ * `OPENSEG_LISTEN`, `OPENSEG_MQTT_URL`, `--config`), so `deno task start --listen 0.0.0.0:8080`
+ * works as written and grants that address and nothing else; files and FFI are granted as the
+ * `start` task always did.
  *
  * Run: `deno run --allow-run --allow-read --allow-env src/cli/start.ts [serve options]`
  *
