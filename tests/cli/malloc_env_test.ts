@@ -20,7 +20,9 @@ async function arenasAfterWork(env: Record<string, string>): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, 200));
       libc.symbols.malloc_stats();`,
     ],
-    env,
+    // Only what is given: a MALLOC_ARENA_MAX in the test runner's own environment must not leak in.
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
     stdout: "null",
     stderr: "piped",
   }).output();
